@@ -1,0 +1,1 @@
+"""Configuration: the schema of every key, loading, validation, camera layouts, paths."""

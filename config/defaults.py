@@ -1,0 +1,411 @@
+"""Every configuration key: its default, what it accepts and what it means.
+
+The schema below is the single source of truth: ``get_cfg_defaults()`` builds the
+yacs tree from it, ``config.verify_config`` checks values against it, and the
+README's configuration reference is generated from it (``tools/config_reference.py``).
+
+Path kinds (``path=``) say how a relative path is resolved by ``config.loader``:
+
+* ``input``: relative to the directory of the YAML file that set it (CLI overrides:
+  relative to the working directory). Must exist when its stage runs.
+* ``model``: like ``input`` if such a file exists, otherwise a model *name* looked up
+  by ``models.registry.resolve_model`` (``models/``, ``$VEHICLE_MTMC_MODELS``,
+  ``../shared/models``).
+* ``video``: like ``input``, but URLs (``rtsp://``, ``http://``, ...) are kept as they are.
+* ``output``: relative to the working directory, created on demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from yacs.config import CfgNode
+
+from config import checks as ck
+
+PathKind = Literal["input", "model", "video", "output"]
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key of the schema."""
+
+    name: str
+    default: Any
+    check: ck.Check
+    doc: str
+    path: PathKind | None = None
+
+    @property
+    def section(self) -> str:
+        return self.name.split(".")[0] if "." in self.name else ""
+
+
+DETECTOR_BACKENDS = ("auto", "onnxruntime", "openvino", "ultralytics", "tensorrt")
+DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8")
+REID_BACKENDS = ("onnxruntime", "torch", "openvino", "tensorrt")
+TRACKERS = ("bytetrack_iou", "deepsort")
+LINKAGES = ("average", "single", "complete", "mean_feature")
+
+# COCO ids of motor vehicles: car 2, motorcycle 3, bus 5, truck 7 (bicycle 1 is left out).
+COCO_VEHICLES = [2, 3, 5, 7]
+
+SCHEMA: tuple[Key, ...] = (
+    # ---------------------------------------------------------------- SYSTEM
+    Key(
+        "SYSTEM.DEVICE", "cpu", ck.one_of("cpu", "cuda"), "Where inference runs; 'cuda' needs the gpu extra."
+    ),
+    Key(
+        "SYSTEM.NUM_THREADS",
+        0,
+        ck.non_negative_int(),
+        "Intra-op threads per model; 0 lets the runtime choose.",
+    ),
+    Key("OUTPUT_DIR", "", ck.is_str(), "Directory that receives every result of a run.", path="output"),
+    # ---------------------------------------------------------------- MOT: input
+    Key("MOT.VIDEO", "", ck.is_str(), "Video file, MOTChallenge image folder or stream URL.", path="video"),
+    # ---------------------------------------------------------------- MOT: detection
+    Key("MOT.DETECTOR", "yolox_nano.onnx", ck.is_str(), "Detector model file or name.", path="model"),
+    Key(
+        "MOT.DETECTOR_BACKEND",
+        "auto",
+        ck.one_of(*DETECTOR_BACKENDS),
+        "Inference backend; 'auto' picks it from the model file's suffix.",
+    ),
+    Key(
+        "MOT.DETECTOR_OUTPUT_FORMAT",
+        "auto",
+        ck.one_of(*DETECTOR_OUTPUT_FORMATS),
+        "Raw output layout of an ONNX detector; 'auto' infers it from the output shape.",
+    ),
+    Key(
+        "MOT.DETECTOR_INPUT_SIZE",
+        [],
+        ck.list_of(ck.positive_int()),
+        "Network input [height, width]; empty takes it from the model.",
+    ),
+    Key(
+        "MOT.DETECTION_CONF_THRESH",
+        0.1,
+        ck.float_range(0.0, 1.0),
+        "Detections below this score are dropped before tracking (ByteTrack uses the low ones).",
+    ),
+    Key(
+        "MOT.DETECTION_NMS_IOU",
+        0.45,
+        ck.float_range(0.0, 1.0),
+        "IoU above which NMS suppresses a box of the same class.",
+    ),
+    Key(
+        "MOT.DETECTION_TILE_SIZE",
+        0,
+        ck.non_negative_int(),
+        "Side of square tiles run in addition to the full frame (0 disables tiling).",
+    ),
+    Key(
+        "MOT.DETECTION_TILE_OVERLAP",
+        0.2,
+        ck.float_range(0.0, 0.9),
+        "Fractional overlap between neighbouring tiles.",
+    ),
+    Key(
+        "MOT.TRACKED_CLASSES",
+        list(COCO_VEHICLES),
+        ck.list_of(ck.non_negative_int()),
+        "Class ids kept after detection (COCO: car 2, motorcycle 3, bus 5, truck 7).",
+    ),
+    Key(
+        "MOT.CLASS_NAMES", [], ck.list_of(ck.is_str()), "Class names of a custom detector; empty means COCO."
+    ),
+    Key(
+        "MOT.DETECTION_MASK",
+        "",
+        ck.is_str(),
+        "ROI image: detections whose box centre falls on a black pixel are dropped.",
+        path="input",
+    ),
+    # ---------------------------------------------------------------- MOT: ReID
+    Key("MOT.REID_BACKEND", "onnxruntime", ck.one_of(*REID_BACKENDS), "Appearance-feature backend."),
+    Key(
+        "MOT.REID_ONNX",
+        "mobilenetv2_imagenet_features.onnx",
+        ck.is_str(),
+        "ReID model for the onnxruntime and openvino backends.",
+        path="model",
+    ),
+    Key(
+        "MOT.REID_TRT", "", ck.is_str(), "Serialized TensorRT engine for the tensorrt backend.", path="model"
+    ),
+    Key(
+        "MOT.REID_MODEL_OPTS",
+        "",
+        ck.is_str(),
+        "opts.yaml of a torch ReID checkpoint (torch backend).",
+        path="input",
+    ),
+    Key("MOT.REID_MODEL_CKPT", "", ck.is_str(), "Torch ReID checkpoint (torch backend).", path="input"),
+    Key(
+        "MOT.REID_INPUT_SIZE", [224, 224], ck.list_of(ck.positive_int(), 2), "ReID crop size [height, width]."
+    ),
+    Key(
+        "MOT.REID_MEAN",
+        [0.485, 0.456, 0.406],
+        ck.list_of(ck.float_range(0.0, 1.0), 3),
+        "Per-channel RGB mean subtracted from crops scaled to [0, 1].",
+    ),
+    Key(
+        "MOT.REID_STD",
+        [0.229, 0.224, 0.225],
+        ck.list_of(ck.float_range(0.0, None, lo_open=True), 3),
+        "Per-channel RGB standard deviation dividing crops.",
+    ),
+    Key("MOT.REID_FP16", False, ck.is_bool(), "Half precision for ReID where the backend supports it."),
+    Key("MOT.REID_BATCHSIZE", 32, ck.positive_int(), "Crops per ReID inference call."),
+    Key(
+        "MOT.REID_SAMPLES_PER_TRACK",
+        10,
+        ck.positive_int(),
+        "ByteTrack only: crops embedded per track (largest, evenly spread) for its descriptor.",
+    ),
+    # ---------------------------------------------------------------- MOT: tracking
+    Key("MOT.TRACKER", "bytetrack_iou", ck.one_of(*TRACKERS), "Single-camera tracker."),
+    Key("MOT.MIN_FRAMES", 3, ck.positive_int(), "Tracks with fewer boxes are discarded."),
+    Key(
+        "MOT.BYTETRACK.TRACK_THRESH",
+        0.5,
+        ck.float_range(0.0, 1.0),
+        "Score splitting high (first association) from low detections.",
+    ),
+    Key(
+        "MOT.BYTETRACK.LOW_THRESH",
+        0.1,
+        ck.float_range(0.0, 1.0),
+        "Detections below this are ignored entirely.",
+    ),
+    Key(
+        "MOT.BYTETRACK.NEW_TRACK_THRESH",
+        0.6,
+        ck.float_range(0.0, 1.0),
+        "Minimum score of an unmatched detection to start a track.",
+    ),
+    Key(
+        "MOT.BYTETRACK.MATCH_THRESH",
+        0.8,
+        ck.float_range(0.0, 1.0),
+        "Maximum IoU distance (1 - IoU) accepted in the first association.",
+    ),
+    Key(
+        "MOT.BYTETRACK.SECOND_MATCH_THRESH",
+        0.5,
+        ck.float_range(0.0, 1.0),
+        "Maximum IoU distance accepted when matching low-score detections.",
+    ),
+    Key(
+        "MOT.BYTETRACK.UNCONFIRMED_MATCH_THRESH",
+        0.7,
+        ck.float_range(0.0, 1.0),
+        "Maximum IoU distance accepted for tracks seen only once.",
+    ),
+    Key(
+        "MOT.BYTETRACK.TRACK_BUFFER",
+        30,
+        ck.positive_int(),
+        "Frames a lost track is kept at 30 fps; scaled by the video's frame rate.",
+    ),
+    Key(
+        "MOT.BYTETRACK.FUSE_SCORE",
+        True,
+        ck.is_bool(),
+        "Multiply IoU by detection score in the first association.",
+    ),
+    Key(
+        "MOT.DEEPSORT.MAX_COSINE_DISTANCE",
+        0.3,
+        ck.float_range(0.0, 2.0),
+        "Appearance gate: larger cosine distances never match.",
+    ),
+    Key("MOT.DEEPSORT.NN_BUDGET", 100, ck.positive_int(), "Features kept per track for appearance matching."),
+    Key("MOT.DEEPSORT.MAX_IOU_DISTANCE", 0.7, ck.float_range(0.0, 1.0), "IoU-fallback gate (1 - IoU)."),
+    Key(
+        "MOT.DEEPSORT.MAX_AGE",
+        30,
+        ck.positive_int(),
+        "Frames without a match before a track is deleted (at 30 fps).",
+    ),
+    Key("MOT.DEEPSORT.N_INIT", 3, ck.positive_int(), "Consecutive matches before a track is confirmed."),
+    Key(
+        "MOT.DEEPSORT.MIN_CONFIDENCE",
+        0.3,
+        ck.float_range(0.0, 1.0),
+        "Detections below this score are not tracked.",
+    ),
+    # ---------------------------------------------------------------- MOT: output
+    Key("MOT.VIDEO_OUTPUT", False, ck.is_bool(), "Write the annotated mot.mp4."),
+    Key("MOT.SHOW", False, ck.is_bool(), "Show frames in a window (warns and continues when headless)."),
+    # ---------------------------------------------------------------- MOT: attributes
+    Key(
+        "MOT.STATIC_ATTRIBUTES",
+        [],
+        ck.attribute_models(),
+        "Per-track attribute models, e.g. [{color: model}, {type: model}].",
+    ),
+    Key(
+        "MOT.DYNAMIC_ATTRIBUTES", [], ck.attribute_models(), "Per-frame attribute models, e.g. [{speed: ''}]."
+    ),
+    Key("MOT.ATTRIBUTE_INFER_BATCHSIZE", 16, ck.positive_int(), "Crops per attribute inference call."),
+    Key(
+        "MOT.ATTRIBUTE_INFER_FP16",
+        False,
+        ck.is_bool(),
+        "Half precision for attribute models where supported.",
+    ),
+    Key(
+        "MOT.CALIBRATION",
+        "",
+        ck.is_str(),
+        "Homography file (image -> ground metres) for speed.",
+        path="input",
+    ),
+    Key("MOT.ZONE_MASK_DIR", "", ck.is_str(), "Directory of zone mask images.", path="input"),
+    Key(
+        "MOT.VALID_ZONEPATHS",
+        [],
+        ck.zone_paths(),
+        "Zone paths a track must match to be kept; empty keeps all.",
+    ),
+    Key("MOT.ENABLE_ALPR", False, ck.is_bool(), "Read licence plates on this camera."),
+    Key("MOT.ALPR_BACKEND", "rapidocr", ck.one_of("rapidocr", "fast_alpr"), "Licence-plate reader."),
+    # ---------------------------------------------------------------- MTMC
+    Key(
+        "MTMC.CAMERA_LAYOUT",
+        "",
+        ck.is_str(),
+        "Camera layout file (fps, offsets, transition windows).",
+        path="input",
+    ),
+    Key(
+        "MTMC.TRACKLETS",
+        [],
+        ck.list_of(ck.is_str()),
+        "Canonical tracklet files (.npz), one per camera in layout order.",
+        path="input",
+    ),
+    Key(
+        "MTMC.PICKLED_TRACKLETS",
+        [],
+        ck.list_of(ck.is_str()),
+        "Legacy pickled tracklets, one per camera; needs MTMC.ALLOW_PICKLE.",
+        path="input",
+    ),
+    Key("MTMC.ALLOW_PICKLE", False, ck.is_bool(), "Permit reading .pkl files (executes code from the file)."),
+    Key("MTMC.LINKAGE", "average", ck.one_of(*LINKAGES), "Cluster-to-cluster similarity."),
+    Key(
+        "MTMC.MIN_SIM",
+        0.5,
+        ck.float_range(-1.0, 1.0),
+        "Clustering stops when no compatible pair is this similar.",
+    ),
+    # ---------------------------------------------------------------- EXPRESS
+    Key(
+        "EXPRESS.CAMERAS",
+        [],
+        ck.camera_list(),
+        "Cameras in layout order: {video, name, and any MOT key in lower case as an override}.",
+    ),
+    Key("EXPRESS.FINAL_VIDEO_OUTPUT", False, ck.is_bool(), "Write mtmc.mp4 per camera with global IDs."),
+    # ---------------------------------------------------------------- EVAL
+    Key(
+        "EVAL.GROUND_TRUTHS",
+        [],
+        ck.list_of(ck.is_str()),
+        "MOTChallenge ground-truth files, one per camera.",
+        path="input",
+    ),
+    Key(
+        "EVAL.PREDICTIONS",
+        [],
+        ck.list_of(ck.is_str()),
+        "Prediction files matching EVAL.GROUND_TRUTHS.",
+        path="input",
+    ),
+    Key(
+        "EVAL.MIN_IOU",
+        0.5,
+        ck.float_range(0.0, 1.0, lo_open=True),
+        "IoU for a prediction to match ground truth.",
+    ),
+    Key(
+        "EVAL.DROP_SINGLE_CAM", False, ck.is_bool(), "Multi-camera score ignores vehicles seen by one camera."
+    ),
+    Key(
+        "EVAL.IGNORE_FP",
+        False,
+        ck.is_bool(),
+        "Drop predictions matching no ground truth before scoring (flatters results).",
+    ),
+    # ---------------------------------------------------------------- LIVE
+    Key(
+        "LIVE.TARGET_FPS",
+        8.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Frames processed per second per camera.",
+    ),
+    Key("LIVE.BIND_ADDRESS", "127.0.0.1", ck.is_str(), "Address the HTTP server listens on."),
+    Key("LIVE.MJPEG_PORT", 8080, ck.int_range(1, 65535), "Port of the HTTP server."),
+    Key("LIVE.MAX_STREAM_CLIENTS", 32, ck.positive_int(), "Concurrent MJPEG clients before answering 503."),
+    Key(
+        "LIVE.CLUSTER_INTERVAL",
+        10.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Seconds between re-clusterings.",
+    ),
+    Key("LIVE.MIN_TRACK_FRAMES", 5, ck.positive_int(), "Tracks shorter than this are not clustered."),
+    Key("LIVE.MAX_SKEW_TICKS", 1, ck.non_negative_int(), "Ticks a camera may run ahead of the slowest."),
+    Key(
+        "LIVE.STALL_SECONDS",
+        5.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "A worker silent this long is dropped from synchronisation.",
+    ),
+    Key("LIVE.LOOP_VIDEO", True, ck.is_bool(), "Restart video files when they end."),
+    Key(
+        "LIVE.SLEEP_ON_EMPTY", 0.02, ck.float_range(0.0, None), "Seconds to sleep when a source has no frame."
+    ),
+    Key("LIVE.SIMILARITY_THRESHOLD", 0.5, ck.float_range(-1.0, 1.0), "MIN_SIM used by live clustering."),
+    Key(
+        "LIVE.GLOBAL_FEATURE_EMA",
+        0.0,
+        ck.float_range(0.0, 1.0),
+        "Smoothing of a global ID's feature between rounds (0 replaces it).",
+    ),
+    Key(
+        "LIVE.MAX_INACTIVE_SECS",
+        3.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Tracks unseen this long expire.",
+    ),
+)
+
+SCHEMA_BY_NAME: dict[str, Key] = {k.name: k for k in SCHEMA}
+
+# Keys a camera entry may set besides the MOT overrides.
+CAMERA_ONLY_KEYS = {"name": ck.is_str()}
+
+
+def get_cfg_defaults() -> CfgNode:
+    """A fresh, mutable yacs tree holding every default."""
+    root = CfgNode()
+    for key in SCHEMA:
+        *parents, leaf = key.name.split(".")
+        node = root
+        for part in parents:
+            if part not in node:
+                node[part] = CfgNode()
+            node = node[part]
+        node[leaf] = _copy(key.default)
+    return root
+
+
+def _copy(value: Any) -> Any:
+    return [_copy(v) for v in value] if isinstance(value, list) else value

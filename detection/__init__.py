@@ -1,0 +1,1 @@
+"""Detection stage: per-frame vehicle boxes from a detector backend."""

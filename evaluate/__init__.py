@@ -1,0 +1,1 @@
+"""Evaluation stage: MOTChallenge-style metrics against ground truth."""

@@ -1,0 +1,1 @@
+"""Default model files: the manifest (names, hashes, licences, origins) and how a model is found."""

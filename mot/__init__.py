@@ -1,0 +1,1 @@
+"""Single-camera tracking stage: trackers, tracklets and their files."""

@@ -1,0 +1,45 @@
+"""Single-camera tracking of MOT.VIDEO into OUTPUT_DIR.
+
+python mot/run_tracker.py --config config/examples/mot_intersection.yaml [--dry-run] [KEY VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from yacs.config import CfgNode
+
+from config.cli import run_cli
+from mot.plan import camera_plan, format_camera, save_plan, video_errors
+
+log = logging.getLogger("mot.run_tracker")
+
+
+def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    out = Path(cfg.OUTPUT_DIR)
+    plan = {"command": "mot", "cameras": [camera_plan(cfg.MOT, Path(cfg.MOT.VIDEO).stem or "camera", out)]}
+    log.info("%s", format_camera(plan["cameras"][0]))
+    if errors := video_errors(plan):
+        log.error("unreadable input:\n  %s", "\n  ".join(errors))
+        return 2
+    written = save_plan(out, cfg, plan)
+    log.info("wrote %s", ", ".join(map(str, written)))
+    if args.dry_run:
+        log.info("dry run: configuration, models and input are valid; stopping before tracking")
+        return 0
+    log.error(
+        "this version validates and plans only: the tracking stage (issue #4) is not built yet; "
+        "run with --dry-run"
+    )
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("Single-camera multi-object tracking.", "mot", run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Multi-camera stage: constrained clustering of tracklets into global identities."""

@@ -1,0 +1,1 @@
+"""Appearance features (ReID) for tracking and multi-camera matching."""

@@ -1,0 +1,1 @@
+"""Command-line helpers: model download, config reference, demo data."""
