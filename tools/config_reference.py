@@ -1,7 +1,7 @@
 """The configuration reference (every key, default and meaning) as a Markdown table.
 
-    python tools/config_reference.py            # print it
-    python tools/config_reference.py --update   # rewrite the table in README.md
+python tools/config_reference.py            # print it
+python tools/config_reference.py --update   # rewrite the table in README.md
 """
 
 from __future__ import annotations
