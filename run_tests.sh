@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up a virtualenv with the test extras, then lint and run the whole test suite.
+# Set up a virtualenv with the test extras (dev, the CPU torch for the ReID exporter, OpenVINO),
+# then lint and run the whole test suite.
 #
 #   bash run_tests.sh [PYTEST ARGS]
 #
@@ -11,7 +12,7 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,torch,openvino]"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

@@ -86,6 +86,12 @@ SCHEMA: tuple[Key, ...] = (
         "Network input [height, width]; empty takes it from the model.",
     ),
     Key(
+        "MOT.DETECTOR_FP16",
+        False,
+        ck.is_bool(),
+        "Half precision for the detector where the backend supports it (OpenVINO: bf16 or f16).",
+    ),
+    Key(
         "MOT.DETECTION_CONF_THRESH",
         0.1,
         ck.float_range(0.0, 1.0),
@@ -160,7 +166,12 @@ SCHEMA: tuple[Key, ...] = (
         ck.list_of(ck.float_range(0.0, None, lo_open=True), 3),
         "Per-channel RGB standard deviation dividing crops.",
     ),
-    Key("MOT.REID_FP16", False, ck.is_bool(), "Half precision for ReID where the backend supports it."),
+    Key(
+        "MOT.REID_FP16",
+        False,
+        ck.is_bool(),
+        "Half precision for ReID where the backend supports it (OpenVINO: bf16 or f16).",
+    ),
     Key("MOT.REID_BATCHSIZE", 32, ck.positive_int(), "Crops per ReID inference call."),
     Key(
         "MOT.REID_SAMPLES_PER_TRACK",

@@ -28,6 +28,7 @@ from yacs.config import CfgNode
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key
 from config.layout import LayoutError, parse_layout
 from models.registry import ModelNotFoundError, resolve_model
+from models.runtime import detector_backend
 
 Mode = Literal["mot", "express", "live", "mtmc", "eval", "any"]
 MODES: tuple[str, ...] = ("mot", "express", "live", "mtmc", "eval", "any")
@@ -167,16 +168,6 @@ def _check_mot_files(mot: Any, label: Callable[[str], str]) -> list[str]:
                 else [f"{label(name)}: required when REID_BACKEND is 'torch'"]
             )
     return problems
-
-
-def detector_backend(model: str, backend: str) -> str:
-    """The backend 'auto' stands for, judged from the model's suffix."""
-    if backend != "auto":
-        return backend
-    suffix = Path(model).suffix.lower()
-    if suffix in (".pt", ".yaml") or not suffix:
-        return "ultralytics"
-    return {".xml": "openvino", ".engine": "tensorrt", ".trt": "tensorrt"}.get(suffix, "onnxruntime")
 
 
 def _check_backend(backend: str, label: str) -> list[str]:

@@ -9,9 +9,9 @@ from typing import Any
 from yacs.config import CfgNode
 
 from config.paths import atomic_write_text
-from config.verify_config import detector_backend
 from detection.video import VideoSourceError, probe_video
 from models.registry import resolve_model
+from models.runtime import detector_backend
 
 
 def camera_plan(mot: CfgNode, name: str, output_dir: Path) -> dict[str, Any]:

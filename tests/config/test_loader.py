@@ -280,6 +280,7 @@ def test_schema_documents_every_key_and_declares_every_path_key() -> None:
         "MOT.DETECTOR_BACKEND",
         "MOT.DETECTOR_OUTPUT_FORMAT",
         "MOT.DETECTOR_INPUT_SIZE",
+        "MOT.DETECTOR_FP16",
         "EXPRESS.FINAL_VIDEO_OUTPUT",
         "LIVE.LOOP_VIDEO",
         "MOT.REID_BACKEND",

@@ -1,0 +1,70 @@
+"""Box geometry as vectorised pure functions. Boxes are float arrays in pixels.
+
+``xyxy``: x1, y1, x2, y2 (corners). ``xywh``: x, y (top-left), width, height.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:
+    out = np.array(xyxy, dtype=np.float32, copy=True).reshape(-1, 4)
+    out[:, 2:] -= out[:, :2]
+    return out
+
+
+def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
+    out = np.array(xywh, dtype=np.float32, copy=True).reshape(-1, 4)
+    out[:, 2:] += out[:, :2]
+    return out
+
+
+def cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
+    half = cxcywh[:, 2:4] / 2
+    return np.concatenate([cxcywh[:, :2] - half, cxcywh[:, :2] + half], axis=1)
+
+
+def area(xyxy: np.ndarray) -> np.ndarray:
+    return np.clip(xyxy[:, 2] - xyxy[:, 0], 0, None) * np.clip(xyxy[:, 3] - xyxy[:, 1], 0, None)
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection over union of every box in ``a`` (N, 4) with every box in ``b`` (M, 4)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def nms(
+    xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, class_id: np.ndarray | None = None
+) -> np.ndarray:
+    """Greedy non-maximum suppression (OpenCV's); indices of kept boxes, best first.
+
+    With ``class_id``, boxes of different classes never suppress each other.
+    """
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return np.zeros(0, dtype=np.int64)
+    xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    # OpenCV keeps only scores above a non-negative threshold: shift them, keeping their order
+    positive = (scores - scores.min() + 1.0).astype(np.float32)
+    if class_id is None:
+        keep = cv2.dnn.NMSBoxes(xywh, positive, 0.0, iou_threshold)
+    else:
+        classes = np.asarray(class_id, dtype=np.int32).reshape(-1)
+        keep = cv2.dnn.NMSBoxesBatched(xywh, positive, classes, 0.0, iou_threshold)
+    return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def clip_xyxy(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    out = np.asarray(xyxy, dtype=np.float32).copy()
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, width)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, height)
+    return out

@@ -1,0 +1,60 @@
+"""Appearance embedders: crops in, L2-normalised (N, D) float32 features out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from models.runtime import ModelRunner
+from reid.preprocess import crop_boxes, to_batch
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Embedder(Protocol):
+    dim: int
+
+    def embed(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray: ...
+
+
+def l2_normalise(features: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class ModelEmbedder:
+    """A feature model on any ``ModelRunner`` (ONNX Runtime, OpenVINO, TensorRT, torch)."""
+
+    def __init__(
+        self,
+        runner: ModelRunner,
+        input_size: Sequence[int] = (224, 224),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        batch_size: int = 32,
+    ) -> None:
+        self.runner, self.input_size, self.mean, self.std = runner, tuple(input_size), tuple(mean), tuple(std)
+        self._fixed_batch = runner.input_shape[0] == 1
+        self.batch_size = 1 if self._fixed_batch else batch_size
+        out_dim = runner.output_shapes[0][-1]
+        if out_dim is None:  # dynamic output: ask the model once
+            probe = np.zeros((1, 3, *self.input_size), np.float32)
+            out_dim = int(runner.run(probe)[0].reshape(1, -1).shape[1])
+        self.dim = int(out_dim)
+
+    def embed(self, image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
+        """Features of the boxes ``xyxy`` (N, 4, frame pixels) of one BGR frame."""
+        return self.embed_crops(crop_boxes(image, xyxy))
+
+    def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        if not crops:
+            return np.zeros((0, self.dim), np.float32)
+        out = np.empty((len(crops), self.dim), np.float32)
+        for start in range(0, len(crops), self.batch_size):
+            chunk = crops[start : start + self.batch_size]
+            batch = to_batch(chunk, self.input_size, self.mean, self.std)
+            out[start : start + len(chunk)] = self.runner.run(batch)[0].reshape(len(chunk), -1)
+        return l2_normalise(out)

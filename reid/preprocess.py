@@ -1,0 +1,44 @@
+"""Vehicle crops to a normalised NCHW batch, vectorised after the per-crop resize."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+
+def crop_boxes(image: np.ndarray, xyxy: np.ndarray) -> list[np.ndarray]:
+    """Views of ``image`` inside each box, clipped to the frame.
+
+    A box with no area inside the frame still gives a 1x1 crop at its nearest edge, so that
+    row i of the output always belongs to box i.
+    """
+    h, w = image.shape[:2]
+    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    x0 = np.clip(np.floor(boxes[:, 0]), 0, w - 1).astype(int)
+    y0 = np.clip(np.floor(boxes[:, 1]), 0, h - 1).astype(int)
+    x1 = np.maximum(np.clip(np.ceil(boxes[:, 2]), 0, w).astype(int), x0 + 1)
+    y1 = np.maximum(np.clip(np.ceil(boxes[:, 3]), 0, h).astype(int), y0 + 1)
+    return [image[b:d, a:c] for a, b, c, d in zip(x0, y0, x1, y1, strict=True)]
+
+
+def to_batch(
+    crops: Sequence[np.ndarray], size_hw: Sequence[int], mean: Sequence[float], std: Sequence[float]
+) -> np.ndarray:
+    """BGR uint8 crops -> (N, 3, H, W) float32 RGB, ``(x / 255 - mean) / std``.
+
+    Each output channel is written once from the matching BGR plane, straight into the
+    NCHW buffer (no intermediate float copies).
+    """
+    height, width = int(size_hw[0]), int(size_hw[1])
+    resized = np.empty((len(crops), height, width, 3), dtype=np.uint8)
+    for i, crop in enumerate(crops):
+        cv2.resize(crop, (width, height), dst=resized[i], interpolation=cv2.INTER_LINEAR)
+    scale = 1.0 / (255.0 * np.asarray(std, np.float32))
+    shift = np.asarray(mean, np.float32) / np.asarray(std, np.float32)
+    batch = np.empty((len(crops), 3, height, width), dtype=np.float32)
+    for channel in range(3):  # RGB output from BGR input
+        np.multiply(resized[..., 2 - channel], scale[channel], out=batch[:, channel], casting="unsafe")
+        batch[:, channel] -= shift[channel]
+    return batch
