@@ -18,11 +18,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from detection.boxes import crop_boxes
 from detection.factory import build_detector
 from detection.filters import filter_detections
 from detection.yolo import YoloDetector
 from reid.factory import build_embedder
-from reid.preprocess import crop_boxes
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "traffic" / "intersection_960x540.mp4"

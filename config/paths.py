@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -23,10 +23,10 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kwargs: Any) -> Iter
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
+    # A fresh name opened exclusively: like mkstemp, but the file gets the usual umask permissions.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        with os.fdopen(fd, mode, **open_kwargs) as f:
+        with tmp.open(mode.replace("w", "x"), **open_kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

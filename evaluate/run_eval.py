@@ -1,6 +1,9 @@
 """Score predictions against ground truth (EVAL.GROUND_TRUTHS / EVAL.PREDICTIONS).
 
 python evaluate/run_eval.py --config FILE [--dry-run] [KEY VALUE ...]
+
+Ground truth: MOTChallenge text or UA-DETRAC XML, one file per sequence; predictions:
+MOTChallenge text. Prints the table and, with OUTPUT_DIR set, writes eval.csv and eval.json.
 """
 
 from __future__ import annotations
@@ -8,32 +11,58 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from yacs.config import CfgNode
 
 from config.cli import run_cli
-from mot.storage import TrackletFileError, load_mot_txt
+from evaluate.formats import AnnotationError, read_boxes, read_mot_challenge
+from evaluate.metrics import evaluate_many
+from evaluate.report import format_table, save_report
 
 log = logging.getLogger("evaluate.run_eval")
 
 
+def sequence_name(gt_path: str, index: int, taken: dict) -> str:
+    """The ground truth's file stem (its folder for ``gt.txt``), made unique with the index."""
+    path = Path(gt_path)
+    name = path.parent.name if path.stem in ("gt", "ground_truth") else path.stem
+    return name if name not in taken else f"{index}_{name}"
+
+
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
-    for gt, pred in zip(cfg.EVAL.GROUND_TRUTHS, cfg.EVAL.PREDICTIONS, strict=True):
-        try:
-            n_gt, n_pred = len(load_mot_txt(gt).tracklets), len(load_mot_txt(pred).tracklets)
-        except TrackletFileError as err:
-            log.error("%s", err)
-            return 2
-        log.info("%s (%d ids) vs %s (%d ids)", gt, n_gt, pred, n_pred)
+    sequences = {}
+    try:
+        for i, (gt, pred) in enumerate(zip(cfg.EVAL.GROUND_TRUTHS, cfg.EVAL.PREDICTIONS, strict=True)):
+            name = sequence_name(gt, i, sequences)
+            sequences[name] = (read_boxes(gt), read_mot_challenge(pred, drop_zero_flag=False))
+            log.info(
+                "%s: %d ground-truth boxes, %d predicted boxes (%s)",
+                name,
+                len(sequences[name][0]),
+                len(sequences[name][1]),
+                pred,
+            )
+    except AnnotationError as err:
+        log.error("%s", err)
+        return 2
     if args.dry_run:
         log.info("dry run: ground truth and predictions are readable; stopping before scoring")
         return 0
-    log.error("this version validates only: the metrics (issue #4) are not built yet; run with --dry-run")
-    return 1
+    if cfg.EVAL.IGNORE_FP:
+        log.warning(
+            "EVAL.IGNORE_FP: predictions matching no ground truth are dropped; this flatters the scores"
+        )
+    results = evaluate_many(sequences, cfg.EVAL.MIN_IOU, cfg.EVAL.IGNORE_FP)
+    log.info("min IoU %.2f\n%s", cfg.EVAL.MIN_IOU, format_table(results))
+    if cfg.OUTPUT_DIR:
+        written = save_report(results, Path(cfg.OUTPUT_DIR))
+        log.info("wrote %s", ", ".join(map(str, written)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_cli("Evaluate tracking results against MOTChallenge ground truth.", "eval", run, argv)
+    return run_cli("Evaluate tracking results against ground truth.", "eval", run, argv)
 
 
 if __name__ == "__main__":

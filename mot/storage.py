@@ -9,7 +9,8 @@ member              shape, dtype   meaning
 ==================  =============  ===============================================
 ``meta``            (B,) uint8     UTF-8 JSON: format name, version, per-tracklet
                                    ids/camera/class/attributes/zone path, optional
-                                   global ids and multi-camera group attributes
+                                   global ids and multi-camera group attributes,
+                                   ``info`` about the run that wrote it
 ``lengths``         (n,) int64     boxes per tracklet
 ``frames``          (ΣT,) int64    0-based frame indices
 ``bboxes``          (ΣT, 4) f32    x, y, w, h in pixels
@@ -41,7 +42,7 @@ import logging
 import pickle
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ class TrackletTable:
     tracklets: list[Tracklet]
     global_ids: list[int] | None = None
     groups: dict[int, dict[str, Any]] | None = None  # global id -> merged attributes
+    info: dict[str, Any] = field(default_factory=dict)  # about the run that wrote the file
 
 
 # --------------------------------------------------------------------------- canonical .npz
@@ -85,8 +87,13 @@ def save_tracklets(
     tracklets: Sequence[Tracklet],
     global_ids: Sequence[int] | None = None,
     groups: dict[int, dict[str, Any]] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> None:
-    """Write the canonical file; ``global_ids``/``groups`` are set for multi-camera results."""
+    """Write the canonical file; ``global_ids``/``groups`` are set for multi-camera results.
+
+    ``info`` (JSON values) describes the run: source video, frames read, whether the run
+    completed, a fingerprint of the configuration that produced it.
+    """
     if global_ids is not None and len(global_ids) != len(tracklets):
         raise ValueError(f"save_tracklets: {len(global_ids)} global ids for {len(tracklets)} tracklets")
     arrays = _core_arrays(tracklets)
@@ -114,6 +121,7 @@ def save_tracklets(
             {"global_id": int(g), "attributes": _jsonable(a, f"global id {g} attributes")}
             for g, a in groups.items()
         ],
+        "info": _jsonable(info or {}, "info"),
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_write(path) as f:
@@ -203,7 +211,7 @@ def load_tracklet_file(path: str | Path) -> TrackletTable:
     except (KeyError, ValueError) as err:
         raise TrackletFileError(f"{path}: corrupt tracklet file ({err})") from err
     groups = None if meta["groups"] is None else {g["global_id"]: g["attributes"] for g in meta["groups"]}
-    return TrackletTable(tracklets, meta["global_ids"], groups)
+    return TrackletTable(tracklets, meta["global_ids"], groups, meta.get("info", {}))
 
 
 def _split_tracklets(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> list[Tracklet]:
@@ -434,6 +442,7 @@ def save_all(
     tracklets: Sequence[Tracklet],
     global_ids: Sequence[int] | None = None,
     groups: dict[int, dict[str, Any]] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``stem``.npz (canonical), .pkl, .csv and .txt into ``output_dir``; returns the paths.
 
@@ -444,5 +453,5 @@ def save_all(
     save_pickle(paths[0], tracklets)
     save_csv(paths[1], tracklets, global_ids)
     save_mot_txt(paths[2], tracklets, global_ids)
-    save_tracklets(paths[3], tracklets, global_ids, groups)
+    save_tracklets(paths[3], tracklets, global_ids, groups, info)
     return paths

@@ -7,8 +7,9 @@ from typing import Protocol
 
 import numpy as np
 
+from detection.boxes import crop_boxes
 from models.runtime import ModelRunner
-from reid.preprocess import crop_boxes, to_batch
+from reid.preprocess import to_batch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

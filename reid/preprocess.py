@@ -8,21 +8,6 @@ import cv2
 import numpy as np
 
 
-def crop_boxes(image: np.ndarray, xyxy: np.ndarray) -> list[np.ndarray]:
-    """Views of ``image`` inside each box, clipped to the frame.
-
-    A box with no area inside the frame still gives a 1x1 crop at its nearest edge, so that
-    row i of the output always belongs to box i.
-    """
-    h, w = image.shape[:2]
-    boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    x0 = np.clip(np.floor(boxes[:, 0]), 0, w - 1).astype(int)
-    y0 = np.clip(np.floor(boxes[:, 1]), 0, h - 1).astype(int)
-    x1 = np.maximum(np.clip(np.ceil(boxes[:, 2]), 0, w).astype(int), x0 + 1)
-    y1 = np.maximum(np.clip(np.ceil(boxes[:, 3]), 0, h).astype(int), y0 + 1)
-    return [image[b:d, a:c] for a, b, c, d in zip(x0, y0, x1, y1, strict=True)]
-
-
 def to_batch(
     crops: Sequence[np.ndarray], size_hw: Sequence[int], mean: Sequence[float], std: Sequence[float]
 ) -> np.ndarray:

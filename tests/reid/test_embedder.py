@@ -10,11 +10,12 @@ import cv2
 import numpy as np
 import pytest
 
+from detection.boxes import crop_boxes
 from detection.factory import build_detector
 from detection.filters import filter_detections
 from reid.embedder import ModelEmbedder
 from reid.factory import build_embedder
-from reid.preprocess import crop_boxes, to_batch
+from reid.preprocess import to_batch
 
 CAR = 2
 

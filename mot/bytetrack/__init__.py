@@ -1,0 +1,1 @@
+"""ByteTrack: IoU association with low-score detections."""

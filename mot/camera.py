@@ -1,0 +1,270 @@
+"""One camera's tracking run from its config: models, frame source, the loop, outputs.
+
+This is runner glue shared by every runner (single camera, express, scale-out workers): it
+reads ``cfg.MOT``, builds typed components and calls ``mot.pipeline``; it is the one module of
+``mot/`` that reads the config and draws (through ``tools.annotate``).
+
+Outputs in the camera's directory: ``mot.npz`` (canonical, written last), ``mot.pkl``,
+``mot.csv``, ``mot.txt`` and, with ``MOT.VIDEO_OUTPUT``, ``mot.mp4``. The canonical file
+records a fingerprint of the camera's effective config and whether the run completed, so a
+re-run can skip cameras whose results are complete and current (``completed_result``).
+An interrupted camera still writes what it tracked, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+from yacs.config import CfgNode
+
+from detection.factory import build_detector
+from detection.filters import check_mask_size, filter_detections, load_mask
+from detection.tiling import Detector
+from detection.types import Detections
+from detection.video import VideoInfo, iter_frames, probe_video
+from models.runtime import ModelRunner, detector_backend, open_runner
+from mot.base import Tracks
+from mot.builder import TrackletBuilder
+from mot.factory import build_tracker
+from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
+from mot.storage import TrackletFileError, load_tracklet_file, save_all
+from mot.tracklet import Tracklet
+from reid.embedder import ModelEmbedder
+from reid.factory import build_embedder
+from tools.annotate import DrawnVideo, ShowWindow, render_tracklets
+
+log = logging.getLogger(__name__)
+
+RESULT_STEM = "mot"
+
+
+class ModelCache:
+    """Loads each network once per process; cameras with the same model share it.
+
+    ONNX Runtime sessions and OpenVINO compiled models are safe to call from several threads.
+    """
+
+    def __init__(self, device: str = "cpu", threads: int = 0) -> None:
+        self.device, self.threads = device, threads
+        self._runners: dict[tuple, ModelRunner] = {}
+        self._detectors: dict[tuple, Detector] = {}
+        self._embedders: dict[tuple, ModelEmbedder] = {}
+
+    def open_model(
+        self, path: Path, backend: str, device: str, threads: int, fp16: bool = False, parallel: bool = False
+    ) -> ModelRunner:
+        key = (str(path), backend, device, threads, fp16, parallel)
+        if key not in self._runners:
+            log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
+            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel)
+        return self._runners[key]
+
+    def detector(self, mot: CfgNode) -> Detector:
+        key = (
+            mot.DETECTOR,
+            detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND),
+            mot.DETECTOR_OUTPUT_FORMAT,
+            tuple(mot.DETECTOR_INPUT_SIZE),
+            mot.DETECTION_CONF_THRESH,
+            mot.DETECTION_NMS_IOU,
+            mot.DETECTION_TILE_SIZE,
+            mot.DETECTION_TILE_OVERLAP,
+            mot.DETECTOR_FP16,
+        )
+        if key not in self._detectors:
+            self._detectors[key] = build_detector(
+                mot.DETECTOR,
+                backend=mot.DETECTOR_BACKEND,
+                output_format=mot.DETECTOR_OUTPUT_FORMAT,
+                input_size=mot.DETECTOR_INPUT_SIZE,
+                conf_threshold=mot.DETECTION_CONF_THRESH,
+                nms_iou=mot.DETECTION_NMS_IOU,
+                device=self.device,
+                threads=self.threads,
+                tile_size=mot.DETECTION_TILE_SIZE,
+                tile_overlap=mot.DETECTION_TILE_OVERLAP,
+                fp16=mot.DETECTOR_FP16,
+                open_model=self.open_model,
+            )
+        return self._detectors[key]
+
+    def embedder(self, mot: CfgNode) -> ModelEmbedder:
+        key = (
+            mot.REID_BACKEND,
+            mot.REID_ONNX if mot.REID_BACKEND in ("onnxruntime", "openvino") else mot.REID_TRT,
+            mot.REID_MODEL_OPTS,
+            mot.REID_MODEL_CKPT,
+            tuple(mot.REID_INPUT_SIZE),
+            tuple(mot.REID_MEAN),
+            tuple(mot.REID_STD),
+            mot.REID_BATCHSIZE,
+            mot.REID_FP16,
+        )
+        if key not in self._embedders:
+            self._embedders[key] = build_embedder(
+                mot.REID_BACKEND,
+                key[1],
+                opts=mot.REID_MODEL_OPTS,
+                checkpoint=mot.REID_MODEL_CKPT,
+                input_size=mot.REID_INPUT_SIZE,
+                mean=mot.REID_MEAN,
+                std=mot.REID_STD,
+                batch_size=mot.REID_BATCHSIZE,
+                fp16=mot.REID_FP16,
+                device=self.device,
+                threads=self.threads,
+                open_model=self.open_model,
+            )
+        return self._embedders[key]
+
+
+@dataclass
+class CameraResult:
+    """A finished (or interrupted) camera."""
+
+    name: str
+    output_dir: Path
+    tracklets: list[Tracklet]
+    stats: LoopStats = field(default_factory=LoopStats)
+    complete: bool = True
+    skipped: bool = False  # results of an earlier identical run were reused
+
+
+def fingerprint(mot: CfgNode) -> str:
+    """A digest of everything that decides a camera's tracking result."""
+    return hashlib.sha256(mot.dump().encode("utf-8")).hexdigest()[:16]
+
+
+def completed_result(output_dir: Path, mot: CfgNode) -> list[Tracklet] | None:
+    """The tracklets of a complete earlier run with the same config, if there is one."""
+    path = output_dir / f"{RESULT_STEM}.npz"
+    if not path.is_file():
+        return None
+    try:
+        table = load_tracklet_file(path)
+    except TrackletFileError as err:
+        log.warning("ignoring unreadable earlier result: %s", err)
+        return None
+    if table.info.get("complete") and table.info.get("fingerprint") == fingerprint(mot):
+        return table.tracklets
+    return None
+
+
+def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], Detections]:
+    """The score / class / ROI filter of this camera (DeepSORT ignores weaker boxes anyway)."""
+    conf = mot.DETECTION_CONF_THRESH
+    if mot.TRACKER == "deepsort":
+        conf = max(conf, mot.DEEPSORT.MIN_CONFIDENCE)  # spare the ReID cost of boxes it would drop
+    mask = None
+    if mot.DETECTION_MASK:
+        mask = load_mask(mot.DETECTION_MASK)
+        check_mask_size(mask, (info.height, info.width), mot.DETECTION_MASK)
+    classes = list(mot.TRACKED_CLASSES)
+    return lambda dets: filter_detections(dets, conf, classes, mask)
+
+
+def tracker_params(mot: CfgNode) -> dict[str, Any]:
+    node = mot.BYTETRACK if mot.TRACKER == "bytetrack_iou" else mot.DEEPSORT
+    return {k.lower(): v for k, v in node.items()}
+
+
+def run_camera(
+    cfg: CfgNode,
+    camera: int,
+    name: str,
+    output_dir: Path,
+    models: ModelCache,
+    position: int = 0,
+    on_frame: FrameHook | None = None,
+) -> CameraResult:
+    """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs."""
+    mot = cfg.MOT
+    info = probe_video(mot.VIDEO)
+    select = detection_selector(mot, info)
+    detector = models.detector(mot)
+    embedder = models.embedder(mot)
+    tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
+    builder = TrackletBuilder(
+        camera, mot.MIN_FRAMES, mot.REID_SAMPLES_PER_TRACK, embedder.embed_crops, mot.REID_BATCHSIZE
+    )
+    hooks: list[FrameHook] = [h for h in (on_frame, ShowWindow(name) if mot.SHOW else None) if h]
+    stream_video = None
+    if mot.VIDEO_OUTPUT and info.is_stream:  # a stream cannot be re-read: draw while tracking
+        stream_video = DrawnVideo(output_dir / f"{RESULT_STEM}.mp4", info.fps, (info.width, info.height))
+        hooks.append(stream_video)
+    stats = LoopStats()
+    frames = tqdm(
+        iter_frames(mot.VIDEO),
+        total=info.frames if info.frames > 0 else None,
+        desc=name,
+        unit="frame",
+        position=position,
+        dynamic_ncols=True,
+    )
+    tracklets: list[Tracklet] = []
+    complete = False
+    try:
+        tracklets = track_frames(
+            frames, detector, select, tracker, builder, embedder.embed, _chain(hooks), stats
+        )
+        complete = True
+    except BaseException:
+        log.warning("camera '%s' stopped after %d frames; saving what was tracked", name, stats.frames)
+        tracklets = finish_tracks(tracker, builder)
+        raise
+    finally:
+        frames.close()
+        if stream_video is not None:
+            stream_video.close()
+        _save(cfg, output_dir, name, tracklets, stats, complete, info)
+    log.info(
+        "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
+        name,
+        stats.frames,
+        stats.fps,
+        len(tracklets),
+        builder.dropped,
+        output_dir,
+    )
+    if mot.VIDEO_OUTPUT and not info.is_stream:
+        render_tracklets(mot.VIDEO, tracklets, output_dir / f"{RESULT_STEM}.mp4")
+    return CameraResult(name, output_dir, tracklets, stats, complete)
+
+
+def _save(
+    cfg: CfgNode,
+    output_dir: Path,
+    name: str,
+    tracklets: list[Tracklet],
+    stats: LoopStats,
+    complete: bool,
+    info: VideoInfo,
+) -> None:
+    run_info = {
+        "camera": name,
+        "video": info.source,
+        "fps": info.fps,
+        "size": [info.width, info.height],
+        "frames_read": stats.frames,
+        "complete": complete,
+        "fingerprint": fingerprint(cfg.MOT),
+    }
+    save_all(output_dir, RESULT_STEM, tracklets, info=run_info)
+
+
+def _chain(hooks: list[FrameHook]) -> FrameHook | None:
+    if not hooks:
+        return None
+
+    def call_all(index: int, frame: np.ndarray, detections: Detections, tracks: Tracks) -> None:
+        for hook in hooks:
+            hook(index, frame, detections, tracks)
+
+    return call_all

@@ -1,0 +1,1 @@
+"""DeepSORT: appearance and motion association with a matching cascade."""
