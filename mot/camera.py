@@ -183,8 +183,13 @@ def run_camera(
     models: ModelCache,
     position: int = 0,
     on_frame: FrameHook | None = None,
+    progress: bool = True,
 ) -> CameraResult:
-    """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs."""
+    """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs.
+
+    ``position`` is the line of its progress bar (several cameras at once); bars are shown
+    on terminals only.
+    """
     mot = cfg.MOT
     info = probe_video(mot.VIDEO)
     select = detection_selector(mot, info)
@@ -207,6 +212,7 @@ def run_camera(
         unit="frame",
         position=position,
         dynamic_ncols=True,
+        disable=None if progress else True,  # None: only on a terminal
     )
     tracklets: list[Tracklet] = []
     complete = False
@@ -234,7 +240,7 @@ def run_camera(
         output_dir,
     )
     if mot.VIDEO_OUTPUT and not info.is_stream:
-        render_tracklets(mot.VIDEO, tracklets, output_dir / f"{RESULT_STEM}.mp4")
+        render_tracklets(mot.VIDEO, tracklets, output_dir / f"{RESULT_STEM}.mp4", progress=progress)
     return CameraResult(name, output_dir, tracklets, stats, complete)
 
 

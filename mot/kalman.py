@@ -30,10 +30,12 @@ def xyxy_to_xyah(xyxy: np.ndarray) -> np.ndarray:
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     """(N, 4) or (N, 8) states -> (N, 4) corners."""
     xyah = np.asarray(xyah, dtype=np.float64)
-    h = xyah[:, 3]
-    w = xyah[:, 2] * h
-    cx, cy = xyah[:, 0], xyah[:, 1]
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+    half_h = xyah[:, 3] / 2
+    half_w = xyah[:, 2] * half_h
+    out = np.empty((len(xyah), 4))
+    out[:, 0], out[:, 1] = xyah[:, 0] - half_w, xyah[:, 1] - half_h
+    out[:, 2], out[:, 3] = xyah[:, 0] + half_w, xyah[:, 1] + half_h
+    return out
 
 
 class KalmanBoxFilter:

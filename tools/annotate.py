@@ -54,7 +54,7 @@ def draw_tracks(
 ) -> np.ndarray:
     """Boxes with their id (and label) drawn onto ``frame`` in place; returns it."""
     scale = max(0.4, min(frame.shape[:2]) / 1000)
-    thickness = max(1, round(2 * scale))
+    thickness = max(2, round(3 * scale))
     for i, (box, track_id) in enumerate(zip(np.asarray(xyxy).reshape(-1, 4), ids, strict=True)):
         x1, y1, x2, y2 = (round(float(v)) for v in box)
         color = color_for(int(track_id))
@@ -187,7 +187,7 @@ def render_tracklets(
             total=total,
             desc=f"render {Path(output).name}",
             unit="frame",
-            disable=not progress,
+            disable=None if progress else True,
             leave=False,
         ):
             rows = by_frame.get(index, [])

@@ -109,24 +109,25 @@ class ByteTrack:
         self._predict(pool)
 
         # 1. confident detections against confirmed and lost tracks
-        matches, pool_left, high_left = self._associate(
-            pool, high, detections, self.match_thresh, self.fuse_score
-        )
-        self._correct(pool[matches[:, 0]], high[matches[:, 1]], detections)
+        m1, pool_left, high_left = self._associate(pool, high, detections, self.match_thresh, self.fuse_score)
 
         # 2. weak detections against tracks that were tracked until now and are still unmatched
         rest = pool[pool_left]
         rest = rest[t.state[rest] == TRACKED]
-        matches, rest_left, _ = self._associate(rest, low, detections, self.second_match_thresh, False)
-        self._correct(rest[matches[:, 0]], low[matches[:, 1]], detections)
-        t.state[rest[rest_left]] = LOST
+        m2, rest_left, _ = self._associate(rest, low, detections, self.second_match_thresh, False)
 
         # 3. tentative tracks (seen once) against the confident detections still free
         free = high[high_left]
-        matches, tentative_left, free_left = self._associate(
+        m3, tentative_left, free_left = self._associate(
             tentative, free, detections, self.unconfirmed_match_thresh, self.fuse_score
         )
-        self._correct(tentative[matches[:, 0]], free[matches[:, 1]], detections)
+        # the three matchings touch disjoint tracks: correct them all at once
+        self._correct(
+            np.concatenate([pool[m1[:, 0]], rest[m2[:, 0]], tentative[m3[:, 0]]]),
+            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], free[m3[:, 1]]]),
+            detections,
+        )
+        t.state[rest[rest_left]] = LOST
         drop = np.zeros(len(t), bool)
         drop[tentative[tentative_left]] = True
 

@@ -51,13 +51,21 @@ class FeatureGallery:
         active = {int(a) for a in active_targets}
         self._galleries = {k: v for k, v in self._galleries.items() if k in active}
 
-    def distance(self, features: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """(len(targets), M) smallest cosine distance from each target's gallery to each feature row."""
+    def distance(
+        self, features: np.ndarray, targets: np.ndarray, needed: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(len(targets), M) smallest cosine distance from each target's gallery to each feature row.
+
+        ``needed`` (same shape, bool) limits the work to those pairs; the others get +inf.
+        Gating by motion first leaves a few candidates per track, so this saves most of the cost.
+        """
         features = np.asarray(features, np.float32)
-        cost = np.empty((len(targets), len(features)))
+        cost = np.full((len(targets), len(features)), np.inf)
         for row, target in enumerate(targets):
-            samples = self._galleries[int(target)].samples
-            cost[row] = 1.0 - (samples @ features.T).max(axis=0) if len(features) else 0.0
+            cols = np.arange(len(features)) if needed is None else np.flatnonzero(needed[row])
+            if len(cols):
+                samples = self._galleries[int(target)].samples
+                cost[row, cols] = 1.0 - (samples @ features[cols].T).max(axis=0)
         return cost
 
     def reset(self) -> None:

@@ -131,9 +131,11 @@ class DeepSort:
         pairs = [np.zeros((0, 2), np.int64)]
         if len(rows) == 0 or len(dets) == 0:
             return pairs[0], dets
-        cost = self.gallery.distance(detections.embedding[dets], t.track_id[rows])
-        far = self.kalman.gating_distance(t.mean[rows], t.cov[rows], xyxy_to_xyah(detections.xyxy[dets]))
-        cost = gate(cost, far > CHI2_95[4])
+        far = (
+            self.kalman.gating_distance(t.mean[rows], t.cov[rows], xyxy_to_xyah(detections.xyxy[dets]))
+            > CHI2_95[4]
+        )
+        cost = gate(self.gallery.distance(detections.embedding[dets], t.track_id[rows], needed=~far), far)
         free = np.ones(len(dets), bool)
         for age in range(1, self.max_age + 1):
             level = np.flatnonzero(t.time_since_update[rows] == age)

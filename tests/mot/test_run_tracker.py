@@ -1,0 +1,105 @@
+"""The MOT runner end to end on real video: outputs, annotated video, inputs that fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from mot.run_tracker import main as run_tracker
+from mot.storage import load_csv, load_mot_txt, load_tracklet_file
+from tests.conftest import EXAMPLES, INTERSECTION
+
+
+@pytest.fixture(scope="module")
+def intersection_run(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
+    out = tmp_path_factory.mktemp("mot")
+    code = run_tracker(["--config", str(EXAMPLES / "mot_intersection.yaml"), "OUTPUT_DIR", str(out)])
+    assert code == 0
+    return out
+
+
+def test_every_output_is_written_and_consistent(intersection_run: Path) -> None:
+    names = {p.name for p in intersection_run.iterdir()}
+    assert {"mot.npz", "mot.pkl", "mot.csv", "mot.txt", "mot.mp4", "config.yaml", "plan.json"} <= names
+    table = load_tracklet_file(intersection_run / "mot.npz")
+    assert table.info["complete"] and table.info["frames_read"] == 252
+    tracklets = table.tracklets
+    assert len(tracklets) >= 15  # a busy intersection over 8 s
+    assert all(len(t) >= 3 and t.mean_feature is not None and len(t.features) for t in tracklets)
+    assert all(t.class_id in (2, 3, 5, 7) for t in tracklets)
+    txt = load_mot_txt(intersection_run / "mot.txt").tracklets
+    csv = load_csv(intersection_run / "mot.csv").tracklets
+    for a, b, c in zip(tracklets, txt, csv, strict=True):
+        assert a.track_id == b.track_id == c.track_id
+        np.testing.assert_array_equal(a.frames, b.frames)
+        np.testing.assert_allclose(a.bboxes, b.bboxes, atol=1e-3)
+        np.testing.assert_allclose(a.bboxes, c.bboxes, atol=1e-3)
+    assert sum(len(t) for t in tracklets) == len(pd.read_csv(intersection_run / "mot.txt", header=None))
+
+
+def test_annotated_video_plays_and_its_boxes_are_those_of_mot_txt(intersection_run: Path) -> None:
+    boxes = pd.read_csv(intersection_run / "mot.txt", header=None).to_numpy()
+    annotated = cv2.VideoCapture(str(intersection_run / "mot.mp4"))
+    original = cv2.VideoCapture(str(INTERSECTION))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_WIDTH)) == 960
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_HEIGHT)) == 540
+    frames = 0
+    while True:
+        ok, drawn = annotated.read()
+        if not ok:
+            break
+        clean = original.read()[1]
+        frames += 1
+        if frames % 25:
+            continue
+        changed = np.abs(drawn.astype(int) - clean.astype(int)).max(axis=2) > 60
+        rows = boxes[boxes[:, 0] == frames]  # MOTChallenge frames are 1-based
+        allowed = np.zeros(changed.shape, bool)
+        for _, _, x, y, w, h, *_ in rows:
+            x0, y0, x1, y1 = (round(v) for v in (x, y, x + w, y + h))
+            allowed[max(0, y0 - 30) : y1 + 5, max(0, x0 - 5) : x1 + 90] = True  # box, border and label
+            edge = changed[max(0, y0 - 1) : y0 + 2, max(0, x0) : x1]
+            assert edge.size == 0 or edge.mean() > 0.5, f"frame {frames}: no drawn edge at {x0, y0, x1, y1}"
+        assert changed.sum() > 0 and (changed & ~allowed).sum() <= 0.02 * changed.sum()
+    assert frames == 252
+
+
+def test_image_folder_input(tmp_path: Path, shared: Path) -> None:
+    code = run_tracker(
+        [
+            "--config",
+            str(EXAMPLES / "mot_intersection.yaml"),
+            "MOT.VIDEO",
+            str(shared / "data/traffic/MVI_20011"),
+            "MOT.VIDEO_OUTPUT",
+            "false",
+            "OUTPUT_DIR",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    table = load_tracklet_file(tmp_path / "mot.npz")
+    assert table.info["frames_read"] == 9 and len(table.tracklets) >= 1
+
+
+def test_a_truncated_video_ends_cleanly_with_what_was_read(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    cap = cv2.VideoCapture(str(INTERSECTION))
+    writer = cv2.VideoWriter(str(tmp_path / "full.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 30, (960, 540))
+    for _ in range(40):
+        writer.write(cap.read()[1])
+    writer.release()
+    data = (tmp_path / "full.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])
+    args = ["--config", str(EXAMPLES / "mot_intersection.yaml"), "MOT.VIDEO", str(tmp_path / "cut.avi")]
+    code = run_tracker([*args, "MOT.VIDEO_OUTPUT", "false", "OUTPUT_DIR", str(tmp_path / "out")])
+    assert code == 0
+    err = capfd.readouterr().err
+    assert "decoding stopped at frame" in err and "of 40 (truncated or corrupt file)" in err
+    table = load_tracklet_file(tmp_path / "out" / "mot.npz")
+    assert 0 < table.info["frames_read"] < 40 and table.tracklets
