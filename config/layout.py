@@ -13,7 +13,8 @@ Line format (ours)::
 
 Camera tokens are 0-based indices, or camera names when the caller passes the
 names in camera order. ``inf``/``-inf`` are accepted as bounds. A line ``c c min max``
-(same camera twice) explicitly allows re-entry into that camera after ``min`` seconds.
+(same camera twice) explicitly allows re-entry into that camera after ``min`` seconds
+(``min`` must be positive).
 
 Sectioned format (the original vehicle_mtmc project): a section name alone on a
 line (``fps``, ``offset``, ``scales``, ``compatibility``, ``dtmin``, ``dtmax``) followed
@@ -134,6 +135,11 @@ def _parse_lines(path: Path, lines: list[tuple[int, str]], names: Sequence[str] 
         lo, hi = (_number(t, path, no) for t in tokens[2:])
         if lo > hi:
             raise LayoutError(f"{path}:{no}: min_s {lo:g} is larger than max_s {hi:g}")
+        if src == dst and lo <= 0:
+            raise LayoutError(
+                f"{path}:{no}: re-entry into camera {src} needs min_s > 0 (one camera never sees "
+                f"a vehicle twice at once), got {lo:g}"
+            )
         if (src, dst) in transitions:
             raise LayoutError(
                 f"{path}:{no}: transition {src} -> {dst} given twice "
@@ -257,6 +263,13 @@ def _parse_sectioned(path: Path, lines: list[tuple[int, str]]) -> CameraLayout:
     if len(bad):
         i, j = bad[0]
         raise LayoutError(f"{path}:{sections['dtmin'][0]}: dtmin[{i}][{j}] is larger than dtmax[{i}][{j}]")
+    reentry = np.flatnonzero(np.diag(allowed) & (np.diag(min_gap) <= 0))
+    if len(reentry):
+        c = int(reentry[0])
+        raise LayoutError(
+            f"{path}:{sections['compatibility'][0]}: compatibility[{c}][{c}] allows re-entry into "
+            f"camera {c}, which needs dtmin[{c}][{c}] > 0, got {min_gap[c, c]:g}"
+        )
     return _build(
         path,
         np.array(vectors["fps"]),

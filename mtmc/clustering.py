@@ -1,0 +1,271 @@
+"""Constrained agglomerative clustering of tracklets into vehicles (global identities).
+
+The algorithm is the seed's greedy one: start with one cluster per tracklet; repeatedly merge
+the most similar pair of clusters that may be merged, until no pair reaches ``min_sim``.
+
+* Similarity of two clusters (``linkage``): ``single`` (most similar member pair), ``complete``
+  (least similar pair), ``average`` (mean over member pairs), ``mean_feature`` (cosine of the
+  clusters' mean descriptors, each the re-normalised mean of its members' unit descriptors).
+* **Merge rule: every member pair must be compatible.** Compatibility (``mtmc.compatibility``)
+  says a vehicle *can* be seen by both tracklets; if any pair of the merged cluster is
+  impossible (two places at once, a transition faster than the layout allows, two overlapping
+  tracks of one camera), the whole identity is impossible, so the merge is refused. The
+  original vehicle_mtmc merged when *any* pair was compatible, which let chains of merges build
+  clusters that hold two tracklets of one camera at the same time. The price: a vehicle that
+  crosses cameras 0 -> 1 -> 2 needs a layout line for 0 -> 2 as well.
+* Ties: values are compared after rounding to 12 decimals (so that different summation orders
+  agree); among equal values the pair with the smallest (first, second) cluster keys wins, a
+  cluster's key being its smallest tracklet index. The result is then exactly the plain
+  algorithm's, which the tests check against a direct implementation.
+
+How it scales: compatible pairs come from time-window searches (never an n x n matrix).
+Clusters can only ever merge inside one connected component of a graph of tracklets -- for
+``single``, ``complete`` and ``average`` the graph of compatible pairs with similarity >=
+``min_sim`` (a merge needs at least one member pair that similar), for ``mean_feature`` the
+graph of compatible pairs -- and components do not influence each other, so each is solved
+alone: two-tracklet components directly, larger ones on dense matrices with Lance-Williams
+updates (one matrix product for their similarities, boolean compatibility matrices, row
+updates per merge), and the rare huge component on a sparse neighbour graph.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+
+import numpy as np
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+log = logging.getLogger(__name__)
+
+LINKAGES = ("average", "single", "complete", "mean_feature")
+DECIMALS = 12
+DENSE_LIMIT = 3000  # largest component solved on dense k x k matrices
+SCREEN_MARGIN = 1e-4  # pairs this close below the threshold are kept when screening
+_CHUNK = 65536
+
+
+def pair_similarities(features: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Cosine similarity of the unit rows ``features[i]`` and ``features[j]``, in chunks."""
+    out = np.empty(len(i))
+    for start in range(0, len(i), _CHUNK):
+        a, b = features[i[start : start + _CHUNK]], features[j[start : start + _CHUNK]]
+        out[start : start + _CHUNK] = np.einsum("nd,nd->n", a, b, dtype=np.float64)
+    return out
+
+
+def cluster(
+    features: np.ndarray,
+    pairs: tuple[np.ndarray, ...],
+    linkage: str = "average",
+    min_sim: float = 0.5,
+    dense_limit: int = DENSE_LIMIT,
+) -> np.ndarray:
+    """Cluster label of every tracklet: the smallest tracklet index of its cluster.
+
+    Args:
+        features: (n, D) L2-normalised tracklet descriptors.
+        pairs: compatible pairs ``(i, j)`` or ``(i, j, similarity)``, each pair once
+            (``mtmc.compatibility.compatible_pairs``). Given similarities (float32 is enough)
+            only screen pairs; every value that decides a merge is recomputed in float64.
+        linkage: one of ``LINKAGES``.
+        min_sim: merging stops when no mergeable pair of clusters is this similar.
+        dense_limit: components up to this size use the dense solver, larger ones the graph solver.
+    """
+    if linkage not in LINKAGES:
+        raise ValueError(f"unknown linkage {linkage!r}; expected one of {', '.join(LINKAGES)}")
+    n = len(features)
+    features = np.asarray(features, np.float64)
+    i, j = (np.asarray(p, np.int64) for p in pairs[:2])
+    sims = np.asarray(pairs[2]) if len(pairs) > 2 else pair_similarities(features, i, j)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    threshold = round(float(min_sim), DECIMALS)
+    if linkage == "mean_feature":  # a merge may need no similar member pair: one graph for all
+        return _solve_graph(features, i, j, sims, linkage, threshold)
+    # screening with a margin, so that float32 similarities never hide a pair at the threshold
+    linked = sims >= threshold - SCREEN_MARGIN
+    n_comp, comp = connected_components(
+        coo_matrix((np.ones(int(linked.sum()), np.int8), (i[linked], j[linked])), shape=(n, n)),
+        directed=False,
+    )
+    labels = np.arange(n)
+    # only pairs inside a component matter (for compatibility and for linkage values)
+    inside = comp[i] == comp[j]
+    i, j, sims = i[inside], j[inside], sims[inside]
+    sizes = np.bincount(comp, minlength=n_comp)
+    # two-tracklet components: their one edge decides
+    pair_of_two = np.flatnonzero(sizes[comp[i]] == 2)
+    exact = np.round(pair_similarities(features, i[pair_of_two], j[pair_of_two]), DECIMALS)
+    merge = pair_of_two[exact >= threshold]
+    labels[j[merge]] = i[merge]
+    big = np.flatnonzero(sizes > 2)
+    if len(big) == 0:
+        return labels
+    order = np.argsort(comp, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    edge_order = np.argsort(comp[i], kind="stable")
+    edge_comp = comp[i][edge_order]
+    for c in big:
+        members = order[bounds[c] : bounds[c + 1]]  # ascending tracklet indices
+        lo, hi = np.searchsorted(edge_comp, [c, c + 1])
+        rows = edge_order[lo:hi]
+        local_i, local_j = np.searchsorted(members, i[rows]), np.searchsorted(members, j[rows])
+        solve = _solve_dense if len(members) <= dense_limit else _solve_graph
+        if len(members) > dense_limit:
+            log.info("clustering a component of %d tracklets on its neighbour graph", len(members))
+        local = solve(features[members], local_i, local_j, sims[rows], linkage, threshold)
+        labels[members] = members[local]
+    return labels
+
+
+# --------------------------------------------------------------------------- dense solver
+
+
+def _solve_dense(
+    features: np.ndarray, i: np.ndarray, j: np.ndarray, _sims: np.ndarray, linkage: str, threshold: float
+) -> np.ndarray:
+    """Greedy merging on k x k matrices with Lance-Williams row updates; local labels out."""
+    k = len(features)
+    sim = features @ features.T
+    compat = np.zeros((k, k), bool)
+    compat[i, j] = compat[j, i] = True
+    values = sim.copy()  # average/single/complete: linkage; mean_feature: dot product of feature sums
+    norm2 = np.ones(k)  # mean_feature: squared norm of each cluster's feature sum
+    size = np.ones(k)
+    labels = np.arange(k)
+    link = np.where(compat, np.round(sim, DECIMALS), -np.inf)
+    best_val = link.max(axis=1)
+    best_col = link.argmax(axis=1)
+    while True:
+        a = int(np.argmax(best_val))
+        if best_val[a] < threshold:
+            break
+        b = int(best_col[a])  # b > a: the row of the smaller key holds the smallest tied pair
+        if linkage == "mean_feature":
+            norm2[a] = norm2[a] + norm2[b] + 2 * values[a, b]
+        values[a] = _combine(linkage, values[a], values[b], size[a], size[b])
+        values[:, a] = values[a]
+        size[a] += size[b]
+        labels[labels == b] = a
+        compat[a] &= compat[b]
+        compat[b] = False
+        compat[:, b] = False
+        compat[:, a] = compat[a]
+        row = values[a] / np.sqrt(norm2[a] * norm2) if linkage == "mean_feature" else values[a]
+        row = np.where(compat[a], np.round(row, DECIMALS), -np.inf)
+        link[a], link[:, a] = row, row
+        link[b], link[:, b] = -np.inf, -np.inf
+        best_val[b] = -np.inf
+        stale = np.flatnonzero((best_col == a) | (best_col == b))
+        stale = stale[best_val[stale] > -np.inf]
+        better = (row > best_val) | ((row == best_val) & (a < best_col))
+        best_val[better], best_col[better] = row[better], a
+        for r in [a, *stale.tolist()]:
+            best_val[r], best_col[r] = link[r].max(), link[r].argmax()
+    return labels
+
+
+def _combine(linkage: str, va: np.ndarray, vb: np.ndarray, na: float, nb: float) -> np.ndarray:
+    """Lance-Williams update of a merged cluster's row from its two parts' rows."""
+    if linkage == "single":
+        return np.maximum(va, vb)
+    if linkage == "complete":
+        return np.minimum(va, vb)
+    if linkage == "average":
+        return (na * va + nb * vb) / (na + nb)
+    return va + vb  # mean_feature: dot products of feature sums add up
+
+
+# --------------------------------------------------------------------------- graph solver
+
+
+def _solve_graph(
+    features: np.ndarray, i: np.ndarray, j: np.ndarray, sims: np.ndarray, linkage: str, threshold: float
+) -> np.ndarray:
+    """The same greedy merging for huge components: a lazy priority queue over cluster pairs.
+
+    Only pairs at or above the threshold are queued. After a merge, the clusters the new one
+    may join are found from the tracklet neighbour lists (a cluster qualifies when all of its
+    tracklets are compatible with all of the new cluster's), and their linkage values are
+    computed from the features with a matrix product; a queued pair is stale once either of
+    its clusters has changed since it was queued.
+    """
+    k = len(features)
+    rows, cols = np.concatenate([i, j]).astype(np.int32), np.concatenate([j, i]).astype(np.int32)
+    adjacency = csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(k, k))
+    del rows, cols
+    adjacency.sort_indices()
+    indptr, indices = adjacency.indptr, adjacency.indices
+    labels = np.arange(k)
+    members: list[np.ndarray] = [np.array([m]) for m in range(k)]
+    size = np.ones(k)
+    version = np.zeros(k, np.int64)
+    sums = features.copy()
+    norm2 = np.ones(k)
+    linked = np.round(sims, DECIMALS) >= threshold
+    heap = [
+        (-v, min(a, b), max(a, b), 0, 0)
+        for a, b, v in zip(
+            i[linked].tolist(), j[linked].tolist(), np.round(sims[linked], DECIMALS).tolist(), strict=True
+        )
+    ]
+    heapq.heapify(heap)
+    while heap:
+        _, a, b, version_a, version_b = heapq.heappop(heap)
+        if version[a] != version_a or version[b] != version_b or size[a] == 0 or size[b] == 0:
+            continue
+        if linkage == "mean_feature":
+            norm2[a] = norm2[a] + norm2[b] + 2 * float(sums[a] @ sums[b])
+        sums[a] += sums[b]
+        members[a] = np.concatenate([members[a], members[b]])
+        labels[members[b]] = a
+        size[a] += size[b]
+        size[b] = 0
+        version[a] += 1
+        for x, value in _candidates(
+            a, members[a], labels, size, indptr, indices, features, sums, norm2, linkage
+        ):
+            if value >= threshold:
+                heapq.heappush(heap, (-value, min(a, x), max(a, x), version[min(a, x)], version[max(a, x)]))
+    return labels
+
+
+def _candidates(
+    a: int,
+    group: np.ndarray,
+    labels: np.ndarray,
+    size: np.ndarray,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    features: np.ndarray,
+    sums: np.ndarray,
+    norm2: np.ndarray,
+    linkage: str,
+) -> list[tuple[int, float]]:
+    """Clusters fully compatible with cluster ``a`` (tracklets ``group``) and their rounded linkage."""
+    rows = sorted((indices[indptr[m] : indptr[m + 1]] for m in group.tolist()), key=len)
+    common = rows[0]
+    for row in rows[1:]:
+        common = np.intersect1d(common, row, assume_unique=True)
+    if len(common) == 0:
+        return []
+    keys = labels[common]
+    order = np.argsort(keys, kind="stable")
+    common, keys = common[order], keys[order]
+    unique, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    whole = counts == size[unique]  # every tracklet of the cluster is compatible
+    if not whole.any():
+        return []
+    if linkage == "mean_feature":
+        keys_ok = unique[whole]
+        values = sums[keys_ok] @ sums[a] / np.sqrt(norm2[keys_ok] * norm2[a])
+        return list(zip(keys_ok.tolist(), np.round(values, DECIMALS).tolist(), strict=True))
+    pair = features[group] @ features[common].T  # (|a|, candidates' tracklets)
+    if linkage == "single":
+        per_cluster = np.maximum.reduceat(pair.max(axis=0), first)
+    elif linkage == "complete":
+        per_cluster = np.minimum.reduceat(pair.min(axis=0), first)
+    else:
+        per_cluster = np.add.reduceat(pair.sum(axis=0), first) / (len(group) * counts)
+    return list(zip(unique[whole].tolist(), np.round(per_cluster[whole], DECIMALS).tolist(), strict=True))
