@@ -4,8 +4,8 @@
 #
 #   bash run.sh [VIDEO]        # default video: ../shared/data/traffic/intersection_960x540.mp4
 #
-# Until the tracking stages land, the express runner stops after --dry-run (validated
-# config, resolved models and inputs, plan.json and config.yaml in output/demo).
+# Outputs: output/demo_cameras/ (the camera videos and layout.txt) and output/demo/ (per camera
+# mot.* and mtmc.* results and annotated videos, mtmc.npz for all cameras, config.yaml, plan.json).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,5 +18,5 @@ fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e .
 
 "$VENV/bin/python" tools/make_crop_views.py --video "$VIDEO" --out output/demo_cameras
-"$VENV/bin/python" mtmc/run_express_mtmc.py --config config/examples/express_demo.yaml --dry-run
-echo "demo outputs: output/demo_cameras/ (camera videos, layout.txt) and output/demo/ (config.yaml, plan.json)"
+"$VENV/bin/python" mtmc/run_express_mtmc.py --config config/examples/express_demo.yaml
+echo "demo outputs: output/demo_cameras/ (camera videos, layout.txt) and output/demo/ (per-camera mot.* and mtmc.*, annotated mot.mp4 and mtmc.mp4)"

@@ -317,6 +317,24 @@ SCHEMA: tuple[Key, ...] = (
         ck.float_range(-1.0, 1.0),
         "Clustering stops when no compatible pair is this similar.",
     ),
+    Key(
+        "MTMC.FEATURE_CENTER",
+        True,
+        ck.is_bool(),
+        "Subtract the run's mean tracklet descriptor (generic ReID features share a large common part).",
+    ),
+    Key(
+        "MTMC.FEATURE_PCA_DIM",
+        0,
+        ck.non_negative_int(),
+        "PCA-whiten descriptors to this many dimensions, fitted on the run's features (0 disables).",
+    ),
+    Key(
+        "MTMC.COLOR_WEIGHT",
+        0.3,
+        ck.float_range(0.0, 1.0),
+        "Weight of the colour-histogram similarity blended into the descriptor similarity.",
+    ),
     # ---------------------------------------------------------------- EXPRESS
     Key(
         "EXPRESS.CAMERAS",

@@ -15,7 +15,9 @@ boxes are real observations too) and a bounded, evenly spread set of appearance 
   chosen samples of tracks that are kept (``embed_crops``).
 * descriptor: ``mean_feature`` is the mean of the track's features weighted by box area
   (larger boxes show more of the vehicle), then L2-normalised. With DeepSORT every matched
-  detection contributes; with ByteTrack the chosen samples do.
+  detection contributes; with ByteTrack the chosen samples do. With ``describe_crop`` (a
+  colour histogram), each candidate also gets that descriptor from its crop, and the tracklet
+  the area-weighted mean over its chosen samples.
 
 A track is kept when it was confirmed at least once and has ``min_frames`` boxes.
 """
@@ -33,6 +35,7 @@ from mot.base import Tracks
 from mot.tracklet import Tracklet
 
 EmbedCrops = Callable[[Sequence[np.ndarray]], np.ndarray]
+DescribeCrop = Callable[[np.ndarray], np.ndarray]
 BORDER_MARGIN = 2.0  # pixels
 TRUNCATED_WEIGHT = 0.25
 
@@ -43,6 +46,7 @@ class _Candidate:
     quality: float
     area: float
     payload: np.ndarray  # a crop (H, W, 3) uint8 or a feature (D,) float32
+    histogram: np.ndarray | None = None
 
 
 @dataclass
@@ -73,6 +77,16 @@ def sample_quality(xyxy: np.ndarray, score: np.ndarray, frame_hw: tuple[int, int
     return area * score * np.where(cut, TRUNCATED_WEIGHT, 1.0)
 
 
+def _weighted_histogram(chosen: list[_Candidate]) -> np.ndarray | None:
+    """Area-weighted mean of the samples' histograms, summing to 1 (None without histograms)."""
+    with_hist = [c for c in chosen if c.histogram is not None]
+    if not with_hist:
+        return None
+    weights = [c.area + 1e-6 for c in with_hist]
+    mean = np.average(np.stack([c.histogram for c in with_hist]), axis=0, weights=weights)
+    return (mean / max(float(mean.sum()), 1e-12)).astype(np.float32)
+
+
 def choose_samples(candidates: list[_Candidate], count: int) -> list[_Candidate]:
     """The best candidate of each of ``count`` runs of consecutive candidates, in frame order."""
     if len(candidates) <= count:
@@ -91,6 +105,7 @@ class TrackletBuilder:
         embed_crops: embeds a list of BGR crops into (N, D) features; needed for crop samples
             (trackers without embeddings). None keeps tracklets without features.
         batch_size: crops embedded per call.
+        describe_crop: optional per-crop descriptor averaged into ``color_histogram``.
     """
 
     def __init__(
@@ -100,9 +115,10 @@ class TrackletBuilder:
         samples_per_track: int = 10,
         embed_crops: EmbedCrops | None = None,
         batch_size: int = 32,
+        describe_crop: DescribeCrop | None = None,
     ) -> None:
         self.camera, self.min_frames, self.samples = camera, min_frames, samples_per_track
-        self.embed_crops, self.batch_size = embed_crops, batch_size
+        self.embed_crops, self.batch_size, self.describe_crop = embed_crops, batch_size, describe_crop
         self._live: dict[int, _Record] = {}
         self._waiting: list[tuple[Tracklet, list[_Candidate]]] = []  # kept tracks whose crops await embedding
         self._done: list[Tracklet] = []
@@ -126,9 +142,7 @@ class TrackletBuilder:
             if embeddings is not None:
                 self._accumulate(record, embeddings[row], area)
             if (len(record.frames) - 1) % record.stride == 0:
-                payload = embeddings[row] if embeddings is not None else self._crop(frame, box)
-                if payload is not None:
-                    self._offer(record, _Candidate(frame_index, float(quality[row]), area, payload))
+                self._sample(record, frame_index, frame, box, float(quality[row]), area, embeddings, row)
         self.end(tracks.ended)
 
     def end(self, track_ids: Sequence[int] | np.ndarray) -> None:
@@ -153,10 +167,27 @@ class TrackletBuilder:
 
     # ------------------------------------------------------------------ internals
 
-    def _crop(self, frame: np.ndarray, box: np.ndarray) -> np.ndarray | None:
-        if self.embed_crops is None:
-            return None
-        return crop_boxes(frame, box[None])[0].copy()
+    def _sample(
+        self,
+        record: _Record,
+        frame_index: int,
+        frame: np.ndarray,
+        box: np.ndarray,
+        quality: float,
+        area: float,
+        embeddings: np.ndarray | None,
+        row: int,
+    ) -> None:
+        """Offer this observation as an appearance sample (feature or crop, plus histogram)."""
+        crop = crop_boxes(frame, box[None])[0] if (self.describe_crop or embeddings is None) else None
+        if embeddings is not None:
+            payload = embeddings[row]
+        elif self.embed_crops is not None and crop is not None:
+            payload = crop.copy()
+        else:
+            return
+        histogram = self.describe_crop(crop) if self.describe_crop is not None and crop is not None else None
+        self._offer(record, _Candidate(frame_index, quality, area, payload, histogram))
 
     def _offer(self, record: _Record, candidate: _Candidate) -> None:
         record.candidates.append(candidate)
@@ -183,6 +214,7 @@ class TrackletBuilder:
             class_id=int(np.bincount(record.classes).argmax()),
         )
         chosen = choose_samples(record.candidates, self.samples)
+        tracklet.color_histogram = _weighted_histogram(chosen)
         if not chosen:
             self._done.append(tracklet)
         elif chosen[0].payload.ndim == 1:  # features already

@@ -36,6 +36,7 @@ from mot.factory import build_tracker
 from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
+from reid.color import color_histogram
 from reid.embedder import ModelEmbedder
 from reid.factory import build_embedder
 from tools.annotate import DrawnVideo, ShowWindow, render_tracklets
@@ -197,7 +198,12 @@ def run_camera(
     embedder = models.embedder(mot)
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
     builder = TrackletBuilder(
-        camera, mot.MIN_FRAMES, mot.REID_SAMPLES_PER_TRACK, embedder.embed_crops, mot.REID_BATCHSIZE
+        camera,
+        mot.MIN_FRAMES,
+        mot.REID_SAMPLES_PER_TRACK,
+        embedder.embed_crops,
+        mot.REID_BATCHSIZE,
+        describe_crop=color_histogram,
     )
     hooks: list[FrameHook] = [h for h in (on_frame, ShowWindow(name) if mot.SHOW else None) if h]
     stream_video = None

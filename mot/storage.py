@@ -21,6 +21,8 @@ member              shape, dtype   meaning
 ``feature_frames``  (ΣK,) int64    frames the features came from
 ``has_mean``        (n,) bool      tracklet has a mean feature
 ``mean_features``   (M, D) f32     the mean features of those that have one
+``has_histogram``   (n,) bool      tracklet has a colour histogram (optional member)
+``histograms``      (H, B) f32     the colour histograms of those that have one
 ``frame_attr_i``    (ΣT_i,)        i-th per-frame attribute (name in ``meta``)
 ``frame_attr_has_i``(n,) bool      which tracklets carry it
 ==================  =============  ===============================================
@@ -139,6 +141,9 @@ def _core_arrays(tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
     mean_dim = mean_dims.pop() if mean_dims else 0
     with_features = [t for t in tracklets if len(t.features)]
     with_mean = [t.mean_feature for t in tracklets if t.mean_feature is not None]
+    histograms = [t.color_histogram for t in tracklets if t.color_histogram is not None]
+    if len({len(h) for h in histograms}) > 1:
+        raise ValueError("save_tracklets: colour histograms of different lengths in one file")
     return {
         "lengths": np.array([len(t) for t in tracklets], np.int64),
         "frames": _concat([t.frames for t in tracklets], np.int64, (0,)),
@@ -152,6 +157,8 @@ def _core_arrays(tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
         "mean_features": np.stack(with_mean).astype(np.float32)
         if with_mean
         else np.zeros((0, mean_dim), np.float32),
+        "has_histogram": np.array([t.color_histogram is not None for t in tracklets], bool),
+        "histograms": np.stack(histograms).astype(np.float32) if histograms else np.zeros((0, 0), np.float32),
     }
 
 
@@ -219,6 +226,8 @@ def _split_tracklets(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> lis
     row_ends = np.cumsum(lengths)
     feat_ends = np.cumsum(counts)
     mean_index = np.cumsum(arrays["has_mean"]) - 1
+    has_histogram = arrays.get("has_histogram", np.zeros(len(lengths), bool))  # absent in older files
+    histogram_index = np.cumsum(has_histogram) - 1
     frame_attrs = []
     for i, name in enumerate(meta["frame_attributes"]):
         has = arrays[f"frame_attr_has_{i}"]
@@ -240,6 +249,7 @@ def _split_tracklets(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> lis
                 features=features,
                 feature_frames=arrays["feature_frames"][feats],
                 mean_feature=arrays["mean_features"][mean_index[i]] if arrays["has_mean"][i] else None,
+                color_histogram=arrays["histograms"][histogram_index[i]] if has_histogram[i] else None,
                 attributes=info["attributes"],
                 zone_path=info["zone_path"],
                 frame_attributes={

@@ -22,6 +22,7 @@ class Tracklet:
         features: (K, D) float32 appearance features of sampled boxes (K may be 0).
         feature_frames: (K,) int64 frames those features were taken from.
         mean_feature: (D,) float32 L2-normalised track descriptor, or None.
+        color_histogram: (B,) float32 HSV colour histogram of the sampled crops, summing to 1, or None.
         attributes: per-track values as plain Python scalars or strings
             (``color``, ``type``, ``plate``, ``plate_conf``, ``speed_mean``, ...).
         frame_attributes: per-frame arrays of shape (T,) (``speed`` in km/h, ``zone``, ...).
@@ -37,6 +38,7 @@ class Tracklet:
     features: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     feature_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     mean_feature: np.ndarray | None = None
+    color_histogram: np.ndarray | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     frame_attributes: dict[str, np.ndarray] = field(default_factory=dict)
     zone_path: list[int] = field(default_factory=list)
@@ -65,6 +67,8 @@ class Tracklet:
             )
         if self.mean_feature is not None:
             self.mean_feature = np.asarray(self.mean_feature, dtype=np.float32).reshape(-1)
+        if self.color_histogram is not None:
+            self.color_histogram = np.asarray(self.color_histogram, dtype=np.float32).reshape(-1)
         for key, values in self.frame_attributes.items():
             values = np.asarray(values)
             if values.shape != (t,):

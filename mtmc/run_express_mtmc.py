@@ -16,7 +16,9 @@ from yacs.config import CfgNode
 from config.cli import run_cli
 from config.layout import parse_layout
 from config.loader import camera_config, camera_name
+from mot.camera import ModelCache
 from mot.plan import camera_plan, format_camera, save_plan, video_errors
+from mtmc.express import camera_jobs, evaluate_result, render_videos, run_matching, track_camera
 
 log = logging.getLogger("mtmc.express")
 
@@ -65,11 +67,26 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if args.dry_run:
         log.info("dry run: configuration, models and inputs are valid; stopping before tracking")
         return 0
-    log.error(
-        "this version validates and plans only: the tracking (issue #4) and multi-camera (issue #5) "
-        "stages are not built yet; run with --dry-run"
-    )
-    return 1
+    jobs = camera_jobs(cfg)
+    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+    tracklets = []
+    for job in jobs:
+        try:
+            tracklets += track_camera(job, models, position=job.index)
+        except Exception:
+            done = [j.name for j in jobs[: job.index]]
+            log.exception(
+                "camera '%s' failed; the results of the cameras before it (%s) are kept, and a re-run "
+                "reuses them",
+                job.name,
+                ", ".join(done) or "none",
+            )
+            return 1
+    result = run_matching(cfg, jobs, tracklets)
+    if cfg.EXPRESS.FINAL_VIDEO_OUTPUT:
+        render_videos(jobs, result)
+    evaluate_result(cfg, [job.name for job in jobs], result)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,19 @@
 """Multi-camera clustering on saved tracklets (MTMC.TRACKLETS or MTMC.PICKLED_TRACKLETS).
 
 python mtmc/run_mtmc.py --config config/examples/mtmc_only.yaml [--dry-run] [KEY VALUE ...]
+
+File i holds camera i of the layout. Results: ``OUTPUT_DIR/{i}_{camera}/mtmc.*`` per camera
+and ``OUTPUT_DIR/mtmc.npz`` for all; with EVAL.GROUND_TRUTHS (one per camera) also the
+per-camera and multi-camera scores.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from yacs.config import CfgNode
@@ -16,41 +22,68 @@ from config.cli import run_cli
 from config.layout import parse_layout
 from mot.plan import save_plan
 from mot.storage import TrackletFileError, load_tracklets
+from mot.tracklet import Tracklet
+from mtmc.express import evaluate_result, matching_options
+from mtmc.matching import match_tracklets
+from mtmc.output import save_results
 
 log = logging.getLogger("mtmc.run_mtmc")
 
 
+def camera_label(path: str, index: int) -> str:
+    """``0_far`` for ``.../0_far/mot.npz``; the file stem for any other file name."""
+    p = Path(path)
+    name = p.parent.name if p.stem in ("mot", "mtmc") else p.stem
+    return f"{index}_{re.sub(r'^[0-9]+_', '', name) or 'camera'}"
+
+
+def load_cameras(cfg: CfgNode) -> list[list[Tracklet]]:
+    """Each file's tracklets, assigned to the camera of its position in the list."""
+    files = list(cfg.MTMC.TRACKLETS or cfg.MTMC.PICKLED_TRACKLETS)
+    cameras = []
+    for camera, path in enumerate(files):
+        table = load_tracklets(path, allow_pickle=cfg.MTMC.ALLOW_PICKLE, camera=camera)
+        tracklets = [t if t.camera == camera else replace(t, camera=camera) for t in table.tracklets]
+        missing = sum(t.mean_feature is None for t in tracklets)
+        log.info(
+            "camera %d: %d tracklets, %d boxes (%s)", camera, len(tracklets), sum(map(len, tracklets)), path
+        )
+        if missing:
+            log.warning(
+                "camera %d: %d tracklets have no appearance feature; they cannot be matched", camera, missing
+            )
+        cameras.append(tracklets)
+    return cameras
+
+
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     files = list(cfg.MTMC.TRACKLETS or cfg.MTMC.PICKLED_TRACKLETS)
+    try:
+        cameras = load_cameras(cfg)
+    except (TrackletFileError, PermissionError) as err:
+        log.error("%s", err)
+        return 2
     layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT)
-    inputs = []
-    for camera, path in enumerate(files):
-        try:
-            table = load_tracklets(path, allow_pickle=cfg.MTMC.ALLOW_PICKLE, camera=camera)
-        except (TrackletFileError, PermissionError) as err:
-            log.error("%s", err)
-            return 2
-        n_boxes = sum(len(t) for t in table.tracklets)
-        log.info("camera %d: %d tracklets, %d boxes (%s)", camera, len(table.tracklets), n_boxes, path)
-        inputs.append({"file": path, "tracklets": len(table.tracklets), "boxes": n_boxes})
+    labels = [camera_label(path, i) for i, path in enumerate(files)]
     plan = {
         "command": "mtmc",
-        "inputs": inputs,
+        "inputs": [{"file": f, "tracklets": len(c)} for f, c in zip(files, cameras, strict=True)],
         "layout": cfg.MTMC.CAMERA_LAYOUT,
         "fps": layout.fps.tolist(),
         "linkage": cfg.MTMC.LINKAGE,
         "min_sim": cfg.MTMC.MIN_SIM,
     }
-    written = save_plan(Path(cfg.OUTPUT_DIR), cfg, plan)
+    out = Path(cfg.OUTPUT_DIR)
+    written = save_plan(out, cfg, plan)
     log.info("wrote %s", ", ".join(map(str, written)))
     if args.dry_run:
         log.info("dry run: configuration and tracklet files are valid; stopping before clustering")
         return 0
-    log.error(
-        "this version validates and plans only: multi-camera clustering (issue #5) is not built yet; "
-        "run with --dry-run"
-    )
-    return 1
+    result = match_tracklets([t for c in cameras for t in c], layout, matching_options(cfg))
+    written = save_results(out, [out / label for label in labels], result)
+    log.info("wrote %d files, %s for all cameras", len(written), written[-1])
+    evaluate_result(cfg, labels, result)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -85,7 +85,9 @@ def layout_text(views: list[View], fps: float, min_gap: float, max_gap: float) -
     return "\n".join(lines)
 
 
-def make_views(video: str, out_dir: Path, views: list[View], min_gap: float, max_gap: float) -> list[Path]:
+def make_views(
+    video: str, out_dir: Path, views: list[View], min_gap: float, max_gap: float, progress: bool = True
+) -> list[Path]:
     """Write ``<name>.mp4`` per view and ``layout.txt`` into ``out_dir``; returns the video paths."""
     info = probe_video(video)
     boxes = [v.pixels(info.width, info.height) for v in views]
@@ -101,7 +103,9 @@ def make_views(video: str, out_dir: Path, views: list[View], min_gap: float, max
     try:
         if not all(w.isOpened() for w in writers):
             raise OSError("OpenCV cannot open an mp4v video writer")
-        for _ in tqdm(range(info.frames), desc="crop views", unit="frame"):
+        for _ in tqdm(
+            range(info.frames), desc="crop views", unit="frame", disable=None if progress else True
+        ):
             ok, frame = cap.read()
             if not ok:
                 break

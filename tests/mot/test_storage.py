@@ -62,6 +62,7 @@ def make_tracklets(seed: int = 0, camera: int = 0, n: int = 6, dim: int = 16) ->
                 if k
                 else np.zeros(0, np.int64),
                 mean_feature=mean,
+                color_histogram=rng.dirichlet(np.ones(8)).astype(np.float32) if i % 3 == 1 else None,
                 attributes=attributes,
                 frame_attributes=frame_attributes,
                 zone_path=[1, 3] if i == 1 else [],
@@ -80,6 +81,7 @@ ALL_FIELDS = (
     "features",
     "feature_frames",
     "mean_feature",
+    "color_histogram",
     "attributes",
     "zone_path",
     "frame_attributes",

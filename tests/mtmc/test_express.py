@@ -1,0 +1,116 @@
+"""The express runner on the demo cameras: outputs, global ids, videos, resume, MTMC-only parity."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import mtmc.express
+from mot.storage import load_mot_txt, load_tracklet_file
+from mtmc.run_express_mtmc import main as run_express
+from mtmc.run_mtmc import main as run_mtmc
+from mtmc.storage import load_multicam
+from tests.conftest import EXAMPLES
+
+
+def express_args(out: Path, *extra: str) -> list[str]:
+    return [
+        "--config",
+        str(EXAMPLES / "express_demo.yaml"),
+        "OUTPUT_DIR",
+        str(out),
+        "MOT.VIDEO_OUTPUT",
+        "false",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_cameras: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("express")
+    assert run_express(express_args(out)) == 0
+    return out
+
+
+def test_every_camera_gets_mot_and_mtmc_outputs_with_one_id_space(demo_run: Path) -> None:
+    for camera in ("0_far", "1_near"):
+        names = {p.name for p in (demo_run / camera).iterdir()}
+        assert {f"{stem}.{ext}" for stem in ("mot", "mtmc") for ext in ("npz", "pkl", "csv", "txt")} <= names
+        assert "mtmc.mp4" in names  # EXPRESS.FINAL_VIDEO_OUTPUT in the demo config
+        mot = load_tracklet_file(demo_run / camera / "mot.npz")
+        mtmc = load_tracklet_file(demo_run / camera / "mtmc.npz")
+        assert sorted(t.track_id for t in mot.tracklets) == sorted(t.track_id for t in mtmc.tracklets)
+        txt = load_mot_txt(demo_run / camera / "mtmc.txt")
+        assert sorted(t.track_id for t in txt.tracklets) == sorted(set(mtmc.global_ids))
+    vehicles = load_multicam(demo_run / "mtmc.npz")
+    ids = [v.global_id for v in vehicles]
+    assert ids == list(range(1, len(ids) + 1))
+    assert any(len(v.cameras) == 2 for v in vehicles)  # some vehicle is matched across the two views
+    assert all(len(v.tracklets) == len({t.camera for t in v.tracklets}) for v in vehicles)
+
+
+def test_the_final_videos_play(demo_run: Path, demo_cameras: Path) -> None:
+    for camera, source in (("0_far", "far.mp4"), ("1_near", "near.mp4")):
+        video, original = (
+            cv2.VideoCapture(str(demo_run / camera / "mtmc.mp4")),
+            cv2.VideoCapture(str(demo_cameras / source)),
+        )
+        assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == int(original.get(cv2.CAP_PROP_FRAME_COUNT)) == 252
+        assert video.get(cv2.CAP_PROP_FRAME_WIDTH) == original.get(cv2.CAP_PROP_FRAME_WIDTH)
+
+
+def test_mtmc_only_on_the_saved_tracklets_gives_the_same_global_ids(
+    demo_run: Path, demo_cameras: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "mtmc.yaml"
+    layout = demo_cameras / "layout.txt"
+    files = f"[{demo_run / '0_far/mot.npz'}, {demo_run / '1_near/mot.npz'}]"
+    config.write_text(
+        f"OUTPUT_DIR: {tmp_path / 'out'}\nMTMC:\n  CAMERA_LAYOUT: {layout}\n  TRACKLETS: {files}\n"
+    )
+    assert run_mtmc(["--config", str(config)]) == 0
+    for camera in ("0_far", "1_near"):
+        express = load_tracklet_file(demo_run / camera / "mtmc.npz")
+        alone = load_tracklet_file(tmp_path / "out" / camera / "mtmc.npz")
+        assert [t.track_id for t in express.tracklets] == [t.track_id for t in alone.tracklets]
+        assert express.global_ids == alone.global_ids
+
+
+def test_a_crash_keeps_finished_cameras_and_a_rerun_resumes(
+    demo_cameras: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = mtmc.express.run_camera
+
+    def crash_on_near(cfg, camera, name, *args, **kwargs):
+        if name == "near":
+            raise RuntimeError("simulated crash while tracking 'near'")
+        return real(cfg, camera, name, *args, **kwargs)
+
+    monkeypatch.setattr(mtmc.express, "run_camera", crash_on_near)
+    assert run_express(express_args(tmp_path, "EXPRESS.FINAL_VIDEO_OUTPUT", "false")) == 1
+    far = tmp_path / "0_far" / "mot.npz"
+    assert far.is_file() and not (tmp_path / "1_near" / "mot.npz").exists()
+    stamp = far.stat().st_mtime_ns
+    monkeypatch.setattr(mtmc.express, "run_camera", real)
+    logging.getLogger("mtmc.express").addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger="mtmc.express")
+    assert run_express(express_args(tmp_path, "EXPRESS.FINAL_VIDEO_OUTPUT", "false")) == 0
+    assert far.stat().st_mtime_ns == stamp  # not tracked again
+    assert "camera 'far': complete results of an identical configuration" in caplog.text
+    assert (tmp_path / "1_near" / "mtmc.npz").is_file()
+    # a different effective config for the camera means tracking it again
+    caplog.clear()
+    assert (
+        run_express(express_args(tmp_path, "EXPRESS.FINAL_VIDEO_OUTPUT", "false", "MOT.MIN_FRAMES", "4")) == 0
+    )
+    assert far.stat().st_mtime_ns != stamp
+    assert "camera 'far': complete results" not in caplog.text
+    table = load_tracklet_file(far)
+    assert all(len(t) >= 4 for t in table.tracklets) and json.dumps(table.info)
+    logging.getLogger("mtmc.express").removeHandler(caplog.handler)
+    assert np.all(np.isin([t.camera for t in table.tracklets], [0]))
