@@ -28,7 +28,7 @@ from detection.factory import build_detector
 from detection.filters import check_mask_size, filter_detections, load_mask
 from detection.tiling import Detector
 from detection.types import Detections
-from detection.video import VideoInfo, iter_frames, probe_video
+from detection.video import VideoInfo, image_files, iter_frames, probe_video
 from models.runtime import ModelRunner, detector_backend, open_runner
 from mot.base import Tracks
 from mot.builder import TrackletBuilder
@@ -138,13 +138,30 @@ class CameraResult:
     skipped: bool = False  # results of an earlier identical run were reused
 
 
+def source_signature(source: str) -> str:
+    """What identifies the input's content cheaply: size and modification time of its file(s)."""
+    path = Path(source)
+    if "://" in source or not path.exists():
+        return source
+    files = image_files(path) if path.is_dir() else [path]
+    stats = [f.stat() for f in files]
+    size, newest = sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)
+    return f"{source}|{len(files)}|{size}|{newest}"
+
+
 def fingerprint(mot: CfgNode) -> str:
-    """A digest of everything that decides a camera's tracking result."""
-    return hashlib.sha256(mot.dump().encode("utf-8")).hexdigest()[:16]
+    """A digest of everything that decides a camera's tracking result: its config and its input."""
+    text = mot.dump() + source_signature(mot.VIDEO)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def completed_result(output_dir: Path, mot: CfgNode) -> list[Tracklet] | None:
-    """The tracklets of a complete earlier run with the same config, if there is one."""
+    """The tracklets of a complete earlier run with the same config and input, if there is one.
+
+    Streams are never reused: what they deliver changes from one run to the next.
+    """
+    if "://" in mot.VIDEO:
+        return None
     path = output_dir / f"{RESULT_STEM}.npz"
     if not path.is_file():
         return None
