@@ -285,8 +285,32 @@ SCHEMA: tuple[Key, ...] = (
         ck.zone_paths(),
         "Zone paths a track must match to be kept; empty keeps all.",
     ),
+    Key(
+        "MOT.SPEED_WINDOW",
+        1.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Seconds of track over which each frame's speed is fitted (needs MOT.CALIBRATION).",
+    ),
     Key("MOT.ENABLE_ALPR", False, ck.is_bool(), "Read licence plates on this camera."),
     Key("MOT.ALPR_BACKEND", "rapidocr", ck.one_of("rapidocr", "fast_alpr"), "Licence-plate reader."),
+    Key(
+        "MOT.ALPR_LOCALISER",
+        "text",
+        ck.one_of("text", "openvino"),
+        "rapidocr: find the plate by text detection, or by the OpenVINO plate detector.",
+    ),
+    Key(
+        "MOT.ALPR_SAMPLES_PER_TRACK",
+        2,
+        ck.positive_int(),
+        "Plate reads per track, on its largest sampled crops.",
+    ),
+    Key(
+        "MOT.ALPR_MIN_WIDTH",
+        100,
+        ck.non_negative_int(),
+        "Vehicle crops narrower than this many pixels are not read (their plate is too small).",
+    ),
     # ---------------------------------------------------------------- MTMC
     Key(
         "MTMC.CAMERA_LAYOUT",

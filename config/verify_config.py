@@ -37,6 +37,8 @@ CAMERA_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Backends and the package each needs; checked only when selected.
 BACKEND_PACKAGES = {
     "openvino": ("openvino", "pip install 'vehicle-mtmc[openvino]'"),
+    "rapidocr": ("rapidocr", "pip install 'vehicle-mtmc[alpr]'"),
+    "fast_alpr": ("fast_alpr", "pip install 'fast-alpr[onnx]'"),
     "ultralytics": ("ultralytics", "pip install 'vehicle-mtmc[ultralytics]'"),
     "tensorrt": ("tensorrt", "pip install 'vehicle-mtmc[gpu]' on a machine with an NVIDIA GPU"),
     "torch": ("torch", "pip install 'vehicle-mtmc[torch]'"),
@@ -128,11 +130,34 @@ def _check_relations(cfg: CfgNode) -> list[str]:
         problems.append(
             "MTMC.PICKLED_TRACKLETS: give either MTMC.TRACKLETS or MTMC.PICKLED_TRACKLETS, not both"
         )
+    problems += _check_attribute_relations(cfg.MOT, lambda name: f"MOT.{name}")
     if cfg.MTMC.PICKLED_TRACKLETS and not cfg.MTMC.ALLOW_PICKLE:
         problems.append(
             "MTMC.PICKLED_TRACKLETS: reading pickles executes code from the file; set "
             "MTMC.ALLOW_PICKLE true for files you trust, or convert them to .npz"
         )
+    return problems
+
+
+def _check_attribute_relations(mot: Any, label: Callable[[str], str]) -> list[str]:
+    """Keys that only make sense together (checked for MOT and for every camera's view of it)."""
+    problems = []
+    for entry in mot.DYNAMIC_ATTRIBUTES:
+        for name in entry:
+            if name != "speed":
+                problems.append(
+                    f"{label('DYNAMIC_ATTRIBUTES')}: unknown dynamic attribute '{name}' (supported: speed)"
+                )
+            elif not mot.CALIBRATION:
+                problems.append(
+                    f"{label('DYNAMIC_ATTRIBUTES')}: speed needs MOT.CALIBRATION (a homography file)"
+                )
+    for entry in mot.STATIC_ATTRIBUTES:
+        for name, model in entry.items():
+            if model == "detector" and name != "type":
+                problems.append(f"{label('STATIC_ATTRIBUTES')}: 'detector' gives only 'type', not '{name}'")
+    if mot.VALID_ZONEPATHS and not mot.ZONE_MASK_DIR:
+        problems.append(f"{label('VALID_ZONEPATHS')}: needs MOT.ZONE_MASK_DIR (the zone masks)")
     return problems
 
 
@@ -167,6 +192,16 @@ def _check_mot_files(mot: Any, label: Callable[[str], str]) -> list[str]:
                 if value
                 else [f"{label(name)}: required when REID_BACKEND is 'torch'"]
             )
+    for entry in mot.STATIC_ATTRIBUTES:
+        for model in entry.values():
+            if model != "detector":
+                problems += _check_model(model, label("STATIC_ATTRIBUTES"))
+                if model.endswith(".xml") or "recognition-barrier" in model:
+                    problems += _check_backend("openvino", label("STATIC_ATTRIBUTES"))
+    if mot.ENABLE_ALPR:
+        problems += _check_backend(mot.ALPR_BACKEND, label("ALPR_BACKEND"))
+        if mot.ALPR_BACKEND == "rapidocr" and mot.ALPR_LOCALISER == "openvino":
+            problems += _check_backend("openvino", label("ALPR_LOCALISER"))
     return problems
 
 
@@ -224,7 +259,8 @@ def _check_express(cfg: CfgNode) -> list[str]:
         def label(name: str, i: int = i, entry: dict = entry) -> str:
             return f"EXPRESS.CAMERAS[{i}].{name.lower()}" if name.lower() in entry else f"MOT.{name}"
 
-        problems += _check_mot_files(camera_config(cfg, i).MOT, label)
+        view = camera_config(cfg, i).MOT
+        problems += _check_mot_files(view, label) + _check_attribute_relations(view, label)
     names = [camera_name(cfg, i) for i in range(len(cameras))]
     # A problem of a shared MOT key shows up once per camera: state it once.
     problems = list(dict.fromkeys(problems))

@@ -42,6 +42,7 @@ class ModelRunner(Protocol):
 
     input_shape: tuple[int | None, ...]  # None for dynamic dimensions
     output_shapes: list[tuple[int | None, ...]]
+    output_names: list[str]
     metadata: dict[str, str]
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]: ...
@@ -131,6 +132,7 @@ class OnnxRuntimeRunner:
         self.input_name = inp.name
         self.input_shape = _shape(inp.shape)
         self.output_shapes = [_shape(o.shape) for o in self.session.get_outputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -154,7 +156,13 @@ class OpenVinoRunner:
     """
 
     def __init__(
-        self, path: Path, device: str = "cpu", threads: int = 0, fp16: bool = False, parallel: int = 1
+        self,
+        path: Path,
+        device: str = "cpu",
+        threads: int = 0,
+        fp16: bool = False,
+        parallel: int = 1,
+        dynamic_batch: bool = False,
     ) -> None:
         if device != "cpu":
             raise BackendUnavailableError("the openvino backend runs on the CPU here; set SYSTEM.DEVICE cpu")
@@ -170,6 +178,10 @@ class OpenVinoRunner:
             config["NUM_STREAMS"] = parallel
         try:
             model = core.read_model(str(path))
+            if dynamic_batch:  # a fixed batch of 1 in the file: let it take any batch
+                shape = model.inputs[0].get_partial_shape()
+                shape[0] = -1
+                model.reshape({model.inputs[0]: shape})
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as err:  # OpenVINO raises RuntimeError subclasses of its own
             raise ValueError(f"{path}: OpenVINO cannot load this model ({err})") from err
@@ -180,6 +192,7 @@ class OpenVinoRunner:
             _shape([d.get_length() if d.is_static else -1 for d in out.get_partial_shape()])
             for out in model.outputs
         ]
+        self.output_names = [out.get_any_name() for out in model.outputs]
         self.metadata: dict[str, str] = {}
         self._local = threading.local()
 
@@ -234,7 +247,7 @@ class TensorRTRunner:
         self.output_names = [n for n in names if n != self.input_name]
         self.input_shape = _shape(self.engine.get_tensor_shape(self.input_name))
         self.output_shapes = [_shape(self.engine.get_tensor_shape(n)) for n in self.output_names]
-        self.metadata = {}
+        self.metadata: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
@@ -282,11 +295,13 @@ def open_runner(
     threads: int = 0,
     fp16: bool = False,
     parallel: bool = False,
+    dynamic_batch: bool = False,
 ) -> ModelRunner:
     """Load ``path`` with ``backend`` (one of ``RUNTIMES``).
 
     ``parallel`` (for batched models such as embedders): run batches as concurrent
     single-threaded requests, one per thread of ``threads`` (0: one per core).
+    ``dynamic_batch``: let an OpenVINO model saved with batch 1 take any batch.
     """
     path = Path(path)
     requests = (threads or os.cpu_count() or 1) if parallel else 1
@@ -295,7 +310,7 @@ def open_runner(
             log.warning("fp16 is not applied by the onnxruntime backend (it runs the model's own precision)")
         return OnnxRuntimeRunner(path, device, threads, parallel=requests)
     if backend == "openvino":
-        return OpenVinoRunner(path, device, threads, fp16, parallel=requests)
+        return OpenVinoRunner(path, device, threads, fp16, parallel=requests, dynamic_batch=dynamic_batch)
     if backend == "tensorrt":
         return TensorRTRunner(path)
     raise ValueError(f"unknown runtime backend {backend!r}; expected one of {', '.join(RUNTIMES)}")

@@ -14,6 +14,7 @@ An interrupted camera still writes what it tracked, marked incomplete.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,13 +33,18 @@ from detection.video import VideoInfo, image_files, iter_frames, probe_video
 from models.runtime import ModelRunner, detector_backend, open_runner
 from mot.base import Tracks
 from mot.builder import TrackletBuilder
+from mot.enrich import Enricher
 from mot.factory import build_tracker
 from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
+from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
+from mot.zones import ZoneError, apply_zones, load_zones
+from reid.attributes import build_attribute_readers
 from reid.color import color_histogram
 from reid.embedder import ModelEmbedder
 from reid.factory import build_embedder
+from reid.plates import build_plate_reader
 from tools.annotate import DrawnVideo, ShowWindow, render_tracklets
 
 log = logging.getLogger(__name__)
@@ -57,14 +63,23 @@ class ModelCache:
         self._runners: dict[tuple, ModelRunner] = {}
         self._detectors: dict[tuple, Detector] = {}
         self._embedders: dict[tuple, ModelEmbedder] = {}
+        self._readers: dict[tuple, list[Any]] = {}
+        self._plates: dict[tuple, Any] = {}
 
     def open_model(
-        self, path: Path, backend: str, device: str, threads: int, fp16: bool = False, parallel: bool = False
+        self,
+        path: Path,
+        backend: str,
+        device: str,
+        threads: int,
+        fp16: bool = False,
+        parallel: bool = False,
+        dynamic_batch: bool = False,
     ) -> ModelRunner:
-        key = (str(path), backend, device, threads, fp16, parallel)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch)
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
-            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel)
+            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel, dynamic_batch)
         return self._runners[key]
 
     def detector(self, mot: CfgNode) -> Detector:
@@ -95,6 +110,32 @@ class ModelCache:
                 open_model=self.open_model,
             )
         return self._detectors[key]
+
+    def attribute_readers(self, mot: CfgNode) -> list[Any]:
+        key = (
+            json.dumps(list(mot.STATIC_ATTRIBUTES), sort_keys=True),
+            mot.ATTRIBUTE_INFER_BATCHSIZE,
+            mot.ATTRIBUTE_INFER_FP16,
+        )
+        if key not in self._readers:
+            self._readers[key] = build_attribute_readers(
+                mot.STATIC_ATTRIBUTES,
+                mot.ATTRIBUTE_INFER_BATCHSIZE,
+                mot.ATTRIBUTE_INFER_FP16,
+                self.open_model,
+            )
+        return self._readers[key]
+
+    def plate_reader(self, mot: CfgNode) -> Any:
+        """The camera's plate reader, None when ALPR is off or cannot run here (said in the log)."""
+        if not mot.ENABLE_ALPR:
+            return None
+        key = (mot.ALPR_BACKEND, mot.ALPR_LOCALISER)
+        if key not in self._plates:
+            self._plates[key] = build_plate_reader(
+                mot.ALPR_BACKEND, mot.ALPR_LOCALISER, self.threads, self.open_model
+            )
+        return self._plates[key]
 
     def embedder(self, mot: CfgNode) -> ModelEmbedder:
         key = (
@@ -214,14 +255,29 @@ def run_camera(
     detector = models.detector(mot)
     embedder = models.embedder(mot)
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
+    enricher = Enricher(
+        embed_crops=None if tracker.needs_embeddings else embedder.embed_crops,
+        readers=models.attribute_readers(mot),
+        plate_reader=models.plate_reader(mot),
+        plate_samples=mot.ALPR_SAMPLES_PER_TRACK,
+        plate_min_width=mot.ALPR_MIN_WIDTH,
+        class_names=list(mot.CLASS_NAMES) or list(getattr(detector, "class_names", [])),
+    )
     builder = TrackletBuilder(
         camera,
         mot.MIN_FRAMES,
         mot.REID_SAMPLES_PER_TRACK,
-        embedder.embed_crops,
-        mot.REID_BATCHSIZE,
+        batch_size=mot.REID_BATCHSIZE,
         describe_crop=color_histogram,
+        enricher=enricher,
     )
+    zones = load_zones(mot.ZONE_MASK_DIR) if mot.ZONE_MASK_DIR else None
+    if zones is not None and zones.shape != (info.height, info.width):
+        raise ZoneError(
+            f"{mot.ZONE_MASK_DIR}: zone masks are {zones.shape[1]}x{zones.shape[0]}, the camera's frames "
+            f"{info.width}x{info.height}"
+        )
+    projection = load_calibration(mot.CALIBRATION, (info.width, info.height)) if mot.CALIBRATION else None
     hooks: list[FrameHook] = [h for h in (on_frame, ShowWindow(name) if mot.SHOW else None) if h]
     stream_video = None
     if mot.VIDEO_OUTPUT and info.is_stream:  # a stream cannot be re-read: draw while tracking
@@ -252,6 +308,10 @@ def run_camera(
         frames.close()
         if stream_video is not None:
             stream_video.close()
+        if zones is not None:
+            tracklets = apply_zones(tracklets, zones, list(mot.VALID_ZONEPATHS))
+        if projection is not None:
+            tracklets = apply_speed(tracklets, projection, info.fps, mot.SPEED_WINDOW)
         _save(cfg, output_dir, name, tracklets, stats, complete, info)
     log.info(
         "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
@@ -262,6 +322,13 @@ def run_camera(
         builder.dropped,
         output_dir,
     )
+    if enricher.plate_reader is not None:
+        log.info(
+            "camera '%s': %d plate reads, %d tracklets with a plate",
+            name,
+            enricher.stats["plate_reads"],
+            enricher.stats["plates"],
+        )
     if mot.VIDEO_OUTPUT and not info.is_stream:
         render_tracklets(mot.VIDEO, tracklets, output_dir / f"{RESULT_STEM}.mp4", progress=progress)
     return CameraResult(name, output_dir, tracklets, stats, complete)

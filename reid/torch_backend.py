@@ -35,6 +35,7 @@ class TorchRunner:
         with self.torch.inference_mode():
             dim = module(self.torch.zeros(1, 3, *input_size)).shape[1]
         self.output_shapes = [(None, int(dim))]
+        self.output_names = ["feat"]
         self.metadata: dict[str, str] = {}
 
     def run(self, batch: np.ndarray) -> list[np.ndarray]:

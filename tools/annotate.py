@@ -177,8 +177,12 @@ def render_tracklets(
     by_frame: dict[int, list[tuple[np.ndarray, int, str]]] = defaultdict(list)
     for tracklet, track_id in zip(tracklets, ids, strict=True):
         text = label(tracklet)
-        for frame, (x, y, w, h) in zip(tracklet.frames.tolist(), tracklet.bboxes, strict=True):
-            by_frame[frame].append((np.array([x, y, x + w, y + h]), track_id, text))
+        speed = tracklet.frame_attributes.get("speed")
+        for k, (frame, (x, y, w, h)) in enumerate(
+            zip(tracklet.frames.tolist(), tracklet.bboxes, strict=True)
+        ):
+            shown = f"{text} {speed[k]:.0f} km/h".strip() if speed is not None else text
+            by_frame[frame].append((np.array([x, y, x + w, y + h]), track_id, shown))
     info = probe_video(video)
     with VideoWriter(output, info.fps, (info.width, info.height)) as writer:
         total = info.frames if info.frames > 0 else None

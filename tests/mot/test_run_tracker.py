@@ -103,3 +103,52 @@ def test_a_truncated_video_ends_cleanly_with_what_was_read(
     assert "decoding stopped at frame" in err and "of 40 (truncated or corrupt file)" in err
     table = load_tracklet_file(tmp_path / "out" / "mot.npz")
     assert 0 < table.info["frames_read"] < 40 and table.tracklets
+
+
+def test_attributes_plates_speed_and_zones_on_real_video(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    pytest.importorskip("openvino")
+    pytest.importorskip("rapidocr")
+    zones = tmp_path / "zones"
+    zones.mkdir()
+    top = np.zeros((540, 960), np.uint8)
+    top[:270] = 255
+    cv2.imwrite(str(zones / "zone1.png"), top)
+    cv2.imwrite(str(zones / "zone2.png"), 255 - top)
+    (tmp_path / "cal.txt").write_text("0.05 0 0\n0 0.05 0\n0 0 1\n")  # 5 cm per pixel, seen from above
+    out = tmp_path / "out"
+    code = run_tracker(
+        [
+            "--config",
+            str(EXAMPLES / "mot_intersection.yaml"),
+            "OUTPUT_DIR",
+            str(out),
+            "MOT.VIDEO_OUTPUT",
+            "false",
+            "MOT.STATIC_ATTRIBUTES",
+            "[{color: vehicle-attributes-recognition-barrier-0039}]",
+            "MOT.ENABLE_ALPR",
+            "true",
+            "MOT.CALIBRATION",
+            str(tmp_path / "cal.txt"),
+            "MOT.ZONE_MASK_DIR",
+            str(zones),
+        ]
+    )
+    assert code == 0
+    tracklets = load_tracklet_file(out / "mot.npz").tracklets
+    assert all(
+        t.attributes["color"] in ("white", "gray", "yellow", "red", "green", "blue", "black")
+        for t in tracklets
+    )
+    assert all(t.attributes["type"] in ("car", "bus", "truck", "motorcycle") for t in tracklets)
+    assert all("zone" in t.frame_attributes and "speed" in t.frame_attributes for t in tracklets)
+    assert any(
+        t.zone_path == [1, 2] or t.zone_path == [2, 1] for t in tracklets
+    )  # vehicles crossing the middle
+    speeds = np.concatenate([t.frame_attributes["speed"] for t in tracklets])
+    assert 0 <= np.median(speeds) < 100  # city traffic, km/h at 5 cm per pixel
+    table = pd.read_csv(out / "mot.csv")
+    assert table["speed"].notna().all() and (table["color"] != "").all()
+    assert "plate reads" in capfd.readouterr().err
