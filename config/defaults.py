@@ -47,6 +47,7 @@ DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8")
 REID_BACKENDS = ("onnxruntime", "torch", "openvino", "tensorrt")
 TRACKERS = ("bytetrack_iou", "deepsort")
 LINKAGES = ("average", "single", "complete", "mean_feature")
+EXECUTORS = ("auto", "sequential", "processes", "ray")
 
 # COCO ids of motor vehicles: car 2, motorcycle 3, bus 5, truck 7 (bicycle 1 is left out).
 COCO_VEHICLES = [2, 3, 5, 7]
@@ -367,6 +368,45 @@ SCHEMA: tuple[Key, ...] = (
         "Cameras in layout order: {video, name, and any MOT key in lower case as an override}.",
     ),
     Key("EXPRESS.FINAL_VIDEO_OUTPUT", False, ck.is_bool(), "Write mtmc.mp4 per camera with global IDs."),
+    Key(
+        "EXPRESS.EXECUTOR",
+        "auto",
+        ck.one_of(*EXECUTORS),
+        "How cameras are tracked: one after another, in a process pool, or as Ray tasks; 'auto': "
+        "processes when there are several cameras.",
+    ),
+    Key(
+        "EXPRESS.WORKERS",
+        0,
+        ck.non_negative_int(),
+        "Worker processes (processes executor); 0: one per core, at most one per camera.",
+    ),
+    Key(
+        "EXPRESS.THREADS_PER_WORKER",
+        0,
+        ck.non_negative_int(),
+        "Inference threads per worker; 0: the cores shared evenly, so workers x threads <= cores.",
+    ),
+    Key("EXPRESS.RETRIES", 1, ck.non_negative_int(), "Times a failed camera is tried again."),
+    Key(
+        "EXPRESS.ALLOW_PARTIAL",
+        False,
+        ck.is_bool(),
+        "Run MTMC on the cameras that succeeded when others failed (otherwise stop with an error).",
+    ),
+    Key(
+        "EXPRESS.RAY_ADDRESS",
+        "",
+        ck.is_str(),
+        "Ray cluster: '' starts a local instance, 'auto' joins the local cluster, or ray://host:port.",
+    ),
+    Key(
+        "EXPRESS.RAY_NUM_CPUS",
+        1.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "CPUs requested by each camera's Ray task.",
+    ),
+    Key("EXPRESS.RAY_NUM_GPUS", 0.0, ck.float_range(0.0, None), "GPUs requested by each camera's Ray task."),
     # ---------------------------------------------------------------- EVAL
     Key(
         "EVAL.GROUND_TRUTHS",

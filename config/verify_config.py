@@ -39,6 +39,7 @@ BACKEND_PACKAGES = {
     "openvino": ("openvino", "pip install 'vehicle-mtmc[openvino]'"),
     "rapidocr": ("rapidocr", "pip install 'vehicle-mtmc[alpr]'"),
     "fast_alpr": ("fast_alpr", "pip install 'fast-alpr[onnx]'"),
+    "ray": ("ray", "pip install 'vehicle-mtmc[ray]'"),
     "ultralytics": ("ultralytics", "pip install 'vehicle-mtmc[ultralytics]'"),
     "tensorrt": ("tensorrt", "pip install 'vehicle-mtmc[gpu]' on a machine with an NVIDIA GPU"),
     "torch": ("torch", "pip install 'vehicle-mtmc[torch]'"),
@@ -62,6 +63,8 @@ def validate(cfg: CfgNode, mode: Mode = "any") -> list[str]:
         problems += _check_mot_files(cfg.MOT, lambda name: f"MOT.{name}")
     if mode in ("express", "live"):
         problems += _check_express(cfg)
+    if mode == "express" and cfg.EXPRESS.EXECUTOR == "ray":
+        problems += _check_backend("ray", "EXPRESS.EXECUTOR")
     if mode == "mtmc":
         problems += _require(cfg, "OUTPUT_DIR") + _check_mtmc_inputs(cfg)
     if mode == "eval" or (mode == "express" and cfg.EVAL.GROUND_TRUTHS):

@@ -69,20 +69,27 @@ def matching_options(cfg: CfgNode) -> MatchingOptions:
     return MatchingOptions(m.LINKAGE, m.MIN_SIM, m.FEATURE_CENTER, m.FEATURE_PCA_DIM, m.COLOR_WEIGHT)
 
 
-def run_matching(cfg: CfgNode, jobs: list[CameraJob], tracklets: list[Tracklet]) -> MatchingResult:
-    """Cluster every camera's tracklets and write ``mtmc.*`` per camera and for all cameras."""
+def run_matching(
+    cfg: CfgNode, jobs: list[CameraJob], tracklets: list[Tracklet], skip: set[int] = frozenset()
+) -> MatchingResult:
+    """Cluster the tracklets; write ``mtmc.*`` per camera (except those in ``skip``) and for all."""
     layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT, [job.name for job in jobs])
     result = match_tracklets(tracklets, layout, matching_options(cfg))
-    written = save_results(Path(cfg.OUTPUT_DIR), [job.output_dir for job in jobs], result)
+    dirs = [None if job.index in skip else job.output_dir for job in jobs]
+    written = save_results(Path(cfg.OUTPUT_DIR), dirs, result)
     log.info("wrote %d multi-camera result files (%s, ...)", len(written), written[-1])
     return result
 
 
-def render_videos(jobs: list[CameraJob], result: MatchingResult, progress: bool = True) -> None:
+def render_videos(
+    jobs: list[CameraJob], result: MatchingResult, progress: bool = True, skip: set[int] = frozenset()
+) -> None:
     """``mtmc.mp4`` per camera: boxes labelled with global ids and the vehicle's merged attributes."""
     from tools.annotate import render_tracklets
 
     for job, (tracklets, ids) in zip(jobs, camera_results(result, len(jobs)), strict=True):
+        if job.index in skip:
+            continue
         video = job.cfg.MOT.VIDEO
         if probe_video(video).is_stream:
             log.warning("camera '%s': a stream cannot be re-read; no %s.mp4", job.name, RESULT_STEM)

@@ -28,13 +28,17 @@ def camera_results(result: MatchingResult, n_cameras: int) -> list[tuple[list[Tr
     return per_camera
 
 
-def save_results(output_dir: Path, camera_dirs: Sequence[Path], result: MatchingResult) -> list[Path]:
-    """``<camera dir>/mtmc.{npz,pkl,csv,txt}`` per camera and ``<output dir>/mtmc.npz`` for all."""
+def save_results(output_dir: Path, camera_dirs: Sequence[Path | None], result: MatchingResult) -> list[Path]:
+    """``<camera dir>/mtmc.{npz,pkl,csv,txt}`` per camera and ``<output dir>/mtmc.npz`` for all.
+
+    Cameras whose folder is None (they failed) get no files.
+    """
     written = []
     groups = {m.global_id: m.attributes for m in result.multicam}
-    for directory, (tracklets, ids) in zip(
-        camera_dirs, camera_results(result, len(camera_dirs)), strict=True
-    ):
+    per_camera = camera_results(result, len(camera_dirs))
+    for directory, (tracklets, ids) in zip(camera_dirs, per_camera, strict=True):
+        if directory is None:
+            continue
         used = {g: groups[g] for g in ids}
         written += save_all(directory, RESULT_STEM, tracklets, ids, used)
     save_multicam(output_dir / f"{RESULT_STEM}.npz", result.multicam)

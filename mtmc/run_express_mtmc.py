@@ -16,9 +16,9 @@ from yacs.config import CfgNode
 from config.cli import run_cli
 from config.layout import parse_layout
 from config.loader import camera_config, camera_name
-from mot.camera import ModelCache
 from mot.plan import camera_plan, format_camera, save_plan, video_errors
-from mtmc.express import camera_jobs, evaluate_result, render_videos, run_matching, track_camera
+from mtmc.executors import run_cameras
+from mtmc.express import camera_jobs, evaluate_result, render_videos, run_matching
 
 log = logging.getLogger("mtmc.express")
 
@@ -68,25 +68,35 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.info("dry run: configuration, models and inputs are valid; stopping before tracking")
         return 0
     jobs = camera_jobs(cfg)
-    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
-    tracklets = []
-    for job in jobs:
-        try:
-            tracklets += track_camera(job, models, position=job.index)
-        except Exception:
-            done = [j.name for j in jobs[: job.index]]
-            log.exception(
-                "camera '%s' failed; the results of the cameras before it (%s) are kept, and a re-run "
-                "reuses them",
-                job.name,
-                ", ".join(done) or "none",
-            )
-            return 1
-    result = run_matching(cfg, jobs, tracklets)
+    outcomes = run_cameras(cfg, jobs)
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:
+        log.error("camera '%s' failed after %d attempt(s): %s", outcome.name, outcome.attempts, outcome.error)
+    if failed and not cfg.EXPRESS.ALLOW_PARTIAL:
+        finished = [o.name for o in outcomes if o.ok]
+        log.error(
+            "multi-camera matching not run: %d of %d cameras failed. The finished cameras' results are "
+            "kept (%s) and a re-run reuses them; set EXPRESS.ALLOW_PARTIAL true to match the cameras "
+            "that succeeded.",
+            len(failed),
+            len(outcomes),
+            ", ".join(finished) or "none",
+        )
+        return 1
+    if len(failed) == len(outcomes):
+        log.error("every camera failed; nothing to match")
+        return 1
+    skip = {o.index for o in failed}
+    if skip:
+        log.warning(
+            "EXPRESS.ALLOW_PARTIAL: matching the %d cameras that succeeded", len(outcomes) - len(skip)
+        )
+    tracklets = [t for o in outcomes for t in o.tracklets]
+    result = run_matching(cfg, jobs, tracklets, skip)
     if cfg.EXPRESS.FINAL_VIDEO_OUTPUT:
-        render_videos(jobs, result)
+        render_videos(jobs, result, skip=skip)
     evaluate_result(cfg, [job.name for job in jobs], result)
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

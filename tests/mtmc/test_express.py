@@ -91,15 +91,16 @@ def test_a_crash_keeps_finished_cameras_and_a_rerun_resumes(
             raise RuntimeError("simulated crash while tracking 'near'")
         return real(cfg, camera, name, *args, **kwargs)
 
-    monkeypatch.setattr(mtmc.express, "run_camera", crash_on_near)
-    assert run_express(express_args(tmp_path, "EXPRESS.FINAL_VIDEO_OUTPUT", "false")) == 1
+    monkeypatch.setattr(mtmc.express, "run_camera", crash_on_near)  # in this process: sequential executor
+    sequential = ("EXPRESS.FINAL_VIDEO_OUTPUT", "false", "EXPRESS.EXECUTOR", "sequential")
+    assert run_express(express_args(tmp_path, *sequential)) == 1
     far = tmp_path / "0_far" / "mot.npz"
     assert far.is_file() and not (tmp_path / "1_near" / "mot.npz").exists()
     stamp = far.stat().st_mtime_ns
     monkeypatch.setattr(mtmc.express, "run_camera", real)
     logging.getLogger("mtmc.express").addHandler(caplog.handler)
     caplog.set_level(logging.INFO, logger="mtmc.express")
-    assert run_express(express_args(tmp_path, "EXPRESS.FINAL_VIDEO_OUTPUT", "false")) == 0
+    assert run_express(express_args(tmp_path, *sequential)) == 0
     assert far.stat().st_mtime_ns == stamp  # not tracked again
     assert "camera 'far': complete results of an identical configuration" in caplog.text
     assert (tmp_path / "1_near" / "mtmc.npz").is_file()

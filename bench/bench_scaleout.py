@@ -1,0 +1,105 @@
+"""Express runs over 1, 2, 4 and 8 cameras with each executor, and Ray's overhead per task.
+
+    python bench/bench_scaleout.py [--cameras 1 2 4 8] [--executors sequential processes ray]
+
+Cameras are crop views of the 252-frame intersection clip (a grid of bands, each a full
+252-frame video; the detector letterboxes every view to 416 px, so each camera costs about
+what the whole clip costs). Each run is the real express command (MOT on every camera, then
+MTMC, outputs written, video output off) into a fresh folder, so nothing is reused. Wall time
+includes starting the workers (and, for Ray, the local instance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VIDEO = REPO.parent / "shared" / "data" / "traffic" / "intersection_960x540.mp4"
+GRID = [f"c{r}{c}:{c * 0.5},{r * 0.25},0.5,0.24" for r in range(4) for c in range(2)]
+
+
+def express_seconds(cameras: Path, n: int, executor: str, out: Path) -> float:
+    entries = json.dumps(
+        [{"name": f"cam{i}", "video": str(cameras / f"{GRID[i].split(':')[0]}.mp4")} for i in range(n)]
+    )
+    layout = out.parent / f"layout{n}.txt"
+    lines = [f"{i} {j} -1 5" for i in range(n) for j in range(n) if i != j] + ["fps " + " ".join(["30"] * n)]
+    layout.write_text("\n".join(lines) + "\n")
+    args = [
+        sys.executable,
+        str(REPO / "mtmc/run_express_mtmc.py"),
+        "--config",
+        str(REPO / "config/examples/express_demo.yaml"),
+    ]
+    args += ["OUTPUT_DIR", str(out), "EXPRESS.CAMERAS", entries, "MTMC.CAMERA_LAYOUT", str(layout)]
+    args += ["MOT.VIDEO_OUTPUT", "false", "EXPRESS.FINAL_VIDEO_OUTPUT", "false", "EXPRESS.EXECUTOR", executor]
+    start = time.perf_counter()
+    subprocess.run(
+        args, check=True, capture_output=True, cwd=REPO, env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    )
+    return time.perf_counter() - start
+
+
+def ray_overhead(tasks: int = 20) -> tuple[float, float]:
+    """(seconds to start a local instance, seconds per trivial task round trip)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    start = time.perf_counter()
+    ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
+    started = time.perf_counter() - start
+
+    @ray.remote(num_cpus=1)
+    def nothing(i: int) -> int:
+        return i
+
+    ray.get([nothing.remote(i) for i in range(2)])  # warm the workers
+    start = time.perf_counter()
+    for i in range(tasks):
+        ray.get(nothing.remote(i))
+    per_task = (time.perf_counter() - start) / tasks
+    ray.shutdown()
+    return started, per_task
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--executors", nargs="+", default=["sequential", "processes", "ray"])
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from tools.make_crop_views import View, make_views
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cameras = Path(tmp) / "cams"
+        make_views(str(VIDEO), cameras, [View.parse(v) for v in GRID], -1.0, 5.0, progress=False)
+        print(f"{os.cpu_count()} cores; each camera: 252 frames of 480x130\n")
+        print("| cameras | " + " | ".join(f"{e} s" for e in args.executors) + " | processes speed-up |")
+        print("|---:|" + "---:|" * (len(args.executors) + 1))
+        for n in args.cameras:
+            times = {e: express_seconds(cameras, n, e, Path(tmp) / f"{e}{n}") for e in args.executors}
+            speedup = (
+                times["sequential"] / times["processes"]
+                if {"sequential", "processes"} <= times.keys()
+                else float("nan")
+            )
+            print(
+                f"| {n} | " + " | ".join(f"{times[e]:.1f}" for e in args.executors) + f" | {speedup:.2f}x |",
+                flush=True,
+            )
+    if "ray" in args.executors:
+        started, per_task = ray_overhead()
+        overhead = f"a trivial task round trip: {1000 * per_task:.1f} ms"
+        print(f"\nRay: a local instance starts in {started:.1f} s; {overhead}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+"""Run the per-camera MOT stage of an express run: in this process, in a process pool, or on Ray.
+
+``EXPRESS.EXECUTOR``:
+
+* ``sequential``: one camera after another, models shared by every camera;
+* ``processes`` (``auto`` with several cameras): a pool of ``EXPRESS.WORKERS`` processes (one per
+  core, at most one per camera), each loading the models once and tracking whole cameras with
+  ``EXPRESS.THREADS_PER_WORKER`` inference threads, so that workers x threads <= cores;
+* ``ray``: one Ray task per camera on ``EXPRESS.RAY_ADDRESS`` (a local instance when empty),
+  each asking for ``EXPRESS.RAY_NUM_CPUS`` CPUs (its inference threads) and
+  ``EXPRESS.RAY_NUM_GPUS`` GPUs; model files are resolved on the worker by the usual model
+  search. Results: each task writes its camera's outputs into ``OUTPUT_DIR/{i}_{name}/`` (on a
+  cluster, put OUTPUT_DIR on storage every node mounts at the same path) *and* returns the
+  canonical ``mot.npz`` bytes; the driver writes them (and the csv/txt/pkl exports) when the
+  file is not on its own disk, so a cluster without shared storage still works.
+
+Whatever the executor, the driver loads every camera's tracklets from its canonical file, so
+the clustering sees exactly the same input: inference on the CPU is deterministic (ONNX
+Runtime gives bit-identical outputs whatever the thread count, checked by the tests), and the
+three executors give identical tracklets and global ids.
+
+A failed camera is tried again ``EXPRESS.RETRIES`` times; then the run finishes the other
+cameras and reports the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from yacs.config import CfgNode
+
+from mot.camera import RESULT_STEM, ModelCache
+from mot.storage import load_tracklet_file, save_all
+from mot.tracklet import Tracklet
+from mtmc.express import CameraJob, track_camera
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CameraOutcome:
+    """How one camera went."""
+
+    index: int
+    name: str
+    tracklets: list[Tracklet] = field(default_factory=list)
+    error: str = ""
+    attempts: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def executor_kind(cfg: CfgNode, cameras: int) -> str:
+    kind = cfg.EXPRESS.EXECUTOR
+    if kind == "auto":
+        return "processes" if cameras > 1 else "sequential"
+    return kind
+
+
+def pool_size(cfg: CfgNode, cameras: int) -> tuple[int, int]:
+    """(workers, inference threads per worker) for the process pool."""
+    cores = os.cpu_count() or 1
+    workers = cfg.EXPRESS.WORKERS or max(1, min(cameras, cores))
+    threads = cfg.EXPRESS.THREADS_PER_WORKER or max(1, cores // workers)
+    return workers, threads
+
+
+def run_cameras(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool = True) -> list[CameraOutcome]:
+    """Track every camera with the configured executor; outcomes in camera order."""
+    kind = executor_kind(cfg, len(jobs))
+    log.info("tracking %d cameras with the %s executor", len(jobs), kind)
+    if kind == "processes":
+        return _run_processes(cfg, jobs, progress)
+    if kind == "ray":
+        return _run_ray(cfg, jobs)
+    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+    return [
+        _with_retries(job, cfg.EXPRESS.RETRIES, lambda job=job: _track(job, models, job.index, progress))
+        for job in jobs
+    ]
+
+
+def _track(job: CameraJob, models: ModelCache, position: int, progress: bool) -> float:
+    start = time.perf_counter()
+    track_camera(job, models, position, progress)
+    return time.perf_counter() - start
+
+
+def _load(job: CameraJob, outcome: CameraOutcome) -> CameraOutcome:
+    """The camera's tracklets from its canonical file (every executor hands results over this way)."""
+    outcome.tracklets = load_tracklet_file(job.output_dir / f"{RESULT_STEM}.npz").tracklets
+    return outcome
+
+
+def _failure(job: CameraJob, attempt: int, retries: int, err: BaseException | str) -> str:
+    text = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
+    more = "trying again" if attempt <= retries else "giving up"
+    log.warning("camera '%s' failed (attempt %d of %d): %s; %s", job.name, attempt, retries + 1, text, more)
+    return text
+
+
+def _with_retries(job: CameraJob, retries: int, run: Callable[[], float]) -> CameraOutcome:
+    outcome = CameraOutcome(job.index, job.name)
+    for attempt in range(1, retries + 2):
+        outcome.attempts = attempt
+        try:
+            outcome.seconds = run()
+            outcome.error = ""
+            return _load(job, outcome)
+        except Exception as err:
+            log.debug("camera '%s':\n%s", job.name, traceback.format_exc())
+            outcome.error = _failure(job, attempt, retries, err)
+    return outcome
+
+
+# --------------------------------------------------------------------------- processes
+
+_WORKER_MODELS: dict[tuple[str, int], ModelCache] = {}  # per worker process: models loaded once
+
+
+def _init_worker(level: int) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+
+
+def _worker_track(job: CameraJob, threads: int, progress: bool) -> float:
+    key = (job.cfg.SYSTEM.DEVICE, threads)
+    if key not in _WORKER_MODELS:
+        _WORKER_MODELS[key] = ModelCache(*key)
+    return _track(job, _WORKER_MODELS[key], job.index, progress)
+
+
+def _run_processes(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool) -> list[CameraOutcome]:
+    workers, threads = pool_size(cfg, len(jobs))
+    log.info("process pool: %d workers x %d inference threads", workers, threads)
+    retries = cfg.EXPRESS.RETRIES
+    outcomes = {job.index: CameraOutcome(job.index, job.name) for job in jobs}
+    context = multiprocessing.get_context("spawn")  # clean workers: no inherited threads or sessions
+    level = logging.getLogger().getEffectiveLevel()
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(level,)
+    ) as pool:
+        pending: dict[Future, CameraJob] = {
+            pool.submit(_worker_track, job, threads, progress): job for job in jobs
+        }
+        while pending:
+            future = next(iter(_completed(pending)))
+            job = pending.pop(future)
+            outcome = outcomes[job.index]
+            outcome.attempts += 1
+            try:
+                outcome.seconds = future.result()
+                outcome.error = ""
+                _load(job, outcome)
+            except Exception as err:
+                outcome.error = _failure(job, outcome.attempts, retries, err)
+                if outcome.attempts <= retries:
+                    pending[pool.submit(_worker_track, job, threads, progress)] = job
+    return [outcomes[job.index] for job in jobs]
+
+
+def _completed(pending: dict[Future, CameraJob]) -> list[Future]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+    return list(done)
+
+
+# --------------------------------------------------------------------------- ray
+
+
+def _ray_camera(job: CameraJob, threads: int) -> tuple[float, bytes]:
+    """A Ray task: track the camera on the worker; return its time and canonical file bytes."""
+    seconds = _track(job, ModelCache(job.cfg.SYSTEM.DEVICE, threads), job.index, False)
+    return seconds, (job.output_dir / f"{RESULT_STEM}.npz").read_bytes()
+
+
+def import_ray() -> Any:
+    """Ray, with its usage-statistics reporting off (nothing in this project phones home)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    from models.runtime import import_backend
+
+    return import_backend("ray", "ray")
+
+
+def _run_ray(cfg: CfgNode, jobs: Sequence[CameraJob]) -> list[CameraOutcome]:
+    ray = import_ray()
+    started = not ray.is_initialized()
+    if started:
+        address = cfg.EXPRESS.RAY_ADDRESS or None
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        log.info("ray: %s", "local instance started" if address is None else f"connected to {address}")
+    try:
+        threads = max(1, int(cfg.EXPRESS.RAY_NUM_CPUS))
+        task = ray.remote(_ray_camera).options(
+            num_cpus=cfg.EXPRESS.RAY_NUM_CPUS, num_gpus=cfg.EXPRESS.RAY_NUM_GPUS, max_retries=0
+        )
+        outcomes = {job.index: CameraOutcome(job.index, job.name) for job in jobs}
+        pending = {task.remote(job, threads): job for job in jobs}
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(ready[0])
+            outcome = outcomes[job.index]
+            outcome.attempts += 1
+            try:
+                outcome.seconds, data = ray.get(ready[0])
+                outcome.error = ""
+                _receive(job, data)
+                _load(job, outcome)
+            except Exception as err:
+                cause = getattr(err, "cause", None) or err
+                outcome.error = _failure(job, outcome.attempts, cfg.EXPRESS.RETRIES, cause)
+                if outcome.attempts <= cfg.EXPRESS.RETRIES:
+                    pending[task.remote(job, threads)] = job
+        return [outcomes[job.index] for job in jobs]
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _receive(job: CameraJob, data: bytes) -> None:
+    """Write the camera's results on the driver's disk when the worker's disk is another one."""
+    path = job.output_dir / f"{RESULT_STEM}.npz"
+    if path.is_file() and path.read_bytes() == data:
+        return
+    from config.paths import atomic_write
+
+    with atomic_write(path.with_name(".received.npz")) as f:
+        f.write(data)
+    table = load_tracklet_file(path.with_name(".received.npz"))
+    save_all(job.output_dir, RESULT_STEM, table.tracklets, info=table.info)
+    path.with_name(".received.npz").unlink()
+    log.info("camera '%s': results received from the Ray worker and written to %s", job.name, job.output_dir)
+
+
+def camera_dirs(jobs: Sequence[CameraJob], outcomes: Sequence[CameraOutcome]) -> list[Path | None]:
+    """The output folder of every camera that succeeded, None for the others."""
+    return [job.output_dir if outcome.ok else None for job, outcome in zip(jobs, outcomes, strict=True)]
