@@ -445,7 +445,12 @@ SCHEMA: tuple[Key, ...] = (
         "Frames processed per second per camera.",
     ),
     Key("LIVE.BIND_ADDRESS", "127.0.0.1", ck.is_str(), "Address the HTTP server listens on."),
-    Key("LIVE.MJPEG_PORT", 8080, ck.int_range(1, 65535), "Port of the HTTP server."),
+    Key(
+        "LIVE.MJPEG_PORT",
+        8080,
+        ck.int_range(0, 65535),
+        "Port of the HTTP server (0: any free port, shown in the log).",
+    ),
     Key("LIVE.MAX_STREAM_CLIENTS", 32, ck.positive_int(), "Concurrent MJPEG clients before answering 503."),
     Key(
         "LIVE.CLUSTER_INTERVAL",
@@ -471,6 +476,12 @@ SCHEMA: tuple[Key, ...] = (
         0.0,
         ck.float_range(0.0, 1.0),
         "Smoothing of a global ID's feature between rounds (0 replaces it).",
+    ),
+    Key(
+        "LIVE.DURATION",
+        0.0,
+        ck.float_range(0.0, None),
+        "Seconds the live run lasts before stopping by itself; 0 runs until Ctrl-C or SIGTERM.",
     ),
     Key(
         "LIVE.MAX_INACTIVE_SECS",

@@ -41,12 +41,16 @@ class MatchingResult:
 
 
 def match_tracklets(
-    tracklets: Sequence[Tracklet], layout: CameraLayout, options: MatchingOptions = MatchingOptions()
+    tracklets: Sequence[Tracklet],
+    layout: CameraLayout,
+    options: MatchingOptions = MatchingOptions(),
+    verbose: bool = True,
 ) -> MatchingResult:
     """Cluster tracklets of all cameras into vehicles; inputs are not modified.
 
     Global ids run from 1 in order of each vehicle's first appearance on the common clock
     (ties by tracklet order), so they do not depend on how tracklets were listed per camera.
+    ``verbose`` logs the similarity distribution and a summary (off for live rounds).
     """
     start = time.perf_counter()
     times = tracklet_times(tracklets, layout)
@@ -76,7 +80,8 @@ def match_tracklets(
         "multi_camera_vehicles": sum(len(m.cameras) > 1 for m in multicam),
         "seconds": time.perf_counter() - start,
     }
-    _log_summary(best, options.min_sim, stats)
+    if verbose:
+        _log_summary(best, options.min_sim, stats)
     return MatchingResult(multicam, global_ids, best, stats)
 
 
