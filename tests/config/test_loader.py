@@ -87,7 +87,7 @@ EXPRES:
     assert "MOT.REID_FP16: expected true or false, got 'yes'" in problems
     assert any(p.startswith("MTMC.LINKAGE: expected one of 'average', 'single'") for p in problems)
     assert "MTMC.MIN_SIM: expected a number in [-1.0, 1.0], got 2.0" in problems
-    assert "LIVE.MJPEG_PORT: expected an int in [1, 65535], got 70000" in problems
+    assert "LIVE.MJPEG_PORT: expected an int in [0, 65535], got 70000" in problems
     assert len(problems) == 10, problems
     assert str(path) in str(info.value)  # the message names the file
 
