@@ -23,17 +23,8 @@ from trackeval.metrics import CLEAR, HOTA, Identity
 from detection.boxes import iou_matrix, xywh_to_xyxy
 from evaluate.formats import BoxRows
 
-SUMMARY_FIELDS = (
-    "IDF1",
-    "IDP",
-    "IDR",
-    "MOTA",
-    "MOTP",
-    "HOTA",
-    "DetA",
-    "AssA",
-    "Recall",
-    "Precision",
+RATIO_FIELDS = ("IDF1", "IDP", "IDR", "MOTA", "MOTP", "HOTA", "DetA", "AssA", "Recall", "Precision")
+INTEGER_FIELDS = (
     "FP",
     "FN",
     "IDSW",
@@ -46,19 +37,7 @@ SUMMARY_FIELDS = (
     "Pred_IDs",
     "Pred_boxes",
 )
-INTEGER_FIELDS = {
-    "FP",
-    "FN",
-    "IDSW",
-    "Frag",
-    "MT",
-    "PT",
-    "ML",
-    "GT_IDs",
-    "GT_boxes",
-    "Pred_IDs",
-    "Pred_boxes",
-}
+SUMMARY_FIELDS = RATIO_FIELDS + INTEGER_FIELDS
 Summary = dict[str, float]
 
 

@@ -229,8 +229,9 @@ def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], 
     return lambda dets: filter_detections(dets, conf, classes, mask)
 
 
-def tracker_params(mot: CfgNode) -> dict[str, Any]:
-    node = mot.BYTETRACK if mot.TRACKER == "bytetrack_iou" else mot.DEEPSORT
+def tracker_params(mot: CfgNode, tracker: str | None = None) -> dict[str, Any]:
+    """Constructor arguments of ``tracker`` (default ``MOT.TRACKER``) from its config sub-node."""
+    node = mot.BYTETRACK if (tracker or mot.TRACKER) == "bytetrack_iou" else mot.DEEPSORT
     return {k.lower(): v for k, v in node.items()}
 
 

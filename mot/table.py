@@ -7,6 +7,10 @@ from typing import TypeVar
 
 import numpy as np
 
+from detection.types import Detections
+from mot.base import Tracks
+from mot.kalman import xyah_to_xyxy
+
 T = TypeVar("T", bound="TrackTable")
 
 
@@ -25,4 +29,31 @@ class TrackTable:
         """This table's rows followed by ``other``'s."""
         return type(self)(
             **{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)}
+        )
+
+
+class KalmanTrackTable(TrackTable):
+    """Base of trackers' tables; the (dataclass) subclass declares these as fields."""
+
+    track_id: np.ndarray  # (N,) int64
+    mean: np.ndarray  # (N, 8) Kalman state
+    confirmed: np.ndarray  # (N,) bool
+    det_index: np.ndarray  # (N,) detection matched in the current frame, -1 if none
+
+    def boxes(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), 4) corners of the tracks' Kalman states."""
+        return xyah_to_xyxy(self.mean[rows])
+
+    def matched(self, detections: Detections, ended: np.ndarray) -> Tracks:
+        """The tracker's report for this frame: every track matched to one of ``detections``."""
+        rows = np.flatnonzero(self.det_index >= 0)
+        dets = self.det_index[rows]
+        return Tracks(
+            track_id=self.track_id[rows],
+            xyxy=self.boxes(rows),
+            score=detections.score[dets],
+            class_id=detections.class_id[dets],
+            det_index=dets,
+            confirmed=self.confirmed[rows],
+            ended=ended,
         )

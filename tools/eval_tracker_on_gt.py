@@ -34,6 +34,7 @@ from evaluate.formats import BoxRows, aic_camera_ids, from_tracklets, read_aic_g
 from evaluate.metrics import evaluate_many
 from evaluate.report import format_table
 from mot.builder import TrackletBuilder
+from mot.camera import tracker_params
 from mot.factory import build_tracker
 from mot.tracklet import Tracklet
 
@@ -87,9 +88,9 @@ def track_sequence(
     detections: dict[int, Detections], tracker_name: str, fps: float, min_frames: int, camera: int = 0
 ) -> list[Tracklet]:
     """Run the tracker with its config defaults over the frames; tracklets keep 0-based frames."""
-    cfg = get_cfg_defaults()
-    node = cfg.MOT.BYTETRACK if tracker_name == "bytetrack_iou" else cfg.MOT.DEEPSORT
-    tracker = build_tracker(tracker_name, dict(node), frame_rate=fps)
+    tracker = build_tracker(
+        tracker_name, tracker_params(get_cfg_defaults().MOT, tracker_name), frame_rate=fps
+    )
     builder = TrackletBuilder(camera, min_frames=min_frames, samples_per_track=1)
     blank = np.zeros((1080, 1920, 3), np.uint8)[:1, :1]  # no crops are taken without an embedder
     for frame in sorted(detections):

@@ -22,15 +22,15 @@ import numpy as np
 from detection.types import Detections
 from mot.association import fuse_score, iou_distance, linear_assignment
 from mot.base import Tracks
-from mot.kalman import KalmanBoxFilter, xyah_to_xyxy, xyxy_to_xyah
-from mot.table import TrackTable
+from mot.kalman import KalmanBoxFilter, xyxy_to_xyah
+from mot.table import KalmanTrackTable
 
 TRACKED, LOST = 0, 1
 DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are one vehicle
 
 
 @dataclass
-class ByteTrackState(TrackTable):
+class ByteTrackState(KalmanTrackTable):
     """One row per live track (tracked or lost)."""
 
     track_id: np.ndarray  # (N,) int64
@@ -57,9 +57,6 @@ class ByteTrackState(TrackTable):
             ints,
             ints,
         )
-
-    def boxes(self, rows: np.ndarray) -> np.ndarray:
-        return xyah_to_xyxy(self.mean[rows])
 
 
 class ByteTrack:
@@ -141,7 +138,7 @@ class ByteTrack:
         drop |= duplicate
         ended = t.track_id[drop]
         self.tracks = t.select(~drop).concat(self._new_tracks(fresh, detections))
-        return self._report(detections, ended)
+        return self.tracks.matched(detections, ended)
 
     def finish(self) -> np.ndarray:
         ids = self.tracks.track_id.copy()
@@ -214,18 +211,4 @@ class ByteTrack:
             start_frame=frame,
             last_frame=frame.copy(),
             det_index=dets.astype(np.int64),
-        )
-
-    def _report(self, detections: Detections, ended: np.ndarray) -> Tracks:
-        t = self.tracks
-        rows = np.flatnonzero(t.det_index >= 0)
-        dets = t.det_index[rows]
-        return Tracks(
-            track_id=t.track_id[rows],
-            xyxy=t.boxes(rows),
-            score=detections.score[dets],
-            class_id=detections.class_id[dets],
-            det_index=dets,
-            confirmed=t.confirmed[rows],
-            ended=ended,
         )

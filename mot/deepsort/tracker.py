@@ -23,12 +23,12 @@ from detection.types import Detections
 from mot.association import gate, iou_distance, linear_assignment
 from mot.base import Tracks
 from mot.deepsort.gallery import FeatureGallery
-from mot.kalman import CHI2_95, KalmanBoxFilter, xyah_to_xyxy, xyxy_to_xyah
-from mot.table import TrackTable
+from mot.kalman import CHI2_95, KalmanBoxFilter, xyxy_to_xyah
+from mot.table import KalmanTrackTable
 
 
 @dataclass
-class DeepSortState(TrackTable):
+class DeepSortState(KalmanTrackTable):
     """One row per live (tentative or confirmed) track."""
 
     track_id: np.ndarray  # (N,) int64
@@ -43,9 +43,6 @@ class DeepSortState(TrackTable):
     def empty(cls) -> DeepSortState:
         ints = np.zeros(0, np.int64)
         return cls(ints, np.zeros((0, 8)), np.zeros((0, 8, 8)), np.zeros(0, bool), ints, ints, ints)
-
-    def boxes(self, rows: np.ndarray) -> np.ndarray:
-        return xyah_to_xyxy(self.mean[rows])
 
 
 class DeepSort:
@@ -98,7 +95,7 @@ class DeepSort:
         for track_id in ended:
             self._pending.pop(int(track_id), None)
         self._feed_gallery(detections)
-        return self._report(detections, ended)
+        return self.tracks.matched(detections, ended)
 
     def finish(self) -> np.ndarray:
         ids = self.tracks.track_id.copy()
@@ -193,17 +190,3 @@ class DeepSort:
             np.concatenate(features) if features else np.zeros((0, detections.embedding.shape[1]), np.float32)
         )
         self.gallery.partial_fit(stacked, np.asarray(targets, np.int64), t.track_id[t.confirmed])
-
-    def _report(self, detections: Detections, ended: np.ndarray) -> Tracks:
-        t = self.tracks
-        rows = np.flatnonzero(t.det_index >= 0)
-        dets = t.det_index[rows]
-        return Tracks(
-            track_id=t.track_id[rows],
-            xyxy=t.boxes(rows),
-            score=detections.score[dets],
-            class_id=detections.class_id[dets],
-            det_index=dets,
-            confirmed=t.confirmed[rows],
-            ended=ended,
-        )
