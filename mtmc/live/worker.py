@@ -72,6 +72,8 @@ class LiveSource:
 
     def close(self) -> None:
         self._stop.set()
+        if self.is_stream:
+            self._thread.join(timeout=0.5)  # a daemon thread; it ends at its next read
         if self._cap is not None:
             self._cap.release()
 
