@@ -263,7 +263,10 @@ SCHEMA: tuple[Key, ...] = (
         "Per-track attribute models, e.g. [{color: model}, {type: model}].",
     ),
     Key(
-        "MOT.DYNAMIC_ATTRIBUTES", [], ck.attribute_models(), "Per-frame attribute models, e.g. [{speed: ''}]."
+        "MOT.DYNAMIC_ATTRIBUTES",
+        [],
+        ck.attribute_models(),
+        "Per-frame attributes, [{speed: ''}]; speed is computed whenever MOT.CALIBRATION is set.",
     ),
     Key("MOT.ATTRIBUTE_INFER_BATCHSIZE", 16, ck.positive_int(), "Crops per attribute inference call."),
     Key(

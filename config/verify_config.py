@@ -159,6 +159,8 @@ def _check_attribute_relations(mot: Any, label: Callable[[str], str]) -> list[st
         for name, model in entry.items():
             if model == "detector" and name != "type":
                 problems.append(f"{label('STATIC_ATTRIBUTES')}: 'detector' gives only 'type', not '{name}'")
+            if "vehicle-attributes-recognition" in model and name not in ("color", "type"):
+                problems.append(f"{label('STATIC_ATTRIBUTES')}: {model} reads color and type, not '{name}'")
     if mot.VALID_ZONEPATHS and not mot.ZONE_MASK_DIR:
         problems.append(f"{label('VALID_ZONEPATHS')}: needs MOT.ZONE_MASK_DIR (the zone masks)")
     return problems

@@ -290,3 +290,27 @@ def test_schema_documents_every_key_and_declares_every_path_key() -> None:
         assert (key.path is not None) == looks_like_path, key.name
     defaults = get_cfg_defaults()
     assert defaults.MOT.BYTETRACK.TRACK_BUFFER == 30
+
+
+def test_attribute_settings_that_cannot_work_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(
+            None,
+            [
+                "MOT.STATIC_ATTRIBUTES",
+                "[{brand: vehicle-attributes-recognition-barrier-0039}, {color: detector}]",
+                "MOT.DYNAMIC_ATTRIBUTES",
+                "[{speed: ''}, {brake: ''}]",
+                "MOT.VALID_ZONEPATHS",
+                "[[1, 2]]",
+            ],
+        )
+    problems = info.value.problems
+    assert (
+        "MOT.STATIC_ATTRIBUTES: vehicle-attributes-recognition-barrier-0039 reads color and type, not 'brand'"
+        in problems
+    )
+    assert "MOT.STATIC_ATTRIBUTES: 'detector' gives only 'type', not 'color'" in problems
+    assert "MOT.DYNAMIC_ATTRIBUTES: speed needs MOT.CALIBRATION (a homography file)" in problems
+    assert "MOT.DYNAMIC_ATTRIBUTES: unknown dynamic attribute 'brake' (supported: speed)" in problems
+    assert "MOT.VALID_ZONEPATHS: needs MOT.ZONE_MASK_DIR (the zone masks)" in problems
