@@ -178,7 +178,7 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.REID_SAMPLES_PER_TRACK",
         10,
         ck.positive_int(),
-        "ByteTrack only: crops embedded per track (largest, evenly spread) for its descriptor.",
+        "Appearance samples kept per track (good boxes spread over it); ByteTrack embeds only these.",
     ),
     # ---------------------------------------------------------------- MOT: tracking
     Key("MOT.TRACKER", "bytetrack_iou", ck.one_of(*TRACKERS), "Single-camera tracker."),
