@@ -159,13 +159,25 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.REID_MEAN",
         [0.485, 0.456, 0.406],
         ck.list_of(ck.float_range(0.0, 1.0), 3),
-        "Per-channel RGB mean subtracted from crops scaled to [0, 1].",
+        "Per-channel mean (in MOT.REID_CHANNEL_ORDER) subtracted from crops scaled to [0, 1].",
     ),
     Key(
         "MOT.REID_STD",
         [0.229, 0.224, 0.225],
         ck.list_of(ck.float_range(0.0, None, lo_open=True), 3),
-        "Per-channel RGB standard deviation dividing crops.",
+        "Per-channel standard deviation dividing crops; mean 0 and std 1/255 feed raw 0..255 pixels.",
+    ),
+    Key(
+        "MOT.REID_CHANNEL_ORDER",
+        "rgb",
+        ck.one_of("rgb", "bgr"),
+        "Channel order the ReID model takes (OpenVINO vehicle-reid-0001: bgr); checked against the model.",
+    ),
+    Key(
+        "MOT.REID_FLIP",
+        False,
+        ck.is_bool(),
+        "Sum each crop's feature with its mirror image's, as the original's extraction did (2x ReID cost).",
     ),
     Key(
         "MOT.REID_FP16",
@@ -267,6 +279,12 @@ SCHEMA: tuple[Key, ...] = (
         [],
         ck.attribute_models(),
         "Per-frame attributes, [{speed: ''}]; speed is computed whenever MOT.CALIBRATION is set.",
+    ),
+    Key(
+        "MOT.ATTRIBUTE_ALLOW_PICKLE",
+        False,
+        ck.is_bool(),
+        "Permit whole torch modules (.pt/.pth) as attribute models (unpickling executes code from the file).",
     ),
     Key("MOT.ATTRIBUTE_INFER_BATCHSIZE", 16, ck.positive_int(), "Crops per attribute inference call."),
     Key(

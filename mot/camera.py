@@ -116,6 +116,7 @@ class ModelCache:
             json.dumps(list(mot.STATIC_ATTRIBUTES), sort_keys=True),
             mot.ATTRIBUTE_INFER_BATCHSIZE,
             mot.ATTRIBUTE_INFER_FP16,
+            mot.ATTRIBUTE_ALLOW_PICKLE,
         )
         if key not in self._readers:
             self._readers[key] = build_attribute_readers(
@@ -123,6 +124,7 @@ class ModelCache:
                 mot.ATTRIBUTE_INFER_BATCHSIZE,
                 mot.ATTRIBUTE_INFER_FP16,
                 self.open_model,
+                allow_pickle=mot.ATTRIBUTE_ALLOW_PICKLE,
             )
         return self._readers[key]
 
@@ -148,6 +150,8 @@ class ModelCache:
             tuple(mot.REID_STD),
             mot.REID_BATCHSIZE,
             mot.REID_FP16,
+            mot.REID_CHANNEL_ORDER,
+            mot.REID_FLIP,
         )
         if key not in self._embedders:
             self._embedders[key] = build_embedder(
@@ -163,6 +167,8 @@ class ModelCache:
                 device=self.device,
                 threads=self.threads,
                 open_model=self.open_model,
+                channel_order=mot.REID_CHANNEL_ORDER,
+                flip=mot.REID_FLIP,
             )
         return self._embedders[key]
 

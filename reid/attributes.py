@@ -9,12 +9,22 @@ Backends, chosen per attribute in ``MOT.STATIC_ATTRIBUTES`` (``[{color: MODEL}, 
   colour (white, gray, yellow, red, green, blue, black) and type (car, bus, truck, van) from a
   72 x 72 BGR crop; both attributes naming it share one loaded model;
 * ``detector`` for ``type``: the detector's class (car, bus, truck, motorcycle), which is also
-  what a tracklet gets when no type model is configured.
+  what a tracklet gets when no type model is configured;
+* an ``.onnx`` attribute model with its labels in the metadata ``vehicle_mtmc.attribute_model``
+  (written by ``tools/convert_attribute_model.py``): a CNN on crops or a net on ReID features;
+* the original project's own colour/type models, whole torch modules saved with
+  ``torch.save(model)`` (``.pt``/``.pth``; a CNN on crops when it holds a Conv2d, else a net on
+  ReID features; labels ``ORIGINAL_LABELS``). Loading one unpickles it, which executes code
+  from the file, so it needs ``MOT.ATTRIBUTE_ALLOW_PICKLE``; converting it once with
+  ``tools/convert_attribute_model.py`` gives a safe ``.onnx`` (or ``.npz``) file instead.
+
+Crops go to CNNs as the original fed them: resized to 224 x 224, RGB, ImageNet mean/std.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +33,11 @@ import cv2
 import numpy as np
 
 from models.registry import resolve_model
-from models.runtime import ModelRunner, open_runner
+from models.runtime import ModelRunner, import_backend, open_runner
+from reid.conventions import IMAGENET_MEAN, IMAGENET_STD
+from reid.preprocess import to_batch
+
+log = logging.getLogger(__name__)
 
 CLASSIFIER_FORMAT = "vehicle_mtmc.attribute_classifier"
 OPENVINO_ATTRIBUTES = "vehicle-attributes-recognition-barrier-0039"
@@ -32,6 +46,40 @@ OPENVINO_LABELS = {
     "type": ("car", "bus", "truck", "van"),
 }
 DETECTOR = "detector"
+MODEL_FORMAT = "vehicle_mtmc.attribute_model"  # ONNX metadata key and format name
+TORCH_SUFFIXES = (".pt", ".pth")
+# The original project's label order (its colour and type models' outputs).
+ORIGINAL_LABELS = {
+    "color": (
+        "yellow",
+        "orange",
+        "green",
+        "gray",
+        "red",
+        "blue",
+        "white",
+        "golden",
+        "brown",
+        "black",
+        "purple",
+        "pink",
+    ),
+    "type": (
+        "sedan",
+        "suv",
+        "van",
+        "hatchback",
+        "mpv",
+        "pickup",
+        "bus",
+        "truck",
+        "estate",
+        "sportscar",
+        "RV",
+        "bike",
+    ),
+}
+CROP_SIZE = (224, 224)
 
 
 class EmbeddingClassifier:
@@ -124,13 +172,157 @@ class OpenVinoVehicleAttributes:
         return read
 
 
+def probabilities(outputs: np.ndarray) -> np.ndarray:
+    """Rows that are already probabilities stay; logits get a softmax."""
+    out = np.asarray(outputs, np.float64)
+    if out.size and out.min() >= 0 and np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
+        return out
+    z = out - out.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class NetworkAttributes:
+    """One attribute from a network (torch module or ONNX): a CNN on crops or a net on features.
+
+    ``run`` maps a float32 batch (crops: N x 3 x H x W; features: N x D) to (N, classes).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[np.ndarray], np.ndarray],
+        labels: Sequence[str],
+        uses: str,
+        source: str,
+        input_size: Sequence[int] = CROP_SIZE,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        batch_size: int = 16,
+    ) -> None:
+        if uses not in ("crops", "features"):
+            raise ValueError(f"{source}: an attribute network reads 'crops' or 'features', not {uses!r}")
+        self.names, self.run, self.labels, self.uses, self.source = (name,), run, list(labels), uses, source
+        self.input_size, self.mean, self.std, self.batch_size = (
+            tuple(input_size),
+            tuple(mean),
+            tuple(std),
+            batch_size,
+        )
+
+    def outputs(self, inputs: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+        """(N, classes) raw network outputs."""
+        chunks = []
+        for start in range(0, len(inputs), self.batch_size):
+            chunk = inputs[start : start + self.batch_size]
+            if self.uses == "crops":
+                batch = to_batch(chunk, self.input_size, self.mean, self.std)
+            else:
+                batch = np.ascontiguousarray(chunk, np.float32)
+            chunks.append(np.asarray(self.run(batch)).reshape(len(chunk), -1))
+        out = np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), np.float32)
+        if out.shape[1] != len(self.labels):
+            raise ValueError(
+                f"attribute model {self.source} gives {out.shape[1]} outputs for '{self.names[0]}', "
+                f"which has {len(self.labels)} labels"
+            )
+        return out
+
+    def read(self, inputs: Sequence[np.ndarray] | np.ndarray) -> dict[str, tuple[list[str], np.ndarray]]:
+        p = probabilities(self.outputs(inputs))
+        best = p.argmax(axis=1)
+        return {self.names[0]: ([self.labels[i] for i in best], p[np.arange(len(p)), best])}
+
+
+def load_torch_module(path: str | Path, allow_pickle: bool) -> Any:
+    """A whole torch module saved with ``torch.save(model)``; refused unless ``allow_pickle``."""
+    if not allow_pickle:
+        raise ValueError(
+            f"{path}: a whole torch module; loading it unpickles the file, which executes code from it. "
+            "Set MOT.ATTRIBUTE_ALLOW_PICKLE true only for files you trust, or convert it once with "
+            "tools/convert_attribute_model.py --allow-pickle into a safe .onnx file"
+        )
+    torch = import_backend("torch", "torch")
+    log.warning(
+        "unpickling attribute model %s (MOT.ATTRIBUTE_ALLOW_PICKLE): this runs code from the file", path
+    )
+    try:
+        module = torch.load(str(path), map_location="cpu", weights_only=False)
+    except Exception as err:  # unpickling raises whatever the pickled classes raise
+        raise ValueError(
+            f"{path}: cannot unpickle this torch module ({type(err).__name__}: {err}); the classes it "
+            "was saved with must be importable"
+        ) from err
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(
+            f"{path}: expected a torch module saved with torch.save(model), got {type(module).__name__}"
+        )
+    return module.float().eval()
+
+
+def is_convolutional(module: Any) -> bool:
+    """The original's test: a CNN on crops holds a Conv2d, a net on ReID features does not."""
+    torch = import_backend("torch", "torch")
+    return any(isinstance(m, torch.nn.Conv2d) for m in module.modules())
+
+
+def torch_attributes(
+    name: str, path: str | Path, allow_pickle: bool, batch_size: int = 16
+) -> NetworkAttributes:
+    """An original-style torch attribute module as a reader (labels of ``ORIGINAL_LABELS``)."""
+    if name not in ORIGINAL_LABELS:
+        raise ValueError(
+            f"attribute model {path}: the original project's models read "
+            f"{', '.join(ORIGINAL_LABELS)}, not '{name}'"
+        )
+    torch = import_backend("torch", "torch")
+    module = load_torch_module(path, allow_pickle)
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return module(torch.from_numpy(batch)).float().numpy()
+
+    uses = "crops" if is_convolutional(module) else "features"
+    return NetworkAttributes(name, run, ORIGINAL_LABELS[name], uses, str(path), batch_size=batch_size)
+
+
+def onnx_attributes(
+    name: str, path: Path, open_model: Callable[..., ModelRunner] = open_runner, batch_size: int = 16
+) -> NetworkAttributes:
+    """An ONNX attribute model with its labels and input kind in the metadata."""
+    runner = open_model(path, "onnxruntime", "cpu", 0)
+    if MODEL_FORMAT not in runner.metadata:
+        raise ValueError(
+            f"{path}: not an attribute model (no {MODEL_FORMAT} metadata, which "
+            "tools/convert_attribute_model.py writes)"
+        )
+    meta = json.loads(runner.metadata[MODEL_FORMAT])
+    if meta.get("attribute") not in (None, name):
+        raise ValueError(f"{path}: reads '{meta['attribute']}', configured for '{name}'")
+    return NetworkAttributes(
+        name,
+        lambda batch: runner.run(batch)[0],
+        meta["labels"],
+        meta["uses"],
+        str(path),
+        meta.get("input_size", CROP_SIZE),
+        meta.get("mean", IMAGENET_MEAN),
+        meta.get("std", IMAGENET_STD),
+        batch_size,
+    )
+
+
 def build_attribute_readers(
     static_attributes: Sequence[Mapping[str, str]],
     batch_size: int = 16,
     fp16: bool = False,
     open_model: Callable[..., ModelRunner] = open_runner,
+    allow_pickle: bool = False,
 ) -> list[Any]:
-    """Readers for ``MOT.STATIC_ATTRIBUTES``; attributes naming the same model share one reader."""
+    """Readers for ``MOT.STATIC_ATTRIBUTES``; attributes naming the same model share one reader.
+
+    ``allow_pickle`` (``MOT.ATTRIBUTE_ALLOW_PICKLE``) permits whole torch modules.
+    """
     by_model: dict[str, list[str]] = {}
     for entry in static_attributes:
         for name, model in entry.items():
@@ -144,12 +336,18 @@ def build_attribute_readers(
         path = resolve_model(model)
         if path.suffix == ".npz":
             readers += [EmbeddingClassifier.load(path, name) for name in names]
+        elif path.suffix in TORCH_SUFFIXES:
+            readers += [torch_attributes(name, path, allow_pickle, batch_size) for name in names]
+        elif path.suffix == ".onnx":
+            readers += [onnx_attributes(name, path, open_model, batch_size) for name in names]
         elif path.suffix == ".xml" and path.stem == OPENVINO_ATTRIBUTES:
             runner = open_model(path, "openvino", "cpu", 0, fp16, dynamic_batch=True)
             readers.append(OpenVinoVehicleAttributes(runner, names, batch_size))
         else:
             raise ValueError(
                 f"attribute model {model}: expected an .npz classifier (made by "
-                f"tools/train_attribute_classifier.py), {OPENVINO_ATTRIBUTES} or '{DETECTOR}'"
+                f"tools/train_attribute_classifier.py), an .onnx attribute model (made by "
+                f"tools/convert_attribute_model.py), an original torch module (.pt/.pth, with "
+                f"MOT.ATTRIBUTE_ALLOW_PICKLE), {OPENVINO_ATTRIBUTES} or '{DETECTOR}'"
             )
     return readers

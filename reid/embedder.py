@@ -27,7 +27,11 @@ def l2_normalise(features: np.ndarray) -> np.ndarray:
 
 
 class ModelEmbedder:
-    """A feature model on any ``ModelRunner`` (ONNX Runtime, OpenVINO, TensorRT, torch)."""
+    """A feature model on any ``ModelRunner`` (ONNX Runtime, OpenVINO, TensorRT, torch).
+
+    With ``flip`` each crop's feature is the sum of the features of the crop and of its mirror
+    image (then L2-normalised), as the original project's feature extraction did.
+    """
 
     def __init__(
         self,
@@ -36,8 +40,11 @@ class ModelEmbedder:
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         batch_size: int = 32,
+        channel_order: str = "rgb",
+        flip: bool = False,
     ) -> None:
         self.runner, self.input_size, self.mean, self.std = runner, tuple(input_size), tuple(mean), tuple(std)
+        self.channel_order, self.flip = channel_order, flip
         self._fixed_batch = runner.input_shape[0] == 1
         self.batch_size = 1 if self._fixed_batch else batch_size
         out_dim = runner.output_shapes[0][-1]
@@ -56,6 +63,11 @@ class ModelEmbedder:
         out = np.empty((len(crops), self.dim), np.float32)
         for start in range(0, len(crops), self.batch_size):
             chunk = crops[start : start + self.batch_size]
-            batch = to_batch(chunk, self.input_size, self.mean, self.std)
-            out[start : start + len(chunk)] = self.runner.run(batch)[0].reshape(len(chunk), -1)
+            batch = to_batch(chunk, self.input_size, self.mean, self.std, self.channel_order)
+            features = self.runner.run(batch)[0].reshape(len(chunk), -1)
+            if self.flip:
+                features = features + self.runner.run(np.ascontiguousarray(batch[..., ::-1]))[0].reshape(
+                    len(chunk), -1
+                )
+            out[start : start + len(chunk)] = features
         return l2_normalise(out)

@@ -4,7 +4,10 @@
         --output models/mobilenetv2_imagenet_features.onnx --verify-images ../shared/data/images/mercedes.jpg
 
 ``--checkpoint`` alone means the MobileNetV2 feature network; pass ``--opts opts.yaml`` for
-checkpoints in the original project's style. The check runs torch and ONNX Runtime on crops
+checkpoints in the original project's style (the seed's vehicle_reid ``net_N.pth``: ResNet(-IBN),
+DenseNet, EfficientNet, HRNet/Swin). The ONNX file records its input convention (size, RGB,
+ImageNet mean/std) in the metadata ``vehicle_mtmc.input``, which the embedder checks against
+the config. The check runs torch and ONNX Runtime on crops
 of the ``--verify-images`` (a 3x3 grid of crops each, plus the whole image) and reports the
 largest absolute difference; the export fails if it exceeds ``--tolerance``.
 """
@@ -12,6 +15,7 @@ largest absolute difference; the export fails if it exceeds ``--tolerance``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -23,6 +27,7 @@ import numpy as np
 
 from config.paths import atomic_write
 from models.runtime import BackendUnavailableError, import_backend, open_runner
+from reid.conventions import METADATA_KEY, InputConvention
 from reid.embedder import IMAGENET_MEAN, IMAGENET_STD
 from reid.preprocess import to_batch
 
@@ -39,7 +44,10 @@ def grid_crops(image: np.ndarray, cells: int = 3) -> list[np.ndarray]:
 
 
 def export_onnx(module: object, output: Path, input_size: tuple[int, int], opset: int = 17) -> None:
-    """Write ``module`` as ONNX (input ``input`` N x 3 x H x W, output ``feat`` N x D) atomically."""
+    """Write ``module`` as ONNX (input ``input`` N x 3 x H x W, output ``feat`` N x D) atomically.
+
+    The input convention (``input_size``, RGB, ImageNet mean/std) goes into the metadata.
+    """
     torch = import_backend("torch", "torch")
     dummy = torch.zeros(2, 3, *input_size)
     with tempfile.TemporaryDirectory() as tmp:
@@ -48,6 +56,8 @@ def export_onnx(module: object, output: Path, input_size: tuple[int, int], opset
         # for a plain CNN; torch marks the former deprecated, hence the filter.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
+            # IBN's InstanceNorm always normalises with the input's statistics: "train" is right.
+            warnings.filterwarnings("ignore", message=".*instance_norm.*", category=UserWarning)
             torch.onnx.export(
                 module,
                 (dummy,),
@@ -58,8 +68,17 @@ def export_onnx(module: object, output: Path, input_size: tuple[int, int], opset
                 opset_version=opset,
                 dynamo=False,
             )
+        _add_convention(tmp_path, InputConvention(input_size))
         with atomic_write(output) as f:
             f.write(tmp_path.read_bytes())
+
+
+def _add_convention(path: Path, convention: InputConvention) -> None:
+    onnx = import_backend("onnx", "torch")
+    model = onnx.load(str(path))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(convention.as_dict())
+    onnx.save(model, str(path))
 
 
 def max_abs_difference(module: object, onnx_path: Path, batch: np.ndarray) -> float:

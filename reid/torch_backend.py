@@ -1,10 +1,17 @@
 """ReID checkpoints in the original project's style: an ``opts.yaml`` naming the architecture, plus weights.
 
-Supported ``opts.yaml`` keys: ``model`` (architecture; supported: ``mobilenetv2``, the
-MobileNetV2 feature network with global average pooling) and optionally ``input_size``
-(an int or [height, width]). The checkpoint is a state dict (or a dict holding one under
-``state_dict``/``model``); ``module.`` and ``model.`` prefixes are stripped. Needs the
-``torch`` extra.
+Two kinds of ``opts.yaml``:
+
+* the vehicle_reid training code's (the seed's checkpoints: ``model``, ``model_subtype``,
+  ``nclasses``, ``linear_num``, ``stride``, ``droprate``), loaded by ``reid.vehicle_reid``:
+  ResNet 50/101/152 with or without IBN-a, DenseNet-121, EfficientNet b0-b7, and HRNet/Swin
+  through timm;
+* ``model: mobilenetv2`` (our MobileNetV2 feature network with global average pooling), with
+  optionally ``input_size`` (an int or [height, width]); its checkpoint is a state dict (or a
+  dict holding one under ``state_dict``/``model``) whose ``module.``/``model.`` prefixes are
+  stripped.
+
+Needs the ``torch`` extra.
 """
 
 from __future__ import annotations
@@ -45,8 +52,9 @@ class TorchRunner:
 
 def read_opts(path: str | Path) -> dict[str, Any]:
     opts = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(opts, dict) or "model" not in opts:
+    if not isinstance(opts, dict) or not ("model" in opts or "nclasses" in opts):
         raise ValueError(f"{path}: expected a mapping with a 'model' key naming the architecture")
+    opts.setdefault("model", "resnet_ibn")  # what the vehicle_reid training code assumes
     return opts
 
 
@@ -61,11 +69,16 @@ def load_checkpoint_module(opts_path: str | Path, ckpt_path: str | Path) -> Any:
     """Build the architecture named in ``opts_path`` and load ``ckpt_path`` into it (strict)."""
     torch = import_backend("torch", "torch")
     opts = read_opts(opts_path)
+    from reid.vehicle_reid import MODELS, is_vehicle_reid_opts, load_network
+
+    if is_vehicle_reid_opts(opts) or str(opts["model"]) in MODELS:
+        return load_network(opts, Path(opts_path), Path(ckpt_path))
     builders = _architectures()
     name = str(opts["model"]).lower()
     if name not in builders:
         raise ValueError(
-            f"{opts_path}: architecture '{opts['model']}' is not supported; supported: {', '.join(builders)}"
+            f"{opts_path}: architecture '{opts['model']}' is not supported; supported: "
+            f"{', '.join([*builders, *MODELS])}"
         )
     module = builders[name]()
     state = torch.load(str(ckpt_path), map_location="cpu", weights_only=True)
