@@ -161,6 +161,12 @@ def _check_attribute_relations(mot: Any, label: Callable[[str], str]) -> list[st
                 problems.append(f"{label('STATIC_ATTRIBUTES')}: 'detector' gives only 'type', not '{name}'")
             if "vehicle-attributes-recognition" in model and name not in ("color", "type"):
                 problems.append(f"{label('STATIC_ATTRIBUTES')}: {model} reads color and type, not '{name}'")
+            if Path(model).suffix in (".pt", ".pth") and not mot.ATTRIBUTE_ALLOW_PICKLE:
+                problems.append(
+                    f"{label('STATIC_ATTRIBUTES')}: {model} is a whole torch module and loading it executes "
+                    f"code from the file; set {label('ATTRIBUTE_ALLOW_PICKLE')} true for files you trust, or "
+                    "convert it with tools/convert_attribute_model.py"
+                )
     if mot.VALID_ZONEPATHS and not mot.ZONE_MASK_DIR:
         problems.append(f"{label('VALID_ZONEPATHS')}: needs MOT.ZONE_MASK_DIR (the zone masks)")
     return problems
@@ -203,6 +209,8 @@ def _check_mot_files(mot: Any, label: Callable[[str], str]) -> list[str]:
                 problems += _check_model(model, label("STATIC_ATTRIBUTES"))
                 if model.endswith(".xml") or "recognition-barrier" in model:
                     problems += _check_backend("openvino", label("STATIC_ATTRIBUTES"))
+                if Path(model).suffix in (".pt", ".pth"):
+                    problems += _check_backend("torch", label("STATIC_ATTRIBUTES"))
     if mot.ENABLE_ALPR:
         problems += _check_backend(mot.ALPR_BACKEND, label("ALPR_BACKEND"))
         if mot.ALPR_BACKEND == "rapidocr" and mot.ALPR_LOCALISER == "openvino":

@@ -269,21 +269,31 @@ def is_convolutional(module: Any) -> bool:
 def torch_attributes(
     name: str, path: str | Path, allow_pickle: bool, batch_size: int = 16
 ) -> NetworkAttributes:
-    """An original-style torch attribute module as a reader (labels of ``ORIGINAL_LABELS``)."""
-    if name not in ORIGINAL_LABELS:
-        raise ValueError(
-            f"attribute model {path}: the original project's models read "
-            f"{', '.join(ORIGINAL_LABELS)}, not '{name}'"
-        )
+    """An original-style torch attribute module file as a reader (labels of ``ORIGINAL_LABELS``)."""
+    _original_labels(name, path)
+    return module_attributes(name, load_torch_module(path, allow_pickle), str(path), batch_size)
+
+
+def module_attributes(name: str, module: Any, source: str, batch_size: int = 16) -> NetworkAttributes:
+    """A loaded torch attribute module as a reader: a CNN on crops or a net on ReID features."""
     torch = import_backend("torch", "torch")
-    module = load_torch_module(path, allow_pickle)
+    labels = _original_labels(name, source)
 
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             return module(torch.from_numpy(batch)).float().numpy()
 
     uses = "crops" if is_convolutional(module) else "features"
-    return NetworkAttributes(name, run, ORIGINAL_LABELS[name], uses, str(path), batch_size=batch_size)
+    return NetworkAttributes(name, run, labels, uses, source, batch_size=batch_size)
+
+
+def _original_labels(name: str, source: str | Path) -> tuple[str, ...]:
+    if name not in ORIGINAL_LABELS:
+        raise ValueError(
+            f"attribute model {source}: the original project's models read "
+            f"{', '.join(ORIGINAL_LABELS)}, not '{name}'"
+        )
+    return ORIGINAL_LABELS[name]
 
 
 def onnx_attributes(

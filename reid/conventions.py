@@ -110,15 +110,14 @@ def convention_problems(configured: InputConvention, declared: Mapping[str, Any]
                 for w, h in zip(want, have, strict=True)
             )
         if not same:
-            shown = [round(float(v), 6) for v in want] if field in ("mean", "std") else want
-            problems.append(f"{key}: {model} takes {shown!s}, the config gives {_shown(have)}")
+            problems.append(f"{key}: {model} takes {_shown(want)}, the config gives {_shown(have)}")
     return problems
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, tuple) and value and isinstance(value[0], float):
-        return str([round(v, 6) for v in value])
-    return str(list(value)) if isinstance(value, tuple) else str(value)
+    if isinstance(value, str):
+        return value
+    return str([round(float(v), 6) if isinstance(v, float) else int(v) for v in value])
 
 
 def check_convention(configured: InputConvention, declared: Mapping[str, Any], model: str) -> None:
