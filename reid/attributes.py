@@ -199,6 +199,7 @@ class NetworkAttributes:
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
         batch_size: int = 16,
+        feature_dim: int = 0,
     ) -> None:
         if uses not in ("crops", "features"):
             raise ValueError(f"{source}: an attribute network reads 'crops' or 'features', not {uses!r}")
@@ -209,9 +210,20 @@ class NetworkAttributes:
             tuple(std),
             batch_size,
         )
+        self.feature_dim = feature_dim  # 0: not known
 
     def outputs(self, inputs: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
         """(N, classes) raw network outputs."""
+        if (
+            self.uses == "features"
+            and self.feature_dim
+            and len(inputs)
+            and np.shape(inputs)[1] != self.feature_dim
+        ):
+            raise ValueError(
+                f"attribute model {self.source} reads {self.feature_dim}-d ReID features, got "
+                f"{np.shape(inputs)[1]}-d ones: use the ReID model it was trained on"
+            )
         chunks = []
         for start in range(0, len(inputs), self.batch_size):
             chunk = inputs[start : start + self.batch_size]
@@ -284,7 +296,9 @@ def module_attributes(name: str, module: Any, source: str, batch_size: int = 16)
             return module(torch.from_numpy(batch)).float().numpy()
 
     uses = "crops" if is_convolutional(module) else "features"
-    return NetworkAttributes(name, run, labels, uses, source, batch_size=batch_size)
+    linear = next((m for m in module.modules() if isinstance(m, torch.nn.Linear)), None)
+    dim = int(linear.in_features) if uses == "features" and linear is not None else 0
+    return NetworkAttributes(name, run, labels, uses, source, batch_size=batch_size, feature_dim=dim)
 
 
 def _original_labels(name: str, source: str | Path) -> tuple[str, ...]:
@@ -319,6 +333,7 @@ def onnx_attributes(
         meta.get("mean", IMAGENET_MEAN),
         meta.get("std", IMAGENET_STD),
         batch_size,
+        int(meta.get("feature_dim", 0)),
     )
 
 

@@ -166,6 +166,9 @@ def test_original_modules_run_with_the_opt_in_and_their_safe_files_give_the_same
     safe_labels, safe_conf = converted.read(inputs)[attribute]
     assert safe_labels == labels
     np.testing.assert_allclose(safe_conf, conf, atol=1e-5)
+    if uses == "features":  # features of another ReID model are refused by name, not by a shape error
+        with pytest.raises(ValueError, match=r"1280-d (ReID )?features.*, got 512-d ones"):
+            converted.read(np.zeros((2, 512), np.float32))
     if out.suffix == ".npz":
         assert isinstance(converted, EmbeddingClassifier) and converted.classes == list(
             ORIGINAL_LABELS["color"]
