@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from models.registry import resolve_model
-from models.runtime import ModelRunner, open_runner
+from models.runtime import ModelRunner, import_backend, open_runner
 from reid.conventions import VEHICLE_REID, InputConvention, check_convention, declared_convention
 from reid.embedder import IMAGENET_MEAN, IMAGENET_STD, ModelEmbedder
 
@@ -35,6 +35,7 @@ def build_embedder(
     ``open_model`` loads the network (``models.runtime.open_runner`` or a caching wrapper).
     """
     if backend == "torch":
+        import_backend("torch", "torch")  # a clear message when the extra is missing
         from reid.torch_backend import TorchRunner, input_size_from_opts, load_checkpoint_module, read_opts
         from reid.vehicle_reid import is_vehicle_reid_opts
 
@@ -43,7 +44,7 @@ def build_embedder(
         convention = _convention(size, channel_order, mean, std)
         if is_vehicle_reid_opts(opts_mapping):
             check_convention(convention, VEHICLE_REID, f"the vehicle_reid checkpoint of {opts}")
-        runner = TorchRunner(load_checkpoint_module(opts, checkpoint), size)
+        runner = TorchRunner(load_checkpoint_module(opts, checkpoint), size, threads=threads)
         return ModelEmbedder(runner, size, mean, std, batch_size, channel_order, flip)
     path = resolve_model(model)
     runner = open_model(path, backend, device, threads, fp16, parallel=parallel)

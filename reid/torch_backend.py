@@ -33,10 +33,17 @@ def _architectures() -> dict[str, Callable[[], Any]]:
 
 
 class TorchRunner:
-    """A torch module behind the ``ModelRunner`` interface (CPU, inference mode)."""
+    """A torch module behind the ``ModelRunner`` interface (CPU, inference mode).
 
-    def __init__(self, module: Any, input_size: tuple[int, int], fp16: bool = False) -> None:
+    ``threads`` > 0 sets torch's intra-op threads (``SYSTEM.NUM_THREADS``; process-wide in torch).
+    """
+
+    def __init__(
+        self, module: Any, input_size: tuple[int, int], fp16: bool = False, threads: int = 0
+    ) -> None:
         self.torch = import_backend("torch", "torch")
+        if threads > 0:
+            self.torch.set_num_threads(threads)
         self.module = module.eval()
         self.input_shape = (None, 3, *input_size)
         with self.torch.inference_mode():

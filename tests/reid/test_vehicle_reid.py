@@ -283,3 +283,26 @@ def test_hrnet_through_timm_loads_strictly(tmp_path: Path) -> None:
     embedder = build_embedder("torch", opts=str(opts), checkpoint=str(ckpt), input_size=SIZE)
     assert embedder.dim == 512
     assert not any(k.startswith("model.classifier.") for k in net.state_dict())
+
+
+def test_resnet50_ibn_checkpoint_tracks_real_frames_end_to_end(
+    ibn: tuple[torch.nn.Module, Path, Path], tmp_path: Path, shared: Path
+) -> None:
+    from mot.run_tracker import main as run_tracker
+    from mot.storage import load_tracklet_file
+    from tests.conftest import EXAMPLES
+
+    _, opts, ckpt = ibn
+    overrides = {
+        "MOT.VIDEO": shared / "data/traffic/MVI_20011",
+        "MOT.VIDEO_OUTPUT": "false",
+        "MOT.REID_BACKEND": "torch",
+        "MOT.REID_MODEL_OPTS": opts,
+        "MOT.REID_MODEL_CKPT": ckpt,
+        "MOT.REID_INPUT_SIZE": "[64, 64]",
+        "OUTPUT_DIR": tmp_path,
+    }
+    args = [str(v) for kv in overrides.items() for v in kv]
+    assert run_tracker(["--config", str(EXAMPLES / "mot_intersection.yaml"), *args]) == 0
+    tracklets = load_tracklet_file(tmp_path / "mot.npz").tracklets
+    assert tracklets and all(t.mean_feature is not None and t.mean_feature.shape == (512,) for t in tracklets)
