@@ -306,3 +306,48 @@ def test_resnet50_ibn_checkpoint_tracks_real_frames_end_to_end(
     assert run_tracker(["--config", str(EXAMPLES / "mot_intersection.yaml"), *args]) == 0
     tracklets = load_tracklet_file(tmp_path / "mot.npz").tracklets
     assert tracklets and all(t.mean_feature is not None and t.mean_feature.shape == (512,) for t in tracklets)
+
+
+def _randomised_pair(ours: torch.nn.Module, reference: torch.nn.Module) -> None:
+    """The same random weights in both networks, whose state dicts must have the same keys and shapes."""
+    a, b = ours.state_dict(), reference.state_dict()
+    assert list(a) == list(b)
+    assert all(a[k].shape == b[k].shape for k in a)
+    randomise(reference, 3)
+    ours.load_state_dict(reference.state_dict())
+    ours.eval()
+
+
+def test_efficientnet_equals_efficientnet_pytorch() -> None:
+    """Checked against the library the training code used, where it is installed (not a dependency)."""
+    reference_lib = pytest.importorskip("efficientnet_pytorch")
+    from reid.backbones import EfficientNet
+
+    for variant in ("b0", "b4"):  # b4: "same" padding fixed for 380 x 380, run at 224 x 224
+        reference = reference_lib.EfficientNet.from_name(f"efficientnet-{variant}")
+        ours = EfficientNet(variant)
+        _randomised_pair(ours, reference)
+        x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+        with torch.inference_mode():
+            expected = torch.nn.functional.adaptive_avg_pool2d(reference.extract_features(x), 1).flatten(1)
+            assert (ours.pooled(x) - expected).abs().max() < 1e-5
+
+
+def test_resnet_and_densenet_equal_torchvision() -> None:
+    """Checked against torchvision where it is installed (not a dependency)."""
+    models = pytest.importorskip("torchvision.models")
+    from reid.backbones import DenseNet121, ResNet
+
+    x = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    reference = models.resnet50()
+    ours = ResNet("50")
+    _randomised_pair(ours, reference)
+    reference.fc = torch.nn.Identity()
+    with torch.inference_mode():
+        assert (ours.pooled(x) - reference(x)).abs().max() < 1e-5
+    dense = models.densenet121()
+    ours_dense = DenseNet121()
+    dense.features.avgpool = torch.nn.AdaptiveAvgPool2d(1)  # as the training code adds it
+    _randomised_pair(ours_dense, dense)
+    with torch.inference_mode():
+        assert (ours_dense.pooled(x) - dense.features(x).flatten(1)).abs().max() < 1e-5
