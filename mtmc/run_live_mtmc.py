@@ -3,9 +3,11 @@
 python mtmc/run_live_mtmc.py --config config/examples/live_demo.yaml [KEY VALUE ...]
 
 Cameras are EXPRESS.CAMERAS (files loop with LIVE.LOOP_VIDEO; rtsp:// and http:// streams are
-read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams; /api/tracks and
-/api/stats give JSON. Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two
-seconds and writes what was gathered: per camera ``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}``
+read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
+LIVE.ACCESS_TOKEN is set; a non-loopback LIVE.BIND_ADDRESS needs one); /api/tracks and
+/api/stats give JSON, /healthz fails (503) once no camera produced a frame for LIVE.STALL_SECONDS.
+Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two seconds and writes what
+was gathered: per camera ``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}``
 (frames are ticks at LIVE.TARGET_FPS), ``OUTPUT_DIR/live_layout.txt`` (the layout at the tick
 rate, to re-cluster the session offline with mtmc/run_mtmc.py) and ``OUTPUT_DIR/live_ids.json``
 (the global ids of the last round).
@@ -38,8 +40,8 @@ from mot.plan import save_plan
 from mot.storage import save_all
 from mtmc.express import camera_jobs, matching_options
 from mtmc.live.aggregator import LiveMTMCAggregator
-from mtmc.live.clock import VirtualClock
-from mtmc.live.server import FrameHub, LiveServer
+from mtmc.live.clock import VirtualClock, health
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
 from mtmc.live.worker import LiveMOTWorker, LiveSource
 
 log = logging.getLogger("mtmc.live")
@@ -79,17 +81,25 @@ class LiveRun:
             matching_options(cfg),
         )
         self.hub = FrameHub(names)
-        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
-        self.workers = [self._worker(job, models) for job in self.jobs]
-        self.server = LiveServer(
+        self.started, self.started_monotonic = time.time(), time.monotonic()
+        self.server = LiveServer(  # first: a port in use fails before the models load
             self.hub,
             self.tracks_json,
             self.stats_json,
             live.BIND_ADDRESS,
             live.MJPEG_PORT,
             live.MAX_STREAM_CLIENTS,
+            health=self.health,
+            token=live.ACCESS_TOKEN,
+            request_timeout=live.REQUEST_TIMEOUT,
         )
-        self.started = time.time()
+        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+        self.workers: list[LiveMOTWorker] = []
+        try:
+            self.workers = [self._worker(job, models) for job in self.jobs]
+        except BaseException:
+            self.server.httpd.server_close()
+            raise
 
     def _worker(self, job: Any, models: ModelCache) -> LiveMOTWorker:
         mot = job.cfg.MOT
@@ -114,6 +124,10 @@ class LiveRun:
         )
 
     # ------------------------------------------------------------------ API payloads
+
+    def health(self) -> tuple[bool, str]:
+        last = {w.camera: w.stats.last_frame_at for w in self.workers}
+        return health(last, self.started_monotonic, time.monotonic(), self.cfg.LIVE.STALL_SECONDS)
 
     def tracks_json(self) -> dict[str, Any]:
         snapshot = self.aggregator.snapshot()
@@ -164,6 +178,7 @@ class LiveRun:
     # ------------------------------------------------------------------ lifecycle
 
     def run(self, stop: threading.Event) -> None:
+        self.started_monotonic = time.monotonic()
         self.server.start()
         for worker in self.workers:
             worker.start()
@@ -219,18 +234,39 @@ def _as_bytetrack(mot: CfgNode) -> CfgNode:
     return view
 
 
+def _redacted(cfg: CfgNode) -> CfgNode:
+    """The config as saved with the run: the access token is not written to OUTPUT_DIR."""
+    if not cfg.LIVE.ACCESS_TOKEN:
+        return cfg
+    view = cfg.clone()
+    view.defrost()
+    view.LIVE.ACCESS_TOKEN = "<redacted>"
+    return view
+
+
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    if problem := exposure_problem(cfg.LIVE.BIND_ADDRESS, cfg.LIVE.ACCESS_TOKEN):
+        log.error("%s", problem)
+        return 2
     for job in camera_jobs(cfg):
         try:
             probe_video(job.cfg.MOT.VIDEO)
         except VideoSourceError as err:
             log.error("camera '%s': %s", job.name, err)
             return 2
-    save_plan(Path(cfg.OUTPUT_DIR), cfg, {"command": "live", "cameras": [j.name for j in camera_jobs(cfg)]})
+    save_plan(
+        Path(cfg.OUTPUT_DIR),
+        _redacted(cfg),
+        {"command": "live", "cameras": [j.name for j in camera_jobs(cfg)]},
+    )
     if args.dry_run:
         log.info("dry run: configuration, models and sources are valid; stopping before the live run")
         return 0
-    session = LiveRun(cfg)
+    try:
+        session = LiveRun(cfg)
+    except ServerStartError as err:
+        log.error("%s", err)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
