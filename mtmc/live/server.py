@@ -203,12 +203,15 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
     block_on_close = False
 
     def __init__(self, address: tuple[str, int], handler: type, max_threads: int) -> None:
-        self._slots = threading.BoundedSemaphore(max_threads)
-        self.max_threads = max_threads
+        self.max_threads, self.threads = max_threads, 0
+        self._lock = threading.Lock()
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        with self._lock:
+            full = self.threads >= self.max_threads
+            self.threads += 0 if full else 1
+        if full:
             log.warning(
                 "%d connections open, the most allowed; refusing %s", self.max_threads, client_address[0]
             )
@@ -218,14 +221,18 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._done()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._done()
+
+    def _done(self) -> None:
+        with self._lock:
+            self.threads -= 1
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         err = sys.exc_info()[1]
