@@ -265,7 +265,15 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
             return SERVER_NAME  # no Python version banner
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), format % args)
+            message = format % args
+            if server.token:  # request lines may carry it as ?token=
+                for form in {
+                    server.token,
+                    urllib.parse.quote(server.token, safe=""),
+                    urllib.parse.quote_plus(server.token),
+                }:
+                    message = message.replace(form, "<token>")
+            log.debug("%s %s", self.address_string(), message)
 
         def do_GET(self) -> None:
             try:

@@ -302,7 +302,10 @@ def test_clients_that_leave_early_leave_no_traceback(
     assert "Traceback" not in capfd.readouterr().err
 
 
-def test_the_access_token_is_required_by_every_route(make_server: Callable[..., LiveServer]) -> None:
+def test_the_access_token_is_required_by_every_route(
+    make_server: Callable[..., LiveServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mtmc.live.server")
     server = make_server(token="s3cret")
     for path in ("/", "/healthz", "/api/tracks", "/api/stats", "/left.mjpg", "/nope"):
         for method in ("GET", "HEAD"):
@@ -319,6 +322,7 @@ def test_the_access_token_is_required_by_every_route(make_server: Callable[..., 
     sock.sendall(b"GET /left.mjpg?token=s3cret HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status_of(sock) == 200
     vanish(sock, abrupt=False)
+    assert "token=<token>" in caplog.text and "s3cret" not in caplog.text  # the log does not keep it
 
 
 @pytest.mark.parametrize(
