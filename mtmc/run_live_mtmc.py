@@ -98,7 +98,7 @@ class LiveRun:
         try:
             self.workers = [self._worker(job, models) for job in self.jobs]
         except BaseException:
-            self.server.httpd.server_close()
+            self.server.stop()
             raise
 
     def _worker(self, job: Any, models: ModelCache) -> LiveMOTWorker:

@@ -176,7 +176,8 @@ class LiveServer:
 
     def stop(self) -> None:
         self.hub.close()
-        self.httpd.shutdown()
+        if self._thread is not None:  # shutdown() waits for serve_forever, which must have started
+            self.httpd.shutdown()
         self.httpd.server_close()
 
     def authorised(self, headers: Any, query: str) -> bool:

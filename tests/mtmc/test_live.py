@@ -355,6 +355,13 @@ def test_a_port_in_use_is_a_clean_error() -> None:
             LiveServer(FrameHub(["a"]), dict, dict, port=port)
 
 
+def test_an_address_of_another_machine_is_a_clean_error() -> None:
+    with pytest.raises(
+        ServerStartError, match=r"LIVE.BIND_ADDRESS: 192\.0\.2\.1 is not an address of this machine"
+    ):
+        LiveServer(FrameHub(["a"]), dict, dict, address="192.0.2.1", port=0)
+
+
 def test_the_runner_refuses_exposure_and_a_busy_port_with_exit_2(
     demo_cameras: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -420,3 +427,10 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
         f"OUTPUT_DIR: {tmp_path / 'x'}\nMTMC:\n  CAMERA_LAYOUT: {layout}\n  TRACKLETS: {json.dumps(files)}\n"
     )
     assert run_mtmc(["--config", str(config)]) == 0
+
+
+def test_a_server_that_never_started_stops_at_once() -> None:
+    done = threading.Event()
+    live = LiveServer(FrameHub(["a"]), dict, dict, port=0)
+    threading.Thread(target=lambda: (live.stop(), done.set()), daemon=True).start()
+    assert done.wait(timeout=30)
