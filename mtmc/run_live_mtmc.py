@@ -6,11 +6,11 @@ Cameras are EXPRESS.CAMERAS (files loop with LIVE.LOOP_VIDEO; rtsp:// and http:/
 read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
 LIVE.ACCESS_TOKEN is set; a non-loopback LIVE.BIND_ADDRESS needs one); /api/tracks and
 /api/stats give JSON, /healthz fails (503) once no camera produced a frame for LIVE.STALL_SECONDS.
-Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two seconds and writes what
-was gathered: per camera ``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}``
-(frames are ticks at LIVE.TARGET_FPS), ``OUTPUT_DIR/live_layout.txt`` (the layout at the tick
-rate, to re-cluster the session offline with mtmc/run_mtmc.py) and ``OUTPUT_DIR/live_ids.json``
-(the global ids of the last round).
+Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two seconds (a camera inside a
+slow frame gets up to FINISH_WITHIN more) and writes what was gathered: per camera
+``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}`` (frames are ticks at LIVE.TARGET_FPS),
+``OUTPUT_DIR/live_layout.txt`` (the layout at the tick rate, to re-cluster the session offline
+with mtmc/run_mtmc.py) and ``OUTPUT_DIR/live_ids.json`` (the global ids of the last round).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ from mtmc.live.worker import LiveMOTWorker, LiveSource
 
 log = logging.getLogger("mtmc.live")
 
-STOP_WITHIN = 1.5  # seconds each part gets to stop
+STOP_WITHIN = 1.5  # seconds the workers get to stop (between two frames they stop at once)
+FINISH_WITHIN = 20.0  # more seconds for a worker still inside a frame (a loaded machine)
 
 
 def layout_text(layout: CameraLayout, fps: float) -> str:
@@ -199,8 +200,7 @@ class LiveRun:
     def shutdown(self) -> list[Path]:
         """Stop workers and server, then write what was gathered; returns the files written."""
         self.clock.stop()
-        for worker in self.workers:
-            worker.join(timeout=STOP_WITHIN)
+        self._join_workers()
         self.server.stop()
         out = Path(self.cfg.OUTPUT_DIR)
         written = []
@@ -222,6 +222,21 @@ class LiveRun:
         atomic_write_text(out / "live_layout.txt", layout_text(self.layout, self.fps))
         atomic_write_text(out / "live_ids.json", json.dumps(ids, indent=2) + "\n")
         return [*written, out / "live_layout.txt", out / "live_ids.json"]
+
+    def _join_workers(self) -> None:
+        """Wait for the workers; one inside a slow frame gets FINISH_WITHIN more to save its tracks."""
+        deadline = time.monotonic() + STOP_WITHIN
+        for worker in self.workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        slow = [w for w in self.workers if w.is_alive()]
+        if not slow:
+            return
+        log.info(
+            "waiting up to %.0f s for %s to finish a frame", FINISH_WITHIN, ", ".join(w.camera for w in slow)
+        )
+        deadline = time.monotonic() + FINISH_WITHIN
+        for worker in slow:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def _as_bytetrack(mot: CfgNode) -> CfgNode:
