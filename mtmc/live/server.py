@@ -37,6 +37,7 @@ import html
 import ipaddress
 import json
 import logging
+import math
 import select
 import socket
 import sys
@@ -185,7 +186,7 @@ class LiveServer:
             return True
         bearer = headers.get("Authorization", "")
         given = [
-            bearer[7:].strip() if bearer.startswith("Bearer ") else "",
+            bearer[7:].strip() if bearer[:7].lower() == "bearer " else "",
             headers.get("X-Access-Token", ""),
             *urllib.parse.parse_qs(query).get("token", []),
         ]
@@ -206,6 +207,7 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type, max_threads: int) -> None:
         self.max_threads, self.threads = max_threads, 0
         self._lock = threading.Lock()
+        self._warned = -math.inf  # when the last refusal was logged (one line per 10 s in a flood)
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -213,9 +215,9 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
             full = self.threads >= self.max_threads
             self.threads += 0 if full else 1
         if full:
-            log.warning(
-                "%d connections open, the most allowed; refusing %s", self.max_threads, client_address[0]
-            )
+            if time.monotonic() - self._warned > 10.0:
+                self._warned = time.monotonic()
+                log.warning("%d connections open, the most allowed; refusing more", self.max_threads)
             _refuse(request)
             self.shutdown_request(request)
             return
