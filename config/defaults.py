@@ -465,7 +465,24 @@ SCHEMA: tuple[Key, ...] = (
         ck.float_range(0.0, None, lo_open=True),
         "Frames processed per second per camera.",
     ),
-    Key("LIVE.BIND_ADDRESS", "127.0.0.1", ck.is_str(), "Address the HTTP server listens on."),
+    Key(
+        "LIVE.BIND_ADDRESS",
+        "127.0.0.1",
+        ck.is_str(),
+        "Address the HTTP server listens on; a non-loopback one needs LIVE.ACCESS_TOKEN.",
+    ),
+    Key(
+        "LIVE.ACCESS_TOKEN",
+        "",
+        ck.is_str(),
+        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...).",
+    ),
+    Key(
+        "LIVE.REQUEST_TIMEOUT",
+        10.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Seconds the HTTP server waits on a client's request before closing the connection.",
+    ),
     Key(
         "LIVE.MJPEG_PORT",
         8080,
@@ -485,7 +502,7 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.STALL_SECONDS",
         5.0,
         ck.float_range(0.0, None, lo_open=True),
-        "A worker silent this long is dropped from synchronisation.",
+        "A camera stuck this long stops holding the others back; /healthz fails when all are.",
     ),
     Key("LIVE.LOOP_VIDEO", True, ck.is_bool(), "Restart video files when they end."),
     Key(

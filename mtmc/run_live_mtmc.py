@@ -3,12 +3,14 @@
 python mtmc/run_live_mtmc.py --config config/examples/live_demo.yaml [KEY VALUE ...]
 
 Cameras are EXPRESS.CAMERAS (files loop with LIVE.LOOP_VIDEO; rtsp:// and http:// streams are
-read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams; /api/tracks and
-/api/stats give JSON. Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two
-seconds and writes what was gathered: per camera ``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}``
-(frames are ticks at LIVE.TARGET_FPS), ``OUTPUT_DIR/live_layout.txt`` (the layout at the tick
-rate, to re-cluster the session offline with mtmc/run_mtmc.py) and ``OUTPUT_DIR/live_ids.json``
-(the global ids of the last round).
+read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
+LIVE.ACCESS_TOKEN is set; a non-loopback LIVE.BIND_ADDRESS needs one); /api/tracks and
+/api/stats give JSON, /healthz fails (503) once no camera produced a frame for LIVE.STALL_SECONDS.
+Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two seconds (a camera inside a
+slow frame gets up to FINISH_WITHIN more) and writes what was gathered: per camera
+``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}`` (frames are ticks at LIVE.TARGET_FPS),
+``OUTPUT_DIR/live_layout.txt`` (the layout at the tick rate, to re-cluster the session offline
+with mtmc/run_mtmc.py) and ``OUTPUT_DIR/live_ids.json`` (the global ids of the last round).
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ from mot.plan import save_plan
 from mot.storage import save_all
 from mtmc.express import camera_jobs, matching_options
 from mtmc.live.aggregator import LiveMTMCAggregator
-from mtmc.live.clock import VirtualClock
-from mtmc.live.server import FrameHub, LiveServer
+from mtmc.live.clock import VirtualClock, health
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
 from mtmc.live.worker import LiveMOTWorker, LiveSource
 
 log = logging.getLogger("mtmc.live")
 
-STOP_WITHIN = 1.5  # seconds each part gets to stop
+STOP_WITHIN = 1.5  # seconds the workers get to stop (between two frames they stop at once)
+FINISH_WITHIN = 20.0  # more seconds for a worker still inside a frame (a loaded machine)
 
 
 def layout_text(layout: CameraLayout, fps: float) -> str:
@@ -79,17 +82,25 @@ class LiveRun:
             matching_options(cfg),
         )
         self.hub = FrameHub(names)
-        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
-        self.workers = [self._worker(job, models) for job in self.jobs]
-        self.server = LiveServer(
+        self.started, self.started_monotonic = time.time(), time.monotonic()
+        self.server = LiveServer(  # first: a port in use fails before the models load
             self.hub,
             self.tracks_json,
             self.stats_json,
             live.BIND_ADDRESS,
             live.MJPEG_PORT,
             live.MAX_STREAM_CLIENTS,
+            health=self.health,
+            token=live.ACCESS_TOKEN,
+            request_timeout=live.REQUEST_TIMEOUT,
         )
-        self.started = time.time()
+        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+        self.workers: list[LiveMOTWorker] = []
+        try:
+            self.workers = [self._worker(job, models) for job in self.jobs]
+        except BaseException:
+            self.server.stop()
+            raise
 
     def _worker(self, job: Any, models: ModelCache) -> LiveMOTWorker:
         mot = job.cfg.MOT
@@ -114,6 +125,10 @@ class LiveRun:
         )
 
     # ------------------------------------------------------------------ API payloads
+
+    def health(self) -> tuple[bool, str]:
+        last = {w.camera: w.stats.last_frame_at for w in self.workers}
+        return health(last, self.started_monotonic, time.monotonic(), self.cfg.LIVE.STALL_SECONDS)
 
     def tracks_json(self) -> dict[str, Any]:
         snapshot = self.aggregator.snapshot()
@@ -164,6 +179,7 @@ class LiveRun:
     # ------------------------------------------------------------------ lifecycle
 
     def run(self, stop: threading.Event) -> None:
+        self.started_monotonic = time.monotonic()
         self.server.start()
         for worker in self.workers:
             worker.start()
@@ -184,8 +200,7 @@ class LiveRun:
     def shutdown(self) -> list[Path]:
         """Stop workers and server, then write what was gathered; returns the files written."""
         self.clock.stop()
-        for worker in self.workers:
-            worker.join(timeout=STOP_WITHIN)
+        self._join_workers()
         self.server.stop()
         out = Path(self.cfg.OUTPUT_DIR)
         written = []
@@ -208,6 +223,21 @@ class LiveRun:
         atomic_write_text(out / "live_ids.json", json.dumps(ids, indent=2) + "\n")
         return [*written, out / "live_layout.txt", out / "live_ids.json"]
 
+    def _join_workers(self) -> None:
+        """Wait for the workers; one inside a slow frame gets FINISH_WITHIN more to save its tracks."""
+        deadline = time.monotonic() + STOP_WITHIN
+        for worker in self.workers:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        slow = [w for w in self.workers if w.is_alive()]
+        if not slow:
+            return
+        log.info(
+            "waiting up to %.0f s for %s to finish a frame", FINISH_WITHIN, ", ".join(w.camera for w in slow)
+        )
+        deadline = time.monotonic() + FINISH_WITHIN
+        for worker in slow:
+            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+
 
 def _as_bytetrack(mot: CfgNode) -> CfgNode:
     """Live mode tracks with ByteTrack (DeepSORT would embed every box every tick)."""
@@ -219,18 +249,39 @@ def _as_bytetrack(mot: CfgNode) -> CfgNode:
     return view
 
 
+def _redacted(cfg: CfgNode) -> CfgNode:
+    """The config as saved with the run: the access token is not written to OUTPUT_DIR."""
+    if not cfg.LIVE.ACCESS_TOKEN:
+        return cfg
+    view = cfg.clone()
+    view.defrost()
+    view.LIVE.ACCESS_TOKEN = "<redacted>"
+    return view
+
+
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    if problem := exposure_problem(cfg.LIVE.BIND_ADDRESS, cfg.LIVE.ACCESS_TOKEN):
+        log.error("%s", problem)
+        return 2
     for job in camera_jobs(cfg):
         try:
             probe_video(job.cfg.MOT.VIDEO)
         except VideoSourceError as err:
             log.error("camera '%s': %s", job.name, err)
             return 2
-    save_plan(Path(cfg.OUTPUT_DIR), cfg, {"command": "live", "cameras": [j.name for j in camera_jobs(cfg)]})
+    save_plan(
+        Path(cfg.OUTPUT_DIR),
+        _redacted(cfg),
+        {"command": "live", "cameras": [j.name for j in camera_jobs(cfg)]},
+    )
     if args.dry_run:
         log.info("dry run: configuration, models and sources are valid; stopping before the live run")
         return 0
-    session = LiveRun(cfg)
+    try:
+        session = LiveRun(cfg)
+    except ServerStartError as err:
+        log.error("%s", err)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

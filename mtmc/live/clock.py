@@ -1,18 +1,24 @@
-"""VirtualClock: keeps live camera workers on a common tick with bounded skew.
+"""VirtualClock: paces live camera workers to real time and keeps them within a bounded skew.
 
 A tick is one step of ``1 / fps`` seconds of the common clock; every worker processes ticks in
-increasing order. A worker asks ``wait_for_tick(worker, last_done)`` for its next tick and
-gets it when:
+increasing order. Each worker has a *position*: the tick it is processing, or, while it waits,
+the tick it asks for. A worker asking for its next tick (``wait_for_tick(worker, last_done)``)
+asks for ``max(last_done + 1, current real-time tick)`` -- a worker that fell behind real time
+(a slow frame, a GC or VM pause, a loaded machine) jumps to the present, dropping the ticks it
+missed -- and gets it when:
 
-* real time has reached it (``fps``; pacing) -- a worker that fell behind real time jumps to
-  the current tick instead, skipping frames rather than lagging;
-* it is at most ``max_skew`` ticks ahead of the slowest active worker (a fast camera waits);
+* real time has reached it (pacing; ``fps=None`` turns pacing off, which tests use);
+* it is at most ``max_skew`` ticks ahead of every other active worker's position;
 * the clock is running: ``stop()`` wakes every waiter, which then gets ``None``.
 
-A worker that has not asked for a tick for ``stall_seconds`` (stuck on a dead stream, crashed)
-stops counting as active, so it no longer holds the others back; when it comes back it jumps
-to the current tick. ``fps=None`` turns pacing off (ticks as fast as the slowest worker allows),
-which tests use. All state is guarded by one condition variable.
+Why this cannot deadlock: a waiting worker's position moves with real time, so after a shared
+pause every waiter asks for the same present tick and none is ahead of another; and the worker
+with the lowest position always passes the skew gate, so it only ever waits for real time. A
+worker stops holding the others back when it has not asked for a tick for ``stall_seconds``
+(stuck on a dead stream, crashed); when it comes back it jumps to the present like any other.
+
+``try_tick`` is the same decision without blocking, so the pacing can be driven by a fake
+clock in tests. All state is guarded by one condition variable.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 
 class VirtualClock:
@@ -35,8 +41,8 @@ class VirtualClock:
         self.fps, self.max_skew, self.stall_seconds = fps, max_skew, stall_seconds
         self._clock, self._poll = clock, poll
         self._cond = threading.Condition()
-        self._done: dict[str, int] = {}  # last tick each worker finished (-1: none yet)
-        self._seen: dict[str, float] = {}  # when each worker last asked
+        self._position: dict[str, int] = {}  # tick each worker is processing or asking for
+        self._seen: dict[str, float] = {}  # when each worker last asked (or started a tick)
         self._origin = clock()
         self._stopped = False
 
@@ -44,32 +50,31 @@ class VirtualClock:
 
     def register(self, worker: str) -> None:
         with self._cond:
-            self._done[worker] = self._floor() - 1
+            self._position[worker] = self._floor(self._clock())
             self._seen[worker] = self._clock()
             self._cond.notify_all()
 
     def unregister(self, worker: str) -> None:
         with self._cond:
-            self._done.pop(worker, None)
+            self._position.pop(worker, None)
             self._seen.pop(worker, None)
             self._cond.notify_all()
+
+    def try_tick(self, worker: str, last_done: int) -> int | None:
+        """The tick ``worker`` may start now (its position becomes that tick), else None."""
+        with self._cond:
+            tick, wait = self._ask(worker, last_done)
+            return tick if wait <= 0 and not self._stopped else None
 
     def wait_for_tick(self, worker: str, last_done: int, timeout: float | None = None) -> int | None:
         """The next tick ``worker`` may process, or None once the clock is stopped (or on timeout)."""
         deadline = None if timeout is None else self._clock() + timeout
         with self._cond:
-            if worker not in self._done:
-                raise KeyError(f"worker {worker!r} is not registered with the clock")
-            self._done[worker] = last_done
-            self._seen[worker] = self._clock()
-            self._cond.notify_all()
             while not self._stopped:
-                now = self._clock()
-                self._seen[worker] = now
-                tick = max(last_done + 1, self._floor() if self.fps else last_done + 1)
-                wait = self._wait_seconds(worker, tick, now)
+                tick, wait = self._ask(worker, last_done)
                 if wait <= 0:
                     return tick
+                now = self._clock()
                 if deadline is not None:
                     if now >= deadline:
                         return None
@@ -96,31 +101,75 @@ class VirtualClock:
     def stalled(self) -> list[str]:
         with self._cond:
             active = set(self._active(self._clock()))
-            return [w for w in self._done if w not in active]
+            return [w for w in self._position if w not in active]
 
     def positions(self) -> dict[str, int]:
+        """Each worker's position: the tick it is processing or asking for."""
         with self._cond:
-            return dict(self._done)
+            return dict(self._position)
 
     def current_tick(self) -> int:
         with self._cond:
-            return self._floor()
+            return self._floor(self._clock())
 
     # ------------------------------------------------------------------ internals
 
-    def _floor(self) -> int:
-        return math.floor((self._clock() - self._origin) * self.fps) if self.fps else 0
+    def _floor(self, now: float) -> int:
+        return math.floor((now - self._origin) * self.fps) if self.fps else 0
 
     def _active(self, now: float) -> list[str]:
         return [w for w, seen in self._seen.items() if now - seen <= self.stall_seconds]
 
-    def _wait_seconds(self, worker: str, tick: int, now: float) -> float:
-        """0 when ``tick`` may start now, else how long to wait before checking again."""
-        if self.fps:
-            starts = self._origin + tick / self.fps
-            if starts > now:
-                return starts - now
-        others = [self._done[w] for w in self._active(now) if w != worker]
-        if others and tick > min(others) + 1 + self.max_skew:
-            return self._poll  # a slower worker holds us back; re-check when it moves or stalls
-        return 0.0
+    def _ask(self, worker: str, last_done: int) -> tuple[int, float]:
+        """Record what ``worker`` asks for; (tick, seconds to wait before asking again, 0: go)."""
+        if worker not in self._position:
+            raise KeyError(f"worker {worker!r} is not registered with the clock")
+        now = self._clock()
+        tick = max(last_done + 1, self._floor(now))
+        if tick != self._position[worker]:
+            self._cond.notify_all()  # a worker waiting on this one may now pass the skew gate
+        self._position[worker], self._seen[worker] = tick, now
+        others = {w: self._position[w] for w in self._active(now) if w != worker}
+        return tick, wait_seconds(tick, now, self._origin, self.fps, others, self.max_skew, self._poll)
+
+
+def wait_seconds(
+    tick: int,
+    now: float,
+    origin: float,
+    fps: float | None,
+    others: Mapping[str, int],
+    max_skew: int,
+    poll: float,
+) -> float:
+    """0 when ``tick`` may start at ``now``, else how long to wait before asking again.
+
+    ``others`` are the positions of the other active workers.
+    """
+    if fps:
+        starts = origin + tick / fps
+        if starts > now:
+            return starts - now
+    if others and tick > min(others.values()) + max_skew:
+        return poll  # a slower worker holds us back; woken when it moves, re-checked for stalls
+    return 0.0
+
+
+def health(
+    last_frames: Mapping[str, float | None], started: float, now: float, stall_seconds: float
+) -> tuple[bool, str]:
+    """(healthy, message) of a live run from when each camera last produced a frame.
+
+    Unhealthy once no camera produced a frame for ``stall_seconds`` (counted from ``started``
+    for a camera with none yet): every stream is frozen then, although the server still answers.
+    """
+    ages = {name: now - (t if t is not None else started) for name, t in last_frames.items()}
+    stalled = sorted(name for name, age in ages.items() if age > stall_seconds)
+    if ages and len(stalled) == len(ages):
+        newest = min(ages.values())
+        return False, (
+            f"stalled: no camera produced a frame for {newest:.1f} s (LIVE.STALL_SECONDS {stall_seconds:g})"
+        )
+    if stalled:
+        return True, "ok; stalled cameras: " + ", ".join(stalled)
+    return True, "ok"

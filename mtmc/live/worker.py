@@ -140,6 +140,7 @@ class WorkerStats:
     fps: float = 0.0
     tracks: int = 0
     last_tick: int = -1
+    last_frame_at: float | None = None  # time.monotonic() of the last published frame
     error: str = ""
 
 
@@ -221,6 +222,7 @@ class LiveMOTWorker(threading.Thread):
         self.stats.frames += 1
         self.stats.tracks = len(shown)
         self.stats.last_tick = tick
+        self.stats.last_frame_at = time.monotonic()
 
     def finish(self) -> list[Tracklet]:
         """Every track so far as tracklets (ticks as frames), with the appearance gathered live."""

@@ -35,7 +35,7 @@ def free_port() -> int:
 
 
 def fetch(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as response:
+    with urllib.request.urlopen(url, timeout=30) as response:
         return response.read()
 
 
@@ -90,7 +90,7 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
             str(EXAMPLES / "live_demo.yaml"),
             *overrides,
             "LIVE.DURATION",
-            "90",
+            "600",
         ],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
@@ -99,7 +99,7 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
     )
     driver = None
     try:
-        wait_for(lambda: fetch(f"{url}/healthz") == b"ok\n", 30, "the live server")
+        wait_for(lambda: fetch(f"{url}/healthz") == b"ok\n", 120, "the live server")
         options = Options()
         options.binary_location = str(CHROMIUM)
         for arg in (
@@ -114,7 +114,7 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
         loaded = "return [...document.images].map(i => i.complete && i.naturalWidth > 0)"
         wait_for(
             lambda: all(driver.execute_script(loaded)) and len(driver.execute_script(loaded)) == 2,
-            30,
+            120,
             "both streams",
         )
         names = driver.execute_script(
@@ -122,12 +122,14 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
         )
         assert any("cam_a" in n for n in names) and any("cam_b" in n for n in names)
         first = pixels(driver.get_screenshot_as_png())
-        time.sleep(1.5)
-        second = pixels(driver.get_screenshot_as_png())
-        changed = np.abs(first.astype(int) - second.astype(int)).max(axis=2) > 30
-        assert changed.mean() > 0.01, "the streams did not update between two screenshots"
-        wait_for(lambda: "active tracks" in driver.find_element("id", "summary").text, 10, "the live stats")
-        tracks = wait_for(lambda: tracks_with_global_ids(url), 30, "global ids in /api/tracks")
+
+        def page_changed() -> bool:
+            now = pixels(driver.get_screenshot_as_png())
+            return bool((np.abs(first.astype(int) - now.astype(int)).max(axis=2) > 30).mean() > 0.01)
+
+        wait_for(page_changed, 120, "the streams to update on the page")
+        wait_for(lambda: "active tracks" in driver.find_element("id", "summary").text, 60, "the live stats")
+        tracks = wait_for(lambda: tracks_with_global_ids(url), 180, "global ids in /api/tracks")
         assert set(tracks["tracks"]) == {"cam_a", "cam_b"} and tracks["cameras"] == 2
         if target := os.environ.get("VEHICLE_MTMC_SCREENSHOT"):
             Path(target).write_bytes(driver.get_screenshot_as_png())
@@ -136,7 +138,7 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
             driver.quit()
         live.send_signal(signal.SIGTERM)
         try:
-            stderr = live.communicate(timeout=10)[1]
+            stderr = live.communicate(timeout=60)[1]
         except subprocess.TimeoutExpired:
             live.kill()
             raise
