@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +80,13 @@ class CameraLayout:
     @property
     def n_cams(self) -> int:
         return len(self.fps)
+
+    @cached_property
+    def route_min(self) -> np.ndarray:
+        """(C, C) shortest route bound; see ``shortest_routes``."""
+        routes = shortest_routes(self.allowed, self.min_gap)
+        routes.setflags(write=False)
+        return routes
 
     def global_time(self, camera: int | np.ndarray, frame: float | np.ndarray) -> np.ndarray:
         """Seconds on the common clock: ``frame / fps / scale + offset`` of the camera."""
@@ -280,3 +288,23 @@ def _parse_sectioned(path: Path, lines: list[tuple[int, str]]) -> CameraLayout:
         max_gap,
         fps_line,
     )
+
+
+def shortest_routes(allowed: np.ndarray, min_gap: np.ndarray) -> np.ndarray:
+    """Smallest sum of ``min_gap`` over routes of 1 to C - 1 transitions from camera a to camera b.
+
+    A vehicle leaving camera a at ``t`` is out of camera b's view no earlier than
+    ``t + route_min[a, b]`` whatever way it went, so a layout lists only the transitions between
+    neighbouring cameras and the route bounds follow (``inf``: no route). Walks may repeat a
+    camera, so with overlapping views in both directions (a cycle of negative total) the bound
+    is looser than the best simple route, never tighter. There is no longest-route bound: the
+    time a vehicle spends in the views in between (a queue, a stop) has no limit.
+    """
+    step = np.where(allowed, min_gap, np.inf)
+    best, walk = step.copy(), step
+    with np.errstate(invalid="ignore"):
+        for _ in range(len(step) - 2):
+            extended = walk[:, :, None] + step[None, :, :]  # -inf + inf: no route through there
+            walk = np.where(np.isnan(extended), np.inf, extended).min(axis=1)
+            best = np.minimum(best, walk)
+    return best

@@ -2,49 +2,137 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from config.layout import CameraLayout
 from mtmc.clustering import LINKAGES, cluster
-from mtmc.compatibility import TrackletTimes, compatible_matrix, compatible_pairs
+from mtmc.compatibility import Timeline, TrackletTimes, compatible_matrix, compatible_pairs
 
 
-def reference_cluster(features: np.ndarray, compat: np.ndarray, linkage: str, min_sim: float) -> np.ndarray:
-    """The seed's greedy merging, written out directly: every step scans every pair of clusters."""
+def reference_cluster(
+    features: np.ndarray,
+    compat: np.ndarray,
+    linkage: str,
+    min_sim: float,
+    possible: np.ndarray | None = None,
+    times: TrackletTimes | None = None,
+) -> np.ndarray:
+    """The two stages written out directly: every step scans every pair of clusters.
+
+    Stage 1 merges while every member pair is compatible. Stage 2 (with ``possible`` and
+    ``times``) then merges clusters linked by a compatible pair at least ``min_sim`` similar
+    whose cross pairs are all possible, and compatible or bridged by a member compatible with
+    both that lies between them in time.
+    """
     sim = features.astype(np.float64) @ features.astype(np.float64).T
+    threshold = round(min_sim, 12)
     clusters = {i: [i] for i in range(len(features))}
-    while True:
-        best = None
-        keys = sorted(clusters)
-        for x in keys:
-            for y in keys:
-                if y <= x:
+
+    def value_of(a: list[int], b: list[int]) -> float:
+        pair_sims = [sim[p, q] for p in a for q in b]
+        if linkage == "single":
+            value = max(pair_sims)
+        elif linkage == "complete":
+            value = min(pair_sims)
+        elif linkage == "average":
+            value = sum(pair_sims) / len(pair_sims)
+        else:
+            ma, mb = features[a].sum(axis=0), features[b].sum(axis=0)
+            value = float(ma @ mb / np.linalg.norm(ma) / np.linalg.norm(mb))
+        return round(value, 12)
+
+    def all_compatible(a: list[int], b: list[int]) -> bool:
+        return all(compat[p, q] for p in a for q in b)
+
+    def bridged(a: list[int], b: list[int]) -> bool:
+        if not any(compat[p, q] and round(sim[p, q], 12) >= threshold for p in a for q in b):
+            return False
+        if not all(possible[p, q] for p in a for q in b):
+            return False
+        group = a + b
+        for p in a:
+            for q in b:
+                if compat[p, q]:
                     continue
-                a, b = clusters[x], clusters[y]
-                if not all(compat[p, q] for p in a for q in b):
-                    continue
-                pair_sims = [sim[p, q] for p in a for q in b]
-                if linkage == "single":
-                    value = max(pair_sims)
-                elif linkage == "complete":
-                    value = min(pair_sims)
-                elif linkage == "average":
-                    value = sum(pair_sims) / len(pair_sims)
-                else:
-                    ma, mb = features[a].sum(axis=0), features[b].sum(axis=0)
-                    value = float(ma @ mb / np.linalg.norm(ma) / np.linalg.norm(mb))
-                value = round(value, 12)
-                if value >= round(min_sim, 12) and (best is None or value > best[0]):
-                    best = (value, x, y)
-        if best is None:
-            break
-        _, x, y = best
-        clusters[x] += clusters.pop(y)
+                first_end = min(times.end[p], times.end[q])
+                last_start = max(times.start[p], times.start[q])
+                if not any(
+                    compat[m, p] and compat[m, q] and times.end[m] >= first_end and times.start[m] <= last_start
+                    for m in group
+                ):
+                    return False
+        return True
+
+    for mergeable in (all_compatible, bridged) if possible is not None else (all_compatible,):
+        while True:
+            best = None
+            keys = sorted(clusters)
+            for x in keys:
+                for y in keys:
+                    if y <= x or not mergeable(clusters[x], clusters[y]):
+                        continue
+                    value = value_of(clusters[x], clusters[y])
+                    if value >= threshold and (best is None or value > best[0]):
+                        best = (value, x, y)
+            if best is None:
+                break
+            _, x, y = best
+            clusters[x] += clusters.pop(y)
     labels = np.empty(len(features), np.int64)
     for key, members in clusters.items():
         labels[members] = key
     return labels
+
+
+def reference_routes(layout: CameraLayout) -> np.ndarray:
+    """Smallest sum of min gaps over every walk of 1 to C - 1 transitions, enumerated."""
+    n = layout.n_cams
+    best = np.full((n, n), np.inf)
+    for hops in range(1, n):
+        for walk in itertools.product(range(n), repeat=hops + 1):
+            steps = list(itertools.pairwise(walk))
+            if all(layout.allowed[a, b] for a, b in steps):
+                total = sum(layout.min_gap[a, b] for a, b in steps)
+                best[walk[0], walk[-1]] = min(best[walk[0], walk[-1]], total)
+    return best
+
+
+def reference_possible(times: TrackletTimes, layout: CameraLayout) -> np.ndarray:
+    """Pair by pair: one camera never twice at once; otherwise a route in time, views that may overlap."""
+    routes = reference_routes(layout)
+    n = len(times)
+    out = np.zeros((n, n), bool)
+    for p in range(n):
+        for q in range(n):
+            a, b = times.camera[p], times.camera[q]
+            at_once = times.start[p] <= times.end[q] and times.start[q] <= times.end[p]
+            if a == b:
+                out[p, q] = not at_once
+                continue
+            in_time = times.end[q] >= times.end[p] + routes[a, b] or times.end[p] >= times.end[q] + routes[b, a]
+            may_overlap = routes[a, b] < 0 or routes[b, a] < 0
+            out[p, q] = in_time and (may_overlap or not at_once)
+    return out
+
+
+def reference_compatible(times: TrackletTimes, layout: CameraLayout) -> np.ndarray:
+    """Pair by pair: the later tracklet's interval meets the window after the earlier one ends."""
+    possible = reference_possible(times, layout)
+    n = len(times)
+    out = np.zeros((n, n), bool)
+    for p in range(n):
+        for q in range(n):
+            if p == q or not possible[p, q]:
+                continue
+            for x, y in ((p, q), (q, p)):
+                a, b = times.camera[x], times.camera[y]
+                window = (times.end[x] + layout.min_gap[a, b], times.end[x] + layout.max_gap[a, b])
+                if layout.allowed[a, b] and times.start[y] <= window[1] and times.end[y] >= window[0]:
+                    out[p, q] = True
+    return out
 
 
 def layout_of(allowed: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> CameraLayout:
@@ -81,6 +169,13 @@ def partition(labels: np.ndarray) -> set[frozenset[int]]:
     return {frozenset(np.flatnonzero(labels == label).tolist()) for label in np.unique(labels)}
 
 
+def two_stage_reference(
+    features: np.ndarray, times: TrackletTimes, layout: CameraLayout, linkage: str, min_sim: float
+) -> np.ndarray:
+    compat = reference_compatible(times, layout)
+    return reference_cluster(features, compat, linkage, min_sim, reference_possible(times, layout), times)
+
+
 @pytest.mark.parametrize("linkage", LINKAGES)
 @pytest.mark.parametrize("seed", range(40))
 def test_equal_to_the_reference_on_random_inputs(seed: int, linkage: str) -> None:
@@ -91,10 +186,18 @@ def test_equal_to_the_reference_on_random_inputs(seed: int, linkage: str) -> Non
     pairs = compatible_pairs(times, layout)
     dense = cluster(features, pairs, linkage, min_sim)
     # the runner's path: float32 similarities from the window search, graph solver for every component
-    sparse = cluster(features, compatible_pairs(times, layout, features), linkage, min_sim, dense_limit=0)
+    screened = compatible_pairs(times, layout, features)
+    sparse = cluster(features, screened, linkage, min_sim, dense_limit=0)
     assert partition(dense) == partition(expected)
     assert partition(sparse) == partition(expected)
     np.testing.assert_array_equal(dense, expected)  # labels are each cluster's smallest index
+    # both stages
+    expected = two_stage_reference(features, times, layout, linkage, min_sim)
+    timeline = Timeline.of(times, layout)
+    np.testing.assert_array_equal(cluster(features, pairs, linkage, min_sim, timeline=timeline), expected)
+    np.testing.assert_array_equal(
+        cluster(features, screened, linkage, min_sim, dense_limit=0, timeline=timeline), expected
+    )
 
 
 @pytest.mark.parametrize("linkage", LINKAGES)
@@ -106,6 +209,19 @@ def test_equal_to_the_reference_on_larger_inputs(seed: int, linkage: str) -> Non
     pairs = compatible_pairs(times, layout)
     np.testing.assert_array_equal(cluster(features, pairs, linkage, 0.4), expected)
     np.testing.assert_array_equal(cluster(features, pairs, linkage, 0.4, dense_limit=0), expected)
+    expected = two_stage_reference(features, times, layout, linkage, 0.4)
+    timeline = Timeline.of(times, layout)
+    np.testing.assert_array_equal(cluster(features, pairs, linkage, 0.4, timeline=timeline), expected)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_compatibility_and_routes_follow_their_definitions(seed: int) -> None:
+    _, times, layout = random_case(seed)
+    np.testing.assert_array_equal(layout.route_min, reference_routes(layout))
+    np.testing.assert_array_equal(compatible_matrix(times, layout), reference_compatible(times, layout))
+    n = len(times)
+    p, q = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    np.testing.assert_array_equal(Timeline.of(times, layout).possible(p, q), reference_possible(times, layout))
 
 
 def test_exact_ties_break_towards_the_smallest_cluster_keys() -> None:
