@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
@@ -129,8 +130,17 @@ def compatible_pairs(
     screening: ``mtmc.clustering`` recomputes the values that decide merges). The pairs of
     one transition form a band when sources are sorted by end time and targets by start time,
     so the similarities are computed as small dense matrix products along that band instead of
-    gathering two feature rows per pair.
+    gathering two feature rows per pair. BLAS runs on one thread here: the products are small
+    and many, and thread start-up would cost more than it saves (up to 16x slower on a busy
+    machine with the default threads).
     """
+    with threadpool_limits(1, user_api="blas"):
+        return _compatible_pairs(times, layout, features)
+
+
+def _compatible_pairs(
+    times: TrackletTimes, layout: CameraLayout, features: np.ndarray | None
+) -> tuple[np.ndarray, ...]:
     by_camera = [np.flatnonzero(times.camera == c) for c in range(layout.n_cams)]
     feats = None if features is None else np.ascontiguousarray(features, np.float32)
     timeline = Timeline.of(times, layout)
