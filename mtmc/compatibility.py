@@ -143,25 +143,34 @@ def _compatible_pairs(
 ) -> tuple[np.ndarray, ...]:
     by_camera = [np.flatnonzero(times.camera == c) for c in range(layout.n_cams)]
     feats = None if features is None else np.ascontiguousarray(features, np.float32)
-    timeline = Timeline.of(times, layout)
+    routes = layout.route_min
     parts: list[tuple[np.ndarray, ...]] = []
     for a, b in zip(*np.nonzero(layout.allowed), strict=True):
         src = by_camera[a]
         if len(src) == 0:
             continue
         src = src[np.argsort(times.end[src], kind="stable")]
+        low, high = layout.min_gap[a, b], layout.max_gap[a, b]
+        # in window, j leaves no earlier than low (>= route_min) after i: the pair is possible
+        # unless the views never overlap and j appears before i has left (Timeline.possible)
+        separate = a != b and routes[a, b] >= 0 and routes[b, a] >= 0
+        # a pair inside both windows is found from both directions: keep it from one
+        dedupe = bool(layout.allowed[b, a]) and a >= b
         for dst, longest in _duration_classes(by_camera[b], times):
             dst = dst[np.argsort(times.start[dst], kind="stable")]
             starts = times.start[dst]
-            lo = np.searchsorted(starts, times.end[src] + layout.min_gap[a, b] - longest, side="left")
-            hi = np.maximum(np.searchsorted(starts, times.end[src] + layout.max_gap[a, b], side="right"), lo)
+            lo = np.searchsorted(starts, times.end[src] + low - longest, side="left")
+            hi = np.maximum(np.searchsorted(starts, times.end[src] + high, side="right"), lo)
             for block in _band_blocks(lo, hi):
                 i, j, sims = _expand(src[block], dst, lo[block], hi[block], feats)
-                keep = times.end[j] >= times.end[i] + layout.min_gap[a, b]
-                # a pair inside both windows is found from both directions: keep it from one
-                reverse = in_window(times, layout, j, i)
-                keep &= ~(reverse & ((a > b) | ((a == b) & (i > j))))
-                keep &= (i != j) & timeline.possible(i, j)
+                keep = times.end[j] >= times.end[i] + low
+                if separate:
+                    keep &= times.start[j] > times.end[i]
+                if a == b:  # re-entry: never overlapping in time (so never the same tracklet)
+                    keep &= (times.start[j] > times.end[i]) | (times.start[i] > times.end[j])
+                if dedupe:
+                    reverse = in_window(times, layout, j, i)
+                    keep &= ~(reverse & (i > j)) if a == b else ~reverse
                 i, j = i[keep], j[keep]
                 parts.append((i, j) if sims is None else (i, j, sims[keep]))
     if not parts:
@@ -171,15 +180,16 @@ def _compatible_pairs(
 
 
 def _duration_classes(members: np.ndarray, times: TrackletTimes) -> list[tuple[np.ndarray, float]]:
-    """Tracklets grouped by duration (powers of two seconds) with each group's longest duration.
+    """Tracklets grouped by duration (powers of eight seconds) with each group's longest duration.
 
     The window search widens each band by the longest duration among the targets; grouping
-    keeps one long tracklet (a parked vehicle) from widening the bands of all the short ones.
+    keeps one long tracklet (a parked vehicle) from widening the bands of all the short ones,
+    and coarse groups keep the number of searches and matrix products small.
     """
     if len(members) == 0:
         return []
     duration = times.end[members] - times.start[members]
-    group = np.ceil(np.log2(np.maximum(duration, 1.0))).astype(np.int64)
+    group = np.ceil(np.log(np.maximum(duration, 1.0)) / np.log(8.0)).astype(np.int64)
     out = []
     for g in np.unique(group):
         rows = members[group == g]
