@@ -4,8 +4,8 @@ Two formats are read; both give the same frozen ``CameraLayout``.
 
 Line format (ours)::
 
-    # cam_from cam_to min_s max_s   -- a vehicle leaving cam_from at t may appear
-    0 1 2.0 10.0                    #    in cam_to during [t + min_s, t + max_s]
+    # cam_from cam_to min_s max_s   -- a vehicle leaving cam_from's view at t is in
+    0 1 2.0 10.0                    #    cam_to's view at some moment of [t + min_s, t + max_s]
     1 0 -1.5 4                      # negative min_s: overlapping views
     fps 30 30
     offset 0.0 0.0                  # optional, default 0
@@ -49,8 +49,9 @@ class CameraLayout:
         offset: (C,) seconds added to a camera's local time to reach the common clock.
         scale: (C,) playback speed factor (2.0 = video runs twice as fast as real time).
         allowed: (C, C) bool, ``allowed[i, j]``: a vehicle may go from camera i to camera j.
-        min_gap, max_gap: (C, C) seconds; it appears in j within
+        min_gap, max_gap: (C, C) seconds; it is in j's view at some moment of
             ``[leave_i + min_gap[i, j], leave_i + max_gap[i, j]]``. Meaningless where not allowed.
+        route_min: (C, C) derived, ``shortest_routes``: the bound over chains of transitions.
         source: the file it was read from.
     """
 

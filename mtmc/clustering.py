@@ -324,7 +324,10 @@ def _stage_two(
         return labels
     labels = labels.copy()
     involved = np.isin(labels, np.union1d(labels[si], labels[sj]))
-    members = {int(k): np.flatnonzero(labels == k) for k in np.unique(labels[involved])}
+    rows = np.flatnonzero(involved)
+    rows = rows[np.argsort(labels[rows], kind="stable")]  # grouped by cluster, ascending inside
+    keys, first = np.unique(labels[rows], return_index=True)
+    members = dict(zip(keys.tolist(), np.split(rows, first[1:]), strict=True))
     inside = involved[i] & involved[j]
     compat = _Neighbours.of(len(labels), i[inside], j[inside])
     strong_nb = _Neighbours.of(len(labels), si, sj)
