@@ -258,6 +258,19 @@ def test_window_search_finds_exactly_the_compatible_pairs(seed: int) -> None:
     np.testing.assert_allclose(sims, np.sum(features[i] * features[j], axis=1), atol=1e-6)
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_window_search_with_a_few_very_long_tracklets(seed: int) -> None:
+    # parked vehicles: the band of every target duration class is widened only by its own longest
+    _, times, layout = random_case(seed, n_range=(30, 60))
+    end = times.end.copy()
+    end[:: max(1, len(end) // 4)] += 300.0
+    times = TrackletTimes(times.camera, times.start, end)
+    i, j = compatible_pairs(times, layout)
+    found = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)
+    found = found[np.lexsort((found[:, 1], found[:, 0]))]
+    np.testing.assert_array_equal(found, np.argwhere(np.triu(compatible_matrix(times, layout))))
+
+
 def times_of(camera: list[int], start: list[float], end: list[float]) -> TrackletTimes:
     return TrackletTimes(np.array(camera), np.array(start, float), np.array(end, float))
 
