@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -459,3 +460,29 @@ def test_scale_and_offset_give_global_times() -> None:
     times = tracklet_times(tracklets, layout)
     np.testing.assert_allclose(times.start, [1.0, 100 / 25 / 2 - 2.5])
     np.testing.assert_allclose(times.end, [2.0, 150 / 25 / 2 - 2.5])
+
+
+def test_a_layout_file_with_neighbour_lines_only_joins_a_three_camera_route(tmp_path: Path) -> None:
+    from config.layout import parse_layout
+    from mot.tracklet import Tracklet
+    from mtmc.matching import MatchingOptions, match_tracklets
+
+    path = tmp_path / "layout.txt"
+    path.write_text("0 1 2 6\n1 2 2 6\nfps 10 10 10\n", encoding="utf-8")
+    layout = parse_layout(path)
+    assert layout.route_min[0, 2] == 4.0 and not layout.allowed[0, 2]
+    rng = np.random.default_rng(0)
+    look = rng.normal(size=16)
+    tracklets = []
+    for camera, first in ((0, 0), (1, 80), (2, 160)):  # 0-5 s, 8-12 s, 16-20 s
+        frames = np.arange(first, first + 41 if camera else 51)
+        feature = look + 0.1 * rng.normal(size=16)
+        feature = (feature / np.linalg.norm(feature)).astype(np.float32)
+        boxes = np.tile(np.float32([10, 10, 50, 40]), (len(frames), 1))
+        tracklets.append(
+            Tracklet(1, camera, frames, boxes, np.ones(len(frames), np.float32), mean_feature=feature)
+        )
+    options = MatchingOptions(center=False, color_weight=0.0)
+    assert len(match_tracklets(tracklets, layout, options, verbose=False).multicam) == 1
+    stage_one = MatchingOptions(center=False, color_weight=0.0, bridged=False)
+    assert len(match_tracklets(tracklets, layout, stage_one, verbose=False).multicam) == 2
