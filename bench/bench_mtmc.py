@@ -11,15 +11,20 @@ vehicle plus noise (same-vehicle cosine about 0.75, different vehicles about 0).
 * the day: 100k tracklets from 24 hours of 50 cameras along a road, each camera linked to the
   two before and after it within [0, 120] s per hop; routes follow the road.
 
-Every case runs twice, each time in a fresh process: once timed (the compatible-pair search,
-the similarities and the clustering), once under ``tracemalloc`` for the peak memory those
-steps allocate on top of the inputs (tracing slows them down, hence the separate run).
+Every case runs three times, each time in a fresh process: timed with the machine's default
+BLAS threads and timed with one (``OMP_NUM_THREADS=1`` and friends), both covering the
+compatible-pair search, the similarities and the two clustering stages; then under
+``tracemalloc`` for the peak memory those steps allocate on top of the inputs (tracing slows
+them down, hence the separate run). The library limits BLAS to one thread for its many small
+products, so the two timings should agree; a default-threads time well above the one-thread
+time means thread start-up is back.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,6 +36,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 LINKAGES = ("average", "single", "complete", "mean_feature")
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def scenario(n: int, cameras: int, duration: float, road: bool, dim: int = 512, seed: int = 0) -> tuple:
@@ -83,7 +89,7 @@ def scenario(n: int, cameras: int, duration: float, road: bool, dim: int = 512, 
 def one_case(n: int, linkage: str, cameras: int, duration: float, road: bool, traced: bool) -> dict:
     """Run in a fresh process: clustering time, or (``traced``) the peak memory it allocates."""
     from mtmc.clustering import cluster
-    from mtmc.compatibility import compatible_pairs
+    from mtmc.compatibility import Timeline, compatible_pairs
 
     features, times, layout, vehicles = scenario(n, cameras, duration, road)
     if traced:
@@ -91,7 +97,7 @@ def one_case(n: int, linkage: str, cameras: int, duration: float, road: bool, tr
     start = time.perf_counter()
     pairs = compatible_pairs(times, layout, features)
     middle = time.perf_counter()
-    labels = cluster(features, pairs, linkage, 0.5)
+    labels = cluster(features, pairs, linkage, 0.5, timeline=Timeline.of(times, layout))
     end = time.perf_counter()
     peak = tracemalloc.get_traced_memory()[1] if traced else 0
     return {
@@ -105,8 +111,9 @@ def one_case(n: int, linkage: str, cameras: int, duration: float, road: bool, tr
 
 
 def run_case(n: int, linkage: str, cameras: int, duration: float, road: bool) -> dict:
+    """Default threads timed, one thread timed, then traced for memory."""
     results = []
-    for traced in (False, True):
+    for traced, env in ((False, {}), (False, ONE_THREAD), (True, {})):
         args = [
             sys.executable,
             __file__,
@@ -117,9 +124,21 @@ def run_case(n: int, linkage: str, cameras: int, duration: float, road: bool) ->
             str(duration),
             str(int(road)),
         ]
-        out = subprocess.run([*args, str(int(traced))], capture_output=True, text=True, check=True, cwd=REPO)
+        out = subprocess.run(
+            [*args, str(int(traced))],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+            env={**os.environ, **env},
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return {**results[0], "memory_mib": results[1]["memory_mib"]}
+    one = results[1]
+    return {
+        **results[0],
+        "one_thread_seconds": one["pair_seconds"] + one["cluster_seconds"],
+        "memory_mib": results[2]["memory_mib"],
+    }
 
 
 def express_rows() -> list[str]:
@@ -170,9 +189,9 @@ def main() -> None:
     parser.add_argument("--skip-express", action="store_true")
     args = parser.parse_args()
     columns = ["tracklets", "cameras", "linkage", "compatible pairs", "pairs + similarities s"]
-    columns += ["clustering s", "total s", "peak memory MiB", "clusters (vehicles)"]
+    columns += ["clustering s", "total s", "total s, 1 thread", "peak memory MiB", "clusters (vehicles)"]
     print("| " + " | ".join(columns) + " |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     cases = [(n, linkage, 10, 3600.0, False) for n in args.sizes for linkage in args.linkages]
     if not args.skip_day:
         cases += [(100_000, linkage, 50, 86400.0, True) for linkage in args.linkages]
@@ -180,7 +199,8 @@ def main() -> None:
         r = run_case(n, linkage, cameras, duration, road)
         total = r["pair_seconds"] + r["cluster_seconds"]
         cells = [n, cameras, linkage, r["pairs"], f"{r['pair_seconds']:.2f}", f"{r['cluster_seconds']:.2f}"]
-        cells += [f"{total:.2f}", f"{r['memory_mib']:.0f}", f"{r['clusters']} ({r['vehicles']})"]
+        cells += [f"{total:.2f}", f"{r['one_thread_seconds']:.2f}", f"{r['memory_mib']:.0f}"]
+        cells += [f"{r['clusters']} ({r['vehicles']})"]
         print("| " + " | ".join(map(str, cells)) + " |", flush=True)
     if not args.skip_express:
         print("\n| step | wall time |\n|---|---:|")

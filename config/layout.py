@@ -4,8 +4,8 @@ Two formats are read; both give the same frozen ``CameraLayout``.
 
 Line format (ours)::
 
-    # cam_from cam_to min_s max_s   -- a vehicle leaving cam_from at t may appear
-    0 1 2.0 10.0                    #    in cam_to during [t + min_s, t + max_s]
+    # cam_from cam_to min_s max_s   -- a vehicle leaving cam_from's view at t is in
+    0 1 2.0 10.0                    #    cam_to's view at some moment of [t + min_s, t + max_s]
     1 0 -1.5 4                      # negative min_s: overlapping views
     fps 30 30
     offset 0.0 0.0                  # optional, default 0
@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -48,8 +49,9 @@ class CameraLayout:
         offset: (C,) seconds added to a camera's local time to reach the common clock.
         scale: (C,) playback speed factor (2.0 = video runs twice as fast as real time).
         allowed: (C, C) bool, ``allowed[i, j]``: a vehicle may go from camera i to camera j.
-        min_gap, max_gap: (C, C) seconds; it appears in j within
+        min_gap, max_gap: (C, C) seconds; it is in j's view at some moment of
             ``[leave_i + min_gap[i, j], leave_i + max_gap[i, j]]``. Meaningless where not allowed.
+        route_min: (C, C) derived, ``shortest_routes``: the bound over chains of transitions.
         source: the file it was read from.
     """
 
@@ -79,6 +81,13 @@ class CameraLayout:
     @property
     def n_cams(self) -> int:
         return len(self.fps)
+
+    @cached_property
+    def route_min(self) -> np.ndarray:
+        """(C, C) shortest route bound; see ``shortest_routes``."""
+        routes = shortest_routes(self.allowed, self.min_gap)
+        routes.setflags(write=False)
+        return routes
 
     def global_time(self, camera: int | np.ndarray, frame: float | np.ndarray) -> np.ndarray:
         """Seconds on the common clock: ``frame / fps / scale + offset`` of the camera."""
@@ -280,3 +289,23 @@ def _parse_sectioned(path: Path, lines: list[tuple[int, str]]) -> CameraLayout:
         max_gap,
         fps_line,
     )
+
+
+def shortest_routes(allowed: np.ndarray, min_gap: np.ndarray) -> np.ndarray:
+    """Smallest sum of ``min_gap`` over routes of 1 to C - 1 transitions from camera a to camera b.
+
+    A vehicle leaving camera a at ``t`` is out of camera b's view no earlier than
+    ``t + route_min[a, b]`` whatever way it went, so a layout lists only the transitions between
+    neighbouring cameras and the route bounds follow (``inf``: no route). Walks may repeat a
+    camera, so with overlapping views in both directions (a cycle of negative total) the bound
+    is looser than the best simple route, never tighter. There is no longest-route bound: the
+    time a vehicle spends in the views in between (a queue, a stop) has no limit.
+    """
+    step = np.where(allowed, min_gap, np.inf)
+    best, walk = step.copy(), step
+    with np.errstate(invalid="ignore"):
+        for _ in range(len(step) - 2):
+            extended = walk[:, :, None] + step[None, :, :]  # -inf + inf: no route through there
+            walk = np.where(np.isnan(extended), np.inf, extended).min(axis=1)
+            best = np.minimum(best, walk)
+    return best

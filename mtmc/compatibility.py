@@ -1,23 +1,34 @@
-"""Which tracklets may belong to one vehicle: camera transitions and time windows of the layout.
+"""Which tracklets may belong to one vehicle: camera transitions, time windows and physics.
 
 Each tracklet gets global times from its camera's clock: ``t = frame / fps / scale + offset``.
-Tracklets i (camera a) and j (camera b) are compatible when the layout allows the transition
-in one direction or the other and the later one starts inside the window after the earlier
-one ends:
+A layout line ``a b min max`` says: a vehicle leaving camera a's view at ``t`` is in camera
+b's view at some moment of ``[t + min, t + max]``. So tracklets i (camera a) and j (camera b)
+are **compatible** (in window) when the layout allows the transition in one direction or the
+other and the later one's *interval* meets the window after the earlier one ends:
 
-    a -> b allowed  and  end_i + min_gap[a, b] <= start_j <= end_i + max_gap[a, b]
-    or  b -> a allowed  and  end_j + min_gap[b, a] <= start_i <= end_j + max_gap[b, a]
+    a -> b allowed  and  start_j <= end_i + max_gap[a, b]  and  end_j >= end_i + min_gap[a, b]
+    or the same with i and j (and a and b) swapped,
 
-A negative ``min_gap`` lets j start before i ends (overlapping views). Pairs without a layout
-line are incompatible. Two tracklets of one camera are compatible only through an explicit
-``c c min max`` line (re-entry) and never when their time ranges overlap: one camera never
-sees a vehicle twice at once. (The original vehicle_mtmc accepted a window that merely
-overlapped the later track; ours asks for its start, as the layout file documents.)
+and the pair is physically possible (below). Two cameras that see a vehicle at the same time
+for longer than the window (overlapping views, a queue) stay compatible: the later tracklet
+may start long before the earlier one ends. Pairs without a layout line are not compatible;
+two tracklets of one camera only through an explicit ``c c min max`` line (re-entry).
 
-``compatible_pairs`` finds the compatible pairs without building an n x n matrix: for each
-allowed camera pair it sorts start times and cuts each window out with a binary search, so
-the work grows with the number of compatible pairs. ``compatible_matrix`` is the direct
-n x n definition, for small inputs and tests.
+A pair is **possible** (``Timeline.possible``) unless the layout proves it impossible:
+
+* one camera: the two time ranges overlap (one camera never sees a vehicle twice at once);
+* two cameras, using the route bounds ``CameraLayout.route_min`` (shortest sums of ``min``
+  over chains of transitions): the later-leaving one leaves earlier than every route allows,
+  i.e. neither ``end_j >= end_i + route_min[a, b]`` nor ``end_i >= end_j + route_min[b, a]``
+  holds (``inf``: no route at all); or the two ranges overlap in time although no route
+  between the cameras has a negative bound (views that never overlap).
+
+``compatible_pairs`` finds the compatible pairs without building an n x n matrix: per allowed
+camera pair and per duration class of the target camera's tracklets, it sorts start times
+and cuts each window out with two binary searches (a target that ends inside the window
+starts no earlier than ``end_i + min - longest duration of its class``), then filters, so the
+work grows with the number of compatible pairs. ``compatible_matrix`` is the direct n x n
+definition, for small inputs and tests.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
@@ -43,6 +55,41 @@ class TrackletTimes:
         return len(self.camera)
 
 
+@dataclass(frozen=True, eq=False)
+class Timeline:
+    """Tracklet times with the layout's route bounds: the physics the clustering must respect."""
+
+    times: TrackletTimes
+    route_min: np.ndarray  # (C, C) CameraLayout.route_min
+
+    @classmethod
+    def of(cls, times: TrackletTimes, layout: CameraLayout) -> Timeline:
+        return cls(times, layout.route_min)
+
+    def possible(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Element-wise: may tracklets ``i`` and ``j`` be one vehicle at all (module docstring)."""
+        t = self.times
+        a, b = t.camera[i], t.camera[j]
+        overlap = (t.start[i] <= t.end[j]) & (t.start[j] <= t.end[i])
+        forward = t.end[j] >= t.end[i] + self.route_min[a, b]  # route_min inf: no route
+        backward = t.end[i] >= t.end[j] + self.route_min[b, a]
+        views_overlap = (self.route_min[a, b] < 0) | (self.route_min[b, a] < 0)
+        cross = (forward | backward) & (views_overlap | ~overlap)
+        return np.where(a == b, ~overlap, cross)
+
+    def between(self, m: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """Element-wise: ``m`` neither ends before the first of p, q ends nor starts after the last starts.
+
+        The vehicle is then in m's view at some moment between leaving the first of them and
+        entering the last (or throughout the time both are seen), which is what lets m vouch
+        for a pair that no window links directly.
+        """
+        t = self.times
+        return (t.end[m] >= np.minimum(t.end[p], t.end[q])) & (
+            t.start[m] <= np.maximum(t.start[p], t.start[q])
+        )
+
+
 def tracklet_times(tracklets: Sequence[Tracklet], layout: CameraLayout) -> TrackletTimes:
     camera = np.array([t.camera for t in tracklets], np.int64)
     if len(camera) and (camera.min() < 0 or camera.max() >= layout.n_cams):
@@ -54,16 +101,22 @@ def tracklet_times(tracklets: Sequence[Tracklet], layout: CameraLayout) -> Track
     return TrackletTimes(camera, layout.global_time(camera, first), layout.global_time(camera, last))
 
 
+def in_window(times: TrackletTimes, layout: CameraLayout, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Element-wise: the layout allows camera(i) -> camera(j) and j's interval meets i's window."""
+    a, b = times.camera[i], times.camera[j]
+    return (
+        layout.allowed[a, b]
+        & (times.start[j] <= times.end[i] + layout.max_gap[a, b])
+        & (times.end[j] >= times.end[i] + layout.min_gap[a, b])
+    )
+
+
 def compatible_matrix(times: TrackletTimes, layout: CameraLayout) -> np.ndarray:
     """(n, n) bool, symmetric, false on the diagonal: the definition, applied to every pair."""
-    a, b = times.camera[:, None], times.camera[None, :]
-    forward = layout.allowed[a, b] & (times.start[None, :] >= times.end[:, None] + layout.min_gap[a, b])
-    forward &= times.start[None, :] <= times.end[:, None] + layout.max_gap[a, b]
-    both = forward | forward.T
-    same_camera_overlap = (
-        (a == b) & (times.start[:, None] <= times.end[None, :]) & (times.start[None, :] <= times.end[:, None])
-    )
-    both &= ~same_camera_overlap
+    n = len(times)
+    i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    forward = in_window(times, layout, i, j)
+    both = (forward | forward.T) & Timeline.of(times, layout).possible(i, j)
     np.fill_diagonal(both, False)
     return both
 
@@ -77,38 +130,71 @@ def compatible_pairs(
     screening: ``mtmc.clustering`` recomputes the values that decide merges). The pairs of
     one transition form a band when sources are sorted by end time and targets by start time,
     so the similarities are computed as small dense matrix products along that band instead of
-    gathering two feature rows per pair.
+    gathering two feature rows per pair. BLAS runs on one thread here: the products are small
+    and many, and thread start-up would cost more than it saves (up to 16x slower on a busy
+    machine with the default threads).
     """
+    with threadpool_limits(1, user_api="blas"):
+        return _compatible_pairs(times, layout, features)
+
+
+def _compatible_pairs(
+    times: TrackletTimes, layout: CameraLayout, features: np.ndarray | None
+) -> tuple[np.ndarray, ...]:
     by_camera = [np.flatnonzero(times.camera == c) for c in range(layout.n_cams)]
     feats = None if features is None else np.ascontiguousarray(features, np.float32)
+    routes = layout.route_min
     parts: list[tuple[np.ndarray, ...]] = []
     for a, b in zip(*np.nonzero(layout.allowed), strict=True):
-        src, dst = by_camera[a], by_camera[b]
-        if len(src) == 0 or len(dst) == 0:
+        src = by_camera[a]
+        if len(src) == 0:
             continue
         src = src[np.argsort(times.end[src], kind="stable")]
-        dst = dst[np.argsort(times.start[dst], kind="stable")]
-        starts = times.start[dst]
-        lo = np.searchsorted(starts, times.end[src] + layout.min_gap[a, b], side="left")
-        hi = np.maximum(np.searchsorted(starts, times.end[src] + layout.max_gap[a, b], side="right"), lo)
-        for block in _band_blocks(lo, hi):
-            i, j, sims = _expand(src[block], dst, lo[block], hi[block], feats)
-            # a pair inside both windows is found from both directions: keep it from one
-            reverse = (
-                layout.allowed[b, a]
-                & (times.start[i] >= times.end[j] + layout.min_gap[b, a])
-                & (times.start[i] <= times.end[j] + layout.max_gap[b, a])
-            )
-            drop = reverse & ((a > b) | ((a == b) & (i > j)))
-            if a == b:  # re-entry: never the same track, never overlapping in time
-                drop |= (i == j) | ((times.start[i] <= times.end[j]) & (times.start[j] <= times.end[i]))
-            i, j = i[~drop], j[~drop]
-            sims = None if sims is None else sims[~drop]
-            parts.append((i, j) if sims is None else (i, j, sims))
+        low, high = layout.min_gap[a, b], layout.max_gap[a, b]
+        # in window, j leaves no earlier than low (>= route_min) after i: the pair is possible
+        # unless the views never overlap and j appears before i has left (Timeline.possible)
+        separate = a != b and routes[a, b] >= 0 and routes[b, a] >= 0
+        # a pair inside both windows is found from both directions: keep it from one
+        dedupe = bool(layout.allowed[b, a]) and a >= b
+        for dst, longest in _duration_classes(by_camera[b], times):
+            dst = dst[np.argsort(times.start[dst], kind="stable")]
+            starts = times.start[dst]
+            lo = np.searchsorted(starts, times.end[src] + low - longest, side="left")
+            hi = np.maximum(np.searchsorted(starts, times.end[src] + high, side="right"), lo)
+            for block in _band_blocks(lo, hi):
+                i, j, sims = _expand(src[block], dst, lo[block], hi[block], feats)
+                keep = times.end[j] >= times.end[i] + low
+                if separate:
+                    keep &= times.start[j] > times.end[i]
+                if a == b:  # re-entry: never overlapping in time (so never the same tracklet)
+                    keep &= (times.start[j] > times.end[i]) | (times.start[i] > times.end[j])
+                if dedupe:
+                    reverse = in_window(times, layout, j, i)
+                    keep &= ~(reverse & (i > j)) if a == b else ~reverse
+                i, j = i[keep], j[keep]
+                parts.append((i, j) if sims is None else (i, j, sims[keep]))
     if not parts:
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         return empty if feats is None else (*empty, np.zeros(0, np.float32))
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+
+
+def _duration_classes(members: np.ndarray, times: TrackletTimes) -> list[tuple[np.ndarray, float]]:
+    """Tracklets grouped by duration (powers of eight seconds) with each group's longest duration.
+
+    The window search widens each band by the longest duration among the targets; grouping
+    keeps one long tracklet (a parked vehicle) from widening the bands of all the short ones,
+    and coarse groups keep the number of searches and matrix products small.
+    """
+    if len(members) == 0:
+        return []
+    duration = times.end[members] - times.start[members]
+    group = np.ceil(np.log(np.maximum(duration, 1.0)) / np.log(8.0)).astype(np.int64)
+    out = []
+    for g in np.unique(group):
+        rows = members[group == g]
+        out.append((rows, float(duration[group == g].max())))
+    return out
 
 
 def _band_blocks(lo: np.ndarray, hi: np.ndarray, max_rows: int = 512) -> list[slice]:

@@ -12,7 +12,7 @@ import numpy as np
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
 from mtmc.clustering import cluster
-from mtmc.compatibility import compatible_pairs, tracklet_times
+from mtmc.compatibility import Timeline, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
 
@@ -28,6 +28,7 @@ class MatchingOptions:
     center: bool = True
     pca_dim: int = 0
     color_weight: float = 0.3
+    bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
 
 
 @dataclass
@@ -56,7 +57,8 @@ def match_tracklets(
     times = tracklet_times(tracklets, layout)
     descriptors = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
     i, j, sims = compatible_pairs(times, layout, descriptors)
-    labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim)
+    timeline = Timeline.of(times, layout) if options.bridged else None
+    labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)
     best = np.full(len(tracklets), -np.inf)
     np.maximum.at(best, i, sims)
     np.maximum.at(best, j, sims)
