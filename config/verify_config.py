@@ -27,6 +27,7 @@ from yacs.config import CfgNode
 
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key
 from config.layout import LayoutError, parse_layout
+from config.paths import output_dir_problem, safe_name
 from models.registry import ModelNotFoundError, resolve_model
 from models.runtime import detector_backend
 
@@ -52,10 +53,13 @@ def validate(cfg: CfgNode, mode: Mode = "any") -> list[str]:
         raise ValueError(f"unknown validation mode {mode!r}; expected one of {MODES}")
     problems = [p for key in SCHEMA if (p := _check_value(key, _get(cfg, key.name), key.name))]
     problems += _check_cameras(cfg.EXPRESS.CAMERAS)
-    problems += _check_relations(cfg)
+    if not problems:  # relations compare values, which must have the right types first
+        problems += _check_relations(cfg)
     if problems or mode == "any":
         return problems  # file checks on ill-typed values would only repeat the same problems
 
+    if mode in ("mot", "express", "live", "mtmc"):
+        problems += _check_output_dir(cfg.OUTPUT_DIR)
     if mode in ("mot", "express", "live"):
         problems += _require(cfg, "OUTPUT_DIR")
     if mode == "mot":
@@ -67,6 +71,8 @@ def validate(cfg: CfgNode, mode: Mode = "any") -> list[str]:
         problems += _check_backend("ray", "EXPRESS.EXECUTOR")
     if mode == "mtmc":
         problems += _require(cfg, "OUTPUT_DIR") + _check_mtmc_inputs(cfg)
+    if mode == "eval" and cfg.OUTPUT_DIR:
+        problems += _check_output_dir(cfg.OUTPUT_DIR)
     if mode == "eval" or (mode == "express" and cfg.EVAL.GROUND_TRUTHS):
         problems += _check_eval(cfg, mode)
     return problems
@@ -83,6 +89,11 @@ def _check_value(key: Key, value: Any, label: str) -> str | None:
     if key.check(value):
         return None
     return f"{label}: expected {key.check.expected}, got {value!r}"
+
+
+def _check_output_dir(value: str) -> list[str]:
+    problem = output_dir_problem(value) if value else None
+    return [f"OUTPUT_DIR: {problem}"] if problem else []
 
 
 def _require(cfg: CfgNode, name: str) -> list[str]:
@@ -105,9 +116,12 @@ def _check_cameras(cameras: list[Any]) -> list[str]:
                     problems.append(f"{label}.{name}: expected {check.expected}, got {value!r}")
             elif problem := _check_value(SCHEMA_BY_NAME[f"MOT.{name.upper()}"], value, f"{label}.{name}"):
                 problems.append(problem)
-        name = str(cam.get("name") or Path(str(cam.get("video", ""))).stem)
-        if name and not CAMERA_NAME.match(name):
-            problems.append(f"{label}.name: expected letters, digits, '_', '-' or '.', got {name!r}")
+        if cam.get("name"):
+            name = str(cam["name"])
+            if not CAMERA_NAME.match(name):
+                problems.append(f"{label}.name: expected letters, digits, '_', '-' or '.', got {name!r}")
+        else:  # the same derivation as config.loader.camera_name
+            name = safe_name(Path(str(cam.get("video", ""))).stem, f"cam{i}")
         if name in names:
             problems.append(
                 f"{label}.name: '{name}' is already used by EXPRESS.CAMERAS[{names[name]}]; "
