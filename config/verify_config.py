@@ -260,7 +260,7 @@ def _check_layout(path: str, names: list[str] | None, n_expected: int, what: str
     try:
         layout = parse_layout(path, names)
     except LayoutError as err:
-        return [f"MTMC.CAMERA_LAYOUT: {err}"]
+        return [f"MTMC.CAMERA_LAYOUT: {problem}" for problem in err.problems]
     if layout.n_cams != n_expected:
         return [f"MTMC.CAMERA_LAYOUT: describes {layout.n_cams} cameras, but {what} has {n_expected}"]
     return []

@@ -379,6 +379,9 @@ def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
     if "camera" not in table.columns:
         table["camera"] = camera
     has_global = "global_id" in table.columns
+    integers = ["frame", "id", "camera"] + (["global_id"] if has_global else [])
+    for name in [*integers, "x", "y", "w", "h", "speed"]:
+        table[name] = _csv_numbers(table, name, path, integer=name in integers, optional=name == "speed")
     table = table.sort_values(["camera", "id", "frame"], kind="stable")
     tracklets, global_ids = [], []
     for (cam, track_id), rows in table.groupby(["camera", "id"], sort=False):
@@ -402,6 +405,21 @@ def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
         if has_global:
             global_ids.append(int(rows["global_id"].iloc[0]))
     return TrackletTable(tracklets, global_ids if has_global else None)
+
+
+def _csv_numbers(table: pd.DataFrame, name: str, path: Path, integer: bool, optional: bool) -> pd.Series:
+    """Column ``name`` as numbers; ``TrackletFileError`` naming the first line that has something else."""
+    values = pd.to_numeric(table[name], errors="coerce").astype(np.float64)
+    bad = ~np.isfinite(values) & ~(optional & table[name].isna())
+    if integer:
+        bad |= (values != np.round(values)) | (values.abs() > 2**53)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        kind = "an integer" if integer else "a number"
+        cell = str(table[name].iloc[row]).strip()
+        found = f"is '{cell}'" if cell else "is missing"
+        raise TrackletFileError(f"{path}:{row + 2}: {name} {found}, expected {kind}")
+    return values.astype(np.int64) if integer else values
 
 
 # --------------------------------------------------------------------------- MOTChallenge text
