@@ -212,6 +212,7 @@ def load_tracklet_file(path: str | Path) -> TrackletTable:
         raise TrackletFileError(f"{path}: not a tracklet file (no 'meta' member)")
     meta = _read_meta(path, arrays["meta"])
     try:
+        _check_sizes(arrays, meta)
         tracklets = _split_tracklets(arrays, meta)
         groups = None if meta["groups"] is None else {g["global_id"]: g["attributes"] for g in meta["groups"]}
         table = TrackletTable(tracklets, meta["global_ids"], groups, meta.get("info", {}))
@@ -263,6 +264,26 @@ def _read_meta(path: Path, meta: np.ndarray) -> dict[str, Any]:
             f"reads ({FORMAT_VERSION}); upgrade vehicle-mtmc"
         )
     return parsed
+
+
+def _check_sizes(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """The members agree on the number of tracklets, boxes and features (a damaged file may not)."""
+    n = len(meta["tracklets"])
+    for name in ("lengths", "feature_counts", "feature_dims", "has_mean"):
+        if len(arrays[name]) != n:
+            raise ValueError(f"'{name}' has {len(arrays[name])} entries for {n} tracklets")
+    for name in ("lengths", "feature_counts"):
+        if arrays[name].dtype.kind not in "iu" or (arrays[name] < 0).any():
+            raise ValueError(f"'{name}' must hold non-negative integers")
+    sizes = (
+        (("frames", "bboxes", "scores"), int(arrays["lengths"].sum()), "boxes"),
+        (("features", "feature_frames"), int(arrays["feature_counts"].sum()), "features"),
+        (("mean_features",), int(np.count_nonzero(arrays["has_mean"])), "mean features"),
+    )
+    for names, total, what in sizes:
+        for name in names:
+            if len(arrays[name]) != total:
+                raise ValueError(f"'{name}' has {len(arrays[name])} rows for {total} {what}")
 
 
 def _split_tracklets(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> list[Tracklet]:
