@@ -101,6 +101,9 @@ def parse_layout(path: str | Path, camera_names: Sequence[str] | None = None) ->
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise LayoutError(f"{path}: cannot read camera layout ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise LayoutError(f"{path}:{line}: not UTF-8 text; a camera layout is plain text") from None
     lines = [(i + 1, line.split("#", 1)[0].strip()) for i, line in enumerate(text.splitlines())]
     lines = [(no, line) for no, line in lines if line]
     if not lines:

@@ -62,6 +62,7 @@ FORMAT_NAME = "vehicle_mtmc.tracklets"
 FORMAT_VERSION = 1
 CSV_COLUMNS = ["frame", "id", "x", "y", "w", "h", "color", "type", "speed", "plate"]
 CSV_TEXT_COLUMNS = ("color", "type", "plate")
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # boxes are stored as float32
 MOT_TXT_COLUMNS = ["frame", "id", "x", "y", "w", "h", "conf", "wx", "wy", "wz"]
 
 
@@ -431,7 +432,7 @@ def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
 def _csv_numbers(table: pd.DataFrame, name: str, path: Path, integer: bool, optional: bool) -> pd.Series:
     """Column ``name`` as numbers; ``TrackletFileError`` naming the first line that has something else."""
     values = pd.to_numeric(table[name], errors="coerce").astype(np.float64)
-    bad = ~np.isfinite(values) & ~(optional & table[name].isna())
+    bad = ~(values.abs() <= FLOAT32_MAX) & ~(optional & table[name].isna())
     if integer:
         bad |= (values != np.round(values)) | (values.abs() > 2**53)
     if bad.any():
@@ -532,7 +533,8 @@ def read_number_table(
         values = table.to_numpy(np.float64)
     except ValueError:  # text in a number column: find it cell by cell
         values = np.array([[_to_number(cell) for cell in _cells(line, sep, n_cols)] for _, line in lines])
-    bad = ~np.isfinite(values)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(values) <= FLOAT32_MAX)  # also NaN, inf and what float32 cannot hold
     ints = [c for c in integer_columns if c < n_cols]
     bad[:, ints] |= (values[:, ints] != np.round(values[:, ints])) | (np.abs(values[:, ints]) > 2**53)
     if bad.any():
