@@ -518,7 +518,7 @@ def read_number_table(
     widths = [len(line.split(sep)) for _, line in lines]
     if min(widths) < required:
         no = lines[int(np.argmin(widths))][0]
-        wanted = f" ({names})" if names else ""
+        wanted = f" ({','.join(names.split(',')[:required])})" if names else ""
         raise TableError(f"{path}:{no}: expected at least {required} columns{wanted}, got {min(widths)}")
     n_cols = min(columns, max(widths))
     try:

@@ -280,3 +280,33 @@ def test_eval_runner_refuses_empty_ground_truth(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert f"{tmp_path / 'gt.txt'}: the ground truth has no boxes" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_express_with_derived_names_rerun_after_an_empty_result(shared: Path, tmp_path: Path) -> None:
+    """Folders named with a space and an umlaut need no 'name'; a 0-byte mot.npz is re-tracked, not fatal."""
+    frames = sorted((shared / "data" / "traffic" / "MVI_20011").glob("*.jpg"))[:6]
+    for folder in ("Nord Kreuzung", "S\u00fcd Ausfahrt"):
+        (tmp_path / folder).mkdir()
+        for frame in frames:
+            (tmp_path / folder / frame.name).symlink_to(frame)
+    (tmp_path / "layout.txt").write_text("0 1 -1 5\n1 0 -1 5\nfps 25 25\n")
+    cfg = tmp_path / "express.yaml"
+    cfg.write_text(
+        "MOT: {DETECTOR: yolox_nano.onnx, REID_ONNX: mobilenetv2_imagenet_features.onnx, MIN_FRAMES: 2}\n"
+        "MTMC: {CAMERA_LAYOUT: layout.txt}\n"
+        "EXPRESS:\n  EXECUTOR: sequential\n  CAMERAS:\n"
+        "    - video: Nord Kreuzung\n    - video: S\u00fcd Ausfahrt\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    first = run("mtmc/run_express_mtmc.py", "--config", str(cfg), "OUTPUT_DIR", str(out))
+    assert first.returncode == 0, first.stderr
+    assert (out / "0_Nord_Kreuzung" / "mot.npz").is_file() and (out / "1_Sud_Ausfahrt" / "mot.npz").is_file()
+    expected = load_tracklets(out / "0_Nord_Kreuzung" / "mot.npz").tracklets
+    (out / "0_Nord_Kreuzung" / "mot.npz").write_bytes(b"")  # as a full disk or a crash can leave it
+    again = run("mtmc/run_express_mtmc.py", "--config", str(cfg), "OUTPUT_DIR", str(out))
+    assert again.returncode == 0, again.stderr
+    assert f"{out / '0_Nord_Kreuzung' / 'mot.npz'}: empty file (0 bytes)" in again.stderr
+    assert "camera 'Sud_Ausfahrt': complete results of an identical configuration" in again.stderr
+    redone = load_tracklets(out / "0_Nord_Kreuzung" / "mot.npz").tracklets
+    assert [t.frames.tolist() for t in redone] == [t.frames.tolist() for t in expected]
