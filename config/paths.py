@@ -71,11 +71,15 @@ def output_dir_problem(path: str | Path) -> str | None:
         if real == fs or fs in real.parents:
             return f"{path} is under {fs}, a kernel interface, not storage; choose a folder on a disk"
     existing = path
-    while not existing.exists():
-        if existing.is_symlink():
-            return f"{existing} is a broken symbolic link"
-        existing = existing.parent
-    if not existing.is_dir():
+    try:
+        while not existing.exists():
+            if existing.is_symlink():
+                return f"{existing} is a broken symbolic link"
+            existing = existing.parent
+        is_dir = existing.is_dir()
+    except OSError as err:  # a parent that may not be entered (EACCES), a name too long, ...
+        return f"{path} cannot be reached ({err.strerror})"
+    if not is_dir:
         what = "is" if existing == path else f"cannot be created: {existing} is"
         return f"{path} {what} a file, not a folder"
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -5,9 +5,12 @@ The README's "Faults and bad input" table lists these cases and what the user se
 
 from __future__ import annotations
 
+import ast
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -121,13 +124,30 @@ def test_output_dir_problems(tmp_path: Path) -> None:
     assert f"OUTPUT_DIR: {tmp_path / 'file'} is a file, not a folder" in text
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write into read-only folders")
-def test_output_dir_not_writable(tmp_path: Path) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o555)
-    assert f"{locked / 'run'} (its nearest existing parent {locked}) is not writable" in output_dir_problem(
-        locked / "run"
-    )
+def test_output_dir_not_writable_or_not_reachable() -> None:
+    """Checked with real permissions; root may write anywhere, so as root the check runs as 'nobody'."""
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        base.chmod(0o755)
+        (base / "locked").mkdir()
+        (base / "locked").chmod(0o555)
+        (base / "private").mkdir()
+        (base / "private").chmod(0o700)
+        targets = [str(base / "locked" / "run"), str(base / "private" / "run")]
+        code = f"from config.paths import output_dir_problem as p; print([p(t) for t in {targets!r}])"
+        command = [sys.executable, "-c", code]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("running as root without setpriv: cannot drop the right to write anywhere")
+            command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    locked, private = ast.literal_eval(proc.stdout.strip())
+    assert locked == f"{targets[0]} (its nearest existing parent {base / 'locked'}) is not writable"
+    if os.geteuid() == 0:  # as its owner a non-root user may enter 'private'
+        assert private == f"{targets[1]} cannot be reached (Permission denied)"
 
 
 def test_camera_names_derived_from_awkward_file_names(tmp_path: Path) -> None:
