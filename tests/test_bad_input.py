@@ -13,14 +13,17 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from config.layout import LayoutError, parse_layout
 from config.loader import ConfigError, camera_name, load_config
 from config.paths import output_dir_problem, safe_name
+from detection.video import probe_video
 from evaluate.formats import AnnotationError, read_detrac_xml, read_ground_truth, read_mot_challenge
 from mot.camera import completed_result, fingerprint
+from mot.plan import frame_input_errors
 from mot.storage import TrackletFileError, load_tracklets, save_tracklets
 from mot.tracklet import Tracklet
 
@@ -330,3 +333,38 @@ def test_express_with_derived_names_rerun_after_an_empty_result(shared: Path, tm
     assert "camera 'Sud_Ausfahrt': complete results of an identical configuration" in again.stderr
     redone = load_tracklets(out / "0_Nord_Kreuzung" / "mot.npz").tracklets
     assert [t.frames.tolist() for t in redone] == [t.frames.tolist() for t in expected]
+
+
+def test_masks_zones_and_calibration_are_checked_before_the_run(shared: Path, tmp_path: Path) -> None:
+    """A bad side input stops the run at start-up (exit 2, before any model loads), not after."""
+    small = np.full((10, 10), 255, np.uint8)
+    cv2.imwrite(str(tmp_path / "small.png"), small)
+    (tmp_path / "zones").mkdir()
+    cv2.imwrite(str(tmp_path / "zones" / "zone1.png"), small)
+    (tmp_path / "text.png").write_text("not an image")
+    (tmp_path / "calib.txt").write_text("1 2 3\n")
+    cfg = load_config(MOT_EXAMPLE, ["OUTPUT_DIR", str(tmp_path / "out")])
+    info = probe_video(cfg.MOT.VIDEO)
+    cases = {
+        "DETECTION_MASK": (tmp_path / "text.png", "text.png: cannot read the detection mask image"),
+        "ZONE_MASK_DIR": (tmp_path / "zones", "zones: zone masks are 10x10, the camera's frames 960x540"),
+        "CALIBRATION": (tmp_path / "calib.txt", "calib.txt: expected a 3 x 3 homography"),
+    }
+    for key, (value, expected) in cases.items():
+        mot = cfg.MOT.clone()
+        mot.defrost()
+        mot[key] = str(value)
+        (error,) = frame_input_errors(mot, info)
+        assert expected in error
+    proc = run(
+        "mot/run_tracker.py",
+        "--config",
+        str(MOT_EXAMPLE),
+        "OUTPUT_DIR",
+        str(tmp_path / "out"),
+        "MOT.DETECTION_MASK",
+        str(tmp_path / "small.png"),
+    )  # no --dry-run: stops all the same
+    assert proc.returncode == 2
+    assert "small.png: detection mask is 10x10 but the camera's frames are 960x540" in proc.stderr
+    assert "Traceback" not in proc.stderr and "loading" not in proc.stderr
