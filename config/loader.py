@@ -25,7 +25,21 @@ SECTIONS = {".".join(k.name.split(".")[:i]) for k in SCHEMA for i in range(1, k.
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but ``5e-1`` and ``1e3`` are numbers as in YAML 1.2 (1.1 wants ``5.0e-1``)."""
+    """PyYAML's safe loader, but ``5e-1`` and ``1e3`` are numbers as in YAML 1.2 (1.1 wants ``5.0e-1``),
+    and a key given twice in one mapping is an error (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"'{key}' given twice (first at line {first_line[key]})",
+                        problem_mark=key_node.start_mark,
+                    )
+                first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 _YamlLoader.add_implicit_resolver(

@@ -346,8 +346,15 @@ def load_pickle(path: str | Path, allow_pickle: bool = False) -> list[Any]:
             "(config MTMC.ALLOW_PICKLE: true) only for files you trust, or use the canonical .npz files."
         )
     log.warning("unpickling %s: this runs code from the file; only do this for files you trust", path)
-    with path.open("rb") as f:
-        objects = pickle.load(f)
+    try:
+        with path.open("rb") as f:
+            objects = pickle.load(f)
+    except FileNotFoundError:
+        raise TrackletFileError(f"{path}: tracklet file not found") from None
+    except OSError as err:
+        raise TrackletFileError(f"{path}: cannot read ({err.strerror})") from err
+    except Exception as err:  # unpickling can fail in any way the file's contents choose
+        raise TrackletFileError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from err
     if not isinstance(objects, list):
         raise TrackletFileError(f"{path}: expected a pickled list, got {type(objects).__name__}")
     return objects

@@ -98,6 +98,12 @@ def test_exponent_without_a_dot_is_a_number(tmp_path: Path) -> None:
     assert cfg.MTMC.MIN_SIM == 0.25
 
 
+def test_a_key_given_twice_is_an_error(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "dup.yaml"
+    cfg_file.write_text("MOT:\n  TRACKER: deepsort\n  MIN_FRAMES: 3\n  TRACKER: bytetrack_iou\n")
+    assert f"{cfg_file}:4: not valid YAML ('TRACKER' given twice (first at line 2))" in problems_of(cfg_file)
+
+
 def test_override_problems_are_all_reported() -> None:
     text = problems_of(
         None, ["MOT.TRACKED_CLASSES", "[2, ", "MTMC.MIN_SIM", "{a: ", "MOT", "x", "MOT.A", "1"]
@@ -230,6 +236,15 @@ def test_empty_earlier_result_is_named_and_not_resumed(tmp_path: Path, caplog) -
     assert f"{tmp_path / 'mot.npz'}: empty file (0 bytes)" in caplog.text
     assert "not resumable, tracking this camera again" in caplog.text
     assert fingerprint(cfg.MOT)  # the fingerprint still works: a good file would be reused
+
+
+def test_unreadable_pickle_when_pickles_are_allowed(tmp_path: Path) -> None:
+    (tmp_path / "bad.pkl").write_text("garbage")
+    with pytest.raises(TrackletFileError, match=r"bad\.pkl: not a readable pickle"):
+        load_tracklets(tmp_path / "bad.pkl", allow_pickle=True)
+    (tmp_path / "empty.pkl").write_bytes(b"")
+    with pytest.raises(TrackletFileError, match=r"empty\.pkl: not a readable pickle \(EOFError"):
+        load_tracklets(tmp_path / "empty.pkl", allow_pickle=True)
 
 
 @pytest.mark.parametrize(
