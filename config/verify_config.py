@@ -58,8 +58,7 @@ def validate(cfg: CfgNode, mode: Mode = "any") -> list[str]:
     if problems or mode == "any":
         return problems  # file checks on ill-typed values would only repeat the same problems
 
-    if mode in ("mot", "express", "live", "mtmc"):
-        problems += _check_output_dir(cfg.OUTPUT_DIR)
+    problems += _check_output_dir(cfg.OUTPUT_DIR)  # before the first result is due, not at it
     if mode in ("mot", "express", "live"):
         problems += _require(cfg, "OUTPUT_DIR")
     if mode == "mot":
@@ -71,8 +70,6 @@ def validate(cfg: CfgNode, mode: Mode = "any") -> list[str]:
         problems += _check_backend("ray", "EXPRESS.EXECUTOR")
     if mode == "mtmc":
         problems += _require(cfg, "OUTPUT_DIR") + _check_mtmc_inputs(cfg)
-    if mode == "eval" and cfg.OUTPUT_DIR:
-        problems += _check_output_dir(cfg.OUTPUT_DIR)
     if mode == "eval" or (mode == "express" and cfg.EVAL.GROUND_TRUTHS):
         problems += _check_eval(cfg, mode)
     return problems
