@@ -22,7 +22,7 @@ from config.layout import CameraLayout, LayoutError, parse_layout
 from config.loader import ConfigError, load_config, parse_overrides
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=100,
     derandomize=True,
     deadline=None,
     database=None,
