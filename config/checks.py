@@ -23,7 +23,7 @@ class Check:
     def __call__(self, value: Any) -> bool:
         try:
             return bool(self.test(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, re.error):  # re.error: a zone path that is not a valid regex
             return False
 
 

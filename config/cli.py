@@ -35,6 +35,43 @@ def build_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Like ``parser.parse_args``, but options written after the overrides still count as options.
+
+    The overrides take the rest of the command line (values may start with '-'), so
+    ``... OUTPUT_DIR out --dry-run`` would otherwise make '--dry-run' an override value.
+    No config value is spelled like one of the runner's options, so every such token is
+    taken as the option (``OUTPUT_DIR --dry-run`` then says OUTPUT_DIR has no value).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    options, opts = _split_options(parser, args.opts)
+    if not options:
+        return args
+    front = argv[: len(argv) - len(args.opts)]
+    return parser.parse_args(front + options + opts)  # as if written in front: same checks and messages
+
+
+def _split_options(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(the parser's own options among the override tokens, the KEY VALUE tokens left)."""
+    known = {flag: action for action in parser._actions for flag in action.option_strings}
+    options: list[str] = []
+    opts: list[str] = []
+    i = 0
+    while i < len(tokens):
+        flag = tokens[i].split("=", 1)[0]
+        if flag not in known:
+            opts.append(tokens[i])
+            i += 1
+            continue
+        takes_value = known[flag].nargs != 0 and "=" not in tokens[i]
+        if takes_value and i + 1 == len(tokens):
+            parser.error(f"argument {flag}: expected one argument")
+        options += tokens[i : i + 1 + takes_value]
+        i += 1 + takes_value
+    return options, opts
+
+
 def setup_logging(level: str) -> None:
     logging.basicConfig(
         level=getattr(logging, level),
@@ -55,7 +92,8 @@ def run_cli(
 
     Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 130 interrupted.
     """
-    args = build_parser(description).parse_args(argv)
+    parser = build_parser(description)
+    args = parse_args(parser, argv)
     setup_logging(args.log_level)
     log = logging.getLogger(body.__module__)
     try:

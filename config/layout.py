@@ -25,7 +25,8 @@ allows a transition from camera i to camera j.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -34,10 +35,15 @@ import numpy as np
 
 VECTOR_KEYWORDS = ("fps", "offset", "scale")
 SECTION_NAMES = ("fps", "offset", "scales", "compatibility", "dtmin", "dtmax")
+MAX_PROBLEMS = 50  # bad lines reported at once
 
 
 class LayoutError(ValueError):
-    """A layout file problem; the message names the file and line."""
+    """A layout file problem; the message names the file and line (``problems``: one per bad line)."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems) or [message]
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,13 +110,64 @@ def parse_layout(path: str | Path, camera_names: Sequence[str] | None = None) ->
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise LayoutError(f"{path}: cannot read camera layout ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise LayoutError(f"{path}:{line}: not UTF-8 text; a camera layout is plain text") from None
     lines = [(i + 1, line.split("#", 1)[0].strip()) for i, line in enumerate(text.splitlines())]
     lines = [(no, line) for no, line in lines if line]
     if not lines:
         raise LayoutError(f"{path}: the camera layout is empty")
     if any(line in SECTION_NAMES for _, line in lines):
-        return _parse_sectioned(path, lines)
-    return _parse_lines(path, lines, camera_names)
+        return _every_bad_line(path, lines, lambda kept: _parse_sectioned(path, kept), SECTION_NAMES)
+    return _every_bad_line(path, lines, lambda kept: _parse_lines(path, kept, camera_names), ())
+
+
+def _every_bad_line(
+    path: Path,
+    lines: list[tuple[int, str]],
+    parse: Callable[[list[tuple[int, str]]], CameraLayout],
+    headers: Sequence[str],
+) -> CameraLayout:
+    """``parse(lines)``, but a file with several bad lines reports all of them, not only the first.
+
+    The parsers stop at the first problem, whose message starts ``file:line:``; that line is
+    left out and the rest parsed again. Problems that only follow from left-out lines are not
+    reported: those naming no line (e.g. a missing 'fps' line when the 'fps' line was bad), and
+    those at a section header (its matrix lost a bad row).
+    """
+    problems: list[str] = []
+    kept = lines
+    while len(problems) < MAX_PROBLEMS:
+        try:
+            layout = parse(kept)
+        except LayoutError as err:
+            no = _line_number(path, str(err))
+            if not problems:
+                first = err
+            elif no is None or dict(kept).get(no) in headers:
+                break
+            problems.append(str(err))
+            if no is None:
+                break
+            kept = [(n, line) for n, line in kept if n != no]
+            continue
+        if not problems:
+            return layout
+        break
+    if len(problems) == 1:
+        raise first
+    problems.sort(key=lambda problem: _line_number(path, problem) or 0)
+    raise LayoutError(
+        f"{path}: {len(problems)} problems in the camera layout:\n  " + "\n  ".join(problems), problems
+    )
+
+
+def _line_number(path: Path, message: str) -> int | None:
+    """N of a message starting ``path:N: ``, else None."""
+    if not message.startswith(f"{path}:"):
+        return None
+    match = re.match(r"(\d+): ", message.removeprefix(f"{path}:"))
+    return int(match.group(1)) if match else None
 
 
 def _number(token: str, path: Path, line_no: int) -> float:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,41 @@ import yaml
 from yacs.config import CfgNode
 
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key, get_cfg_defaults
+from config.paths import safe_name
 from config.verify_config import Mode, validate
 
 # Every proper prefix of a key: "MOT", "MOT.BYTETRACK", ...
 SECTIONS = {".".join(k.name.split(".")[:i]) for k in SCHEMA for i in range(1, k.name.count(".") + 1)}
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but ``5e-1`` and ``1e3`` are numbers as in YAML 1.2 (1.1 wants ``5.0e-1``),
+    and a key given twice in one mapping is an error (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                key = key_node.value
+                if key in first_line:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"'{key}' given twice (first at line {first_line[key]})",
+                        problem_mark=key_node.start_mark,
+                    )
+                first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """One YAML document with the loader every config value goes through."""
+    return yaml.load(text, Loader=_YamlLoader)
 
 
 class ConfigError(ValueError):
@@ -65,10 +97,23 @@ def load_config(
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError([f"config file not found: {path}"])
+    if not path.is_file():
+        raise ConfigError([f"{path}: not a file (expected a YAML config file)"])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+    except OSError as err:
+        raise ConfigError([f"{path}: cannot read the config file ({err.strerror})"]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}); save the file as UTF-8"]
+        ) from None
+    try:
+        raw = parse_yaml(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -86,15 +131,34 @@ def parse_overrides(opts: Sequence[str]) -> dict[str, Any]:
     """``["A.B", "1", "C", "x"]`` -> nested ``{"A": {"B": 1}, "C": "x"}``; values parsed as YAML."""
     if len(opts) % 2:
         raise ConfigError([f"overrides come in KEY VALUE pairs; '{opts[-1]}' has no value"])
+    problems: list[str] = []
     nested: dict[str, Any] = {}
     for key, text in zip(opts[::2], opts[1::2], strict=True):
-        value = yaml.safe_load(text) if text.strip() else ""
-        node = nested
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = "" if value is None else value
+        try:
+            value = parse_yaml(text) if text.strip() else ""
+        except yaml.YAMLError as err:
+            reason = getattr(err, "problem", None) or str(err).split("\n", 1)[0]
+            problems.append(f"{key}: the override value {text!r} is not valid YAML ({reason})")
+            continue
+        if problem := _insert(nested, key, "" if value is None else value):
+            problems.append(problem)
+    if problems:
+        raise ConfigError(problems)
     return nested
+
+
+def _insert(nested: dict[str, Any], key: str, value: Any) -> str | None:
+    """Put ``value`` at dotted ``key``; a problem when the key clashes with an earlier override."""
+    *parents, leaf = key.split(".")
+    node = nested
+    for i, part in enumerate(parents):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            return f"{key}: '{'.'.join(parents[: i + 1])}' was already given a value in the overrides"
+    if isinstance(node.get(leaf), dict):
+        return f"{key}: given a value, but other overrides set keys inside it"
+    node[leaf] = value
+    return None
 
 
 def camera_config(cfg: CfgNode, index: int) -> CfgNode:
@@ -115,9 +179,11 @@ def camera_config(cfg: CfgNode, index: int) -> CfgNode:
 
 
 def camera_name(cfg: CfgNode, index: int) -> str:
-    """The camera's ``name``, or its video's stem when none is given."""
+    """The camera's ``name``, or a safe name made from its video's stem when none is given."""
     entry = cfg.EXPRESS.CAMERAS[index]
-    return str(entry.get("name") or Path(str(entry.get("video", f"cam{index}"))).stem)
+    if entry.get("name"):
+        return str(entry["name"])
+    return safe_name(Path(str(entry.get("video", ""))).stem, f"cam{index}")
 
 
 def _merge(cfg: CfgNode, raw: dict[str, Any], base_dir: Path, problems: list[str], prefix: str = "") -> None:

@@ -1,4 +1,6 @@
-"""Atomic file writes: a result file either holds a complete write or does not exist.
+"""Atomic file writes, output-folder checks and names safe for folders.
+
+A result file either holds a complete write or does not exist.
 
 The data goes to a hidden temporary file in the target's directory, is flushed to
 disk, then renamed over the target (``os.replace`` is atomic on POSIX and Windows).
@@ -10,10 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+# Kernel interfaces, not storage: mkdir there fails or, worse, writes into kernel settings.
+PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
 
 
 @contextlib.contextmanager
@@ -39,3 +47,42 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kwargs: Any) -> Iter
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_write(path, "w", encoding="utf-8", newline="") as f:
         f.write(text)
+
+
+def safe_name(text: str, fallback: str) -> str:
+    """``text`` as letters, digits, '_', '-' and '.' only (accents dropped, the rest '_'), else ``fallback``.
+
+    Camera names become folder names and layout tokens, so a file name like
+    ``Nord Kreuzung (2).mp4`` gives ``Nord_Kreuzung_2`` rather than an error.
+    """
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    name = UNSAFE_NAME_CHARS.sub("_", ascii_text).strip("_.")
+    return name or fallback
+
+
+def output_dir_problem(path: str | Path) -> str | None:
+    """Why results cannot be written under ``path`` (created if missing), or None when they can.
+
+    Checked before any work, so a long run does not fail at its first write.
+    """
+    path = Path(path).absolute()
+    real = Path(os.path.realpath(path))
+    for fs in PSEUDO_FILESYSTEMS:
+        if real == fs or fs in real.parents:
+            return f"{path} is under {fs}, a kernel interface, not storage; choose a folder on a disk"
+    existing = path
+    try:
+        while not existing.exists():
+            if existing.is_symlink():
+                return f"{existing} is a broken symbolic link"
+            existing = existing.parent
+        is_dir = existing.is_dir()
+    except OSError as err:  # a parent that may not be entered (EACCES), a name too long, ...
+        return f"{path} cannot be reached ({err.strerror})"
+    if not is_dir:
+        what = "is" if existing == path else f"cannot be created: {existing} is"
+        return f"{path} {what} a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" (its nearest existing parent {existing})"
+        return f"{path}{where} is not writable"
+    return None

@@ -27,6 +27,7 @@ from yacs.config import CfgNode
 
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key
 from config.layout import LayoutError, parse_layout
+from config.paths import output_dir_problem, safe_name
 from models.registry import ModelNotFoundError, resolve_model
 from models.runtime import detector_backend
 
@@ -52,10 +53,12 @@ def validate(cfg: CfgNode, mode: Mode = "any") -> list[str]:
         raise ValueError(f"unknown validation mode {mode!r}; expected one of {MODES}")
     problems = [p for key in SCHEMA if (p := _check_value(key, _get(cfg, key.name), key.name))]
     problems += _check_cameras(cfg.EXPRESS.CAMERAS)
-    problems += _check_relations(cfg)
+    if not problems:  # relations compare values, which must have the right types first
+        problems += _check_relations(cfg)
     if problems or mode == "any":
         return problems  # file checks on ill-typed values would only repeat the same problems
 
+    problems += _check_output_dir(cfg.OUTPUT_DIR)  # before the first result is due, not at it
     if mode in ("mot", "express", "live"):
         problems += _require(cfg, "OUTPUT_DIR")
     if mode == "mot":
@@ -85,6 +88,11 @@ def _check_value(key: Key, value: Any, label: str) -> str | None:
     return f"{label}: expected {key.check.expected}, got {value!r}"
 
 
+def _check_output_dir(value: str) -> list[str]:
+    problem = output_dir_problem(value) if value else None
+    return [f"OUTPUT_DIR: {problem}"] if problem else []
+
+
 def _require(cfg: CfgNode, name: str) -> list[str]:
     return [] if _get(cfg, name) else [f"{name}: required for this command, but empty"]
 
@@ -105,9 +113,12 @@ def _check_cameras(cameras: list[Any]) -> list[str]:
                     problems.append(f"{label}.{name}: expected {check.expected}, got {value!r}")
             elif problem := _check_value(SCHEMA_BY_NAME[f"MOT.{name.upper()}"], value, f"{label}.{name}"):
                 problems.append(problem)
-        name = str(cam.get("name") or Path(str(cam.get("video", ""))).stem)
-        if name and not CAMERA_NAME.match(name):
-            problems.append(f"{label}.name: expected letters, digits, '_', '-' or '.', got {name!r}")
+        if cam.get("name"):
+            name = str(cam["name"])
+            if not CAMERA_NAME.match(name):
+                problems.append(f"{label}.name: expected letters, digits, '_', '-' or '.', got {name!r}")
+        else:  # the same derivation as config.loader.camera_name
+            name = safe_name(Path(str(cam.get("video", ""))).stem, f"cam{i}")
         if name in names:
             problems.append(
                 f"{label}.name: '{name}' is already used by EXPRESS.CAMERAS[{names[name]}]; "
@@ -254,7 +265,7 @@ def _check_layout(path: str, names: list[str] | None, n_expected: int, what: str
     try:
         layout = parse_layout(path, names)
     except LayoutError as err:
-        return [f"MTMC.CAMERA_LAYOUT: {err}"]
+        return [f"MTMC.CAMERA_LAYOUT: {problem}" for problem in err.problems]
     if layout.n_cams != n_expected:
         return [f"MTMC.CAMERA_LAYOUT: describes {layout.n_cams} cameras, but {what} has {n_expected}"]
     return []

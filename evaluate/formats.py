@@ -9,16 +9,21 @@ metrics key every box by (camera, frame), never by a frame number stitched acros
 
 from __future__ import annotations
 
-import io
+import logging
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from mot.storage import TableError, read_number_table
 from mot.tracklet import Tracklet
+
+log = logging.getLogger(__name__)
+MOT_COLUMNS = "frame,id,x,y,w,h,conf"
+AIC_COLUMNS = "camera_id,vehicle_id,frame,x,y,w,h"
 
 
 class AnnotationError(ValueError):
@@ -90,15 +95,10 @@ def read_mot_challenge(path: str | Path, camera: int = 0, drop_zero_flag: bool =
     ground truth that flag marks boxes to ignore.
     """
     path = Path(path)
-    table = _read_table(path, min_columns=6)
+    table = _read_table(path, columns=7, required=6, names=MOT_COLUMNS, integer_columns=(0, 1))
     if drop_zero_flag and table.shape[1] >= 7:
-        table = table[table[6] != 0]
-    return BoxRows(
-        camera,
-        table[0].to_numpy(np.int64),
-        table[1].to_numpy(np.int64),
-        table[[2, 3, 4, 5]].to_numpy(np.float64),
-    )
+        table = table[table[:, 6] != 0]
+    return BoxRows(camera, table[:, 0], table[:, 1], table[:, 2:6])
 
 
 def read_aic_ground_truth(path: str | Path) -> BoxRows:
@@ -106,21 +106,16 @@ def read_aic_ground_truth(path: str | Path) -> BoxRows:
 
     Cameras are renumbered 0, 1, ... in increasing ``camera_id`` order.
     """
-    path = Path(path)
-    table = _read_table(path, min_columns=7)
-    camera_ids = table[0].to_numpy(np.int64)
+    table = _read_table(Path(path), columns=7, required=7, names=AIC_COLUMNS, integer_columns=(0, 1, 2))
+    camera_ids = table[:, 0].astype(np.int64)
     cameras = np.searchsorted(np.unique(camera_ids), camera_ids)
-    return BoxRows(
-        cameras,
-        table[2].to_numpy(np.int64),
-        table[1].to_numpy(np.int64),
-        table[[3, 4, 5, 6]].to_numpy(np.float64),
-    )
+    return BoxRows(cameras, table[:, 2], table[:, 1], table[:, 3:7])
 
 
 def aic_camera_ids(path: str | Path) -> list[int]:
     """Original camera ids of an AI City ground-truth file, in the order ``read_aic_ground_truth`` uses."""
-    return sorted(set(_read_table(Path(path), min_columns=7)[0].astype(int).tolist()))
+    table = _read_table(Path(path), columns=7, required=7, names=AIC_COLUMNS, integer_columns=(0, 1, 2))
+    return sorted(set(table[:, 0].astype(int).tolist()))
 
 
 def read_detrac_xml(path: str | Path, camera: int = 0) -> BoxRows:
@@ -130,15 +125,21 @@ def read_detrac_xml(path: str | Path, camera: int = 0) -> BoxRows:
         root = ET.parse(path).getroot()
     except (OSError, ET.ParseError) as err:
         raise AnnotationError(f"{path}: cannot read UA-DETRAC XML ({err})") from err
-    rows: list[tuple[int, int, float, float, float, float]] = []
+    rows: list[tuple[float, ...]] = []
     for frame in root.iter("frame"):
-        number = int(frame.get("num", "0"))
+        number = _attribute(frame, "num", path, "a <frame>", integer=True)
         for target in frame.iter("target"):
+            where = f"frame {number:g}, target {target.get('id')}"
             box = target.find("box")
             if box is None:
-                raise AnnotationError(f"{path}: frame {number}, target {target.get('id')} has no <box>")
-            rows.append((number, int(target.get("id", "0")), *_box(box)))
-    ignored = [(camera, *_box(box)) for region in root.iter("ignored_region") for box in region.iter("box")]
+                raise AnnotationError(f"{path}: {where} has no <box>")
+            track_id = _attribute(target, "id", path, where, integer=True)
+            rows.append((number, track_id, *_box(box, path, where)))
+    ignored = [
+        (camera, *_box(box, path, "an ignored region"))
+        for region in root.iter("ignored_region")
+        for box in region.iter("box")
+    ]
     data = np.array(rows, np.float64).reshape(-1, 6)
     return BoxRows(camera, data[:, 0], data[:, 1], data[:, 2:], np.array(ignored).reshape(-1, 5))
 
@@ -166,25 +167,49 @@ def read_boxes(path: str | Path, camera: int = 0) -> BoxRows:
     )
 
 
-def _box(element: ET.Element) -> tuple[float, float, float, float]:
-    return tuple(float(element.get(k, "nan")) for k in ("left", "top", "width", "height"))  # type: ignore[return-value]
+def read_ground_truth(path: str | Path, camera: int = 0) -> BoxRows:
+    """Ground truth by suffix, like ``read_boxes``; refuses one without boxes (every score would be 0)."""
+    rows = read_boxes(path, camera)
+    if not len(rows):
+        raise AnnotationError(
+            f"{path}: the ground truth has no boxes (an empty file, or every row flagged 0 = ignore); "
+            "every score against it would be 0"
+        )
+    return rows
 
 
-def _read_table(path: Path, min_columns: int) -> pd.DataFrame:
+def ground_truth_problems(paths: Sequence[str | Path]) -> list[str]:
+    """Why each unusable ground-truth file cannot be scored against; checked before a long run."""
+    problems = []
+    for path in paths:
+        try:
+            read_ground_truth(path)
+        except AnnotationError as err:
+            problems.append(str(err))
+    return problems
+
+
+def _box(element: ET.Element, path: Path, where: str) -> tuple[float, ...]:
+    return tuple(_attribute(element, k, path, f"{where}, <box>") for k in ("left", "top", "width", "height"))
+
+
+def _attribute(element: ET.Element, name: str, path: Path, where: str, integer: bool = False) -> float:
+    """A finite number from an XML attribute; ``AnnotationError`` naming ``where`` otherwise."""
+    text = element.get(name)
+    kind = "an integer" if integer else "a number"
+    if text is None:
+        raise AnnotationError(f"{path}: {where} has no '{name}' attribute ({kind})")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise AnnotationError(f"{path}: cannot read ({err.strerror})") from err
-    if not text.strip():
-        return pd.DataFrame(np.zeros((0, min_columns)))
-    first = text.lstrip().split("\n", 1)[0]
-    sep = "," if "," in first else r"\s+"
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (integer and (value != round(value) or abs(value) > 2**53)):
+        raise AnnotationError(f"{path}: {where}: '{name}' is {text!r}, expected {kind}")
+    return value
+
+
+def _read_table(path: Path, **kwargs) -> np.ndarray:
     try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, header=None, engine="c" if sep == "," else "python")
-    except ValueError as err:
-        raise AnnotationError(f"{path}: not a table of numbers ({err})") from err
-    if table.shape[1] < min_columns:
-        raise AnnotationError(f"{path}: expected at least {min_columns} columns, got {table.shape[1]}")
-    if not all(np.issubdtype(table[c].dtype, np.number) for c in range(min_columns)):
-        raise AnnotationError(f"{path}: expected numbers in the first {min_columns} columns")
-    return table
+        return read_number_table(path, **kwargs)
+    except TableError as err:
+        raise AnnotationError(str(err)) from None

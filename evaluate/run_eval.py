@@ -16,7 +16,7 @@ from pathlib import Path
 from yacs.config import CfgNode
 
 from config.cli import run_cli
-from evaluate.formats import AnnotationError, read_boxes, read_mot_challenge
+from evaluate.formats import AnnotationError, read_ground_truth, read_mot_challenge
 from evaluate.metrics import evaluate_many
 from evaluate.report import format_table, save_report
 
@@ -35,7 +35,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     try:
         for i, (gt, pred) in enumerate(zip(cfg.EVAL.GROUND_TRUTHS, cfg.EVAL.PREDICTIONS, strict=True)):
             name = sequence_name(gt, i, sequences)
-            sequences[name] = (read_boxes(gt), read_mot_challenge(pred, drop_zero_flag=False))
+            sequences[name] = (read_ground_truth(gt), read_mot_challenge(pred, drop_zero_flag=False))
             log.info(
                 "%s: %d ground-truth boxes, %d predicted boxes (%s)",
                 name,
@@ -43,6 +43,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
                 len(sequences[name][1]),
                 pred,
             )
+            if not len(sequences[name][1]):
+                log.warning("%s: no predicted boxes in %s; every score will be 0", name, pred)
     except AnnotationError as err:
         log.error("%s", err)
         return 2

@@ -215,7 +215,7 @@ def completed_result(output_dir: Path, mot: CfgNode) -> list[Tracklet] | None:
     try:
         table = load_tracklet_file(path)
     except TrackletFileError as err:
-        log.warning("ignoring unreadable earlier result: %s", err)
+        log.warning("%s; not resumable, tracking this camera again", err)
         return None
     if table.info.get("complete") and table.info.get("fingerprint") == fingerprint(mot):
         return table.tracklets

@@ -9,7 +9,8 @@ from typing import Any
 from yacs.config import CfgNode
 
 from config.paths import atomic_write_text
-from detection.video import VideoSourceError, probe_video
+from detection.filters import check_mask_size, load_mask
+from detection.video import VideoInfo, VideoSourceError, probe_video
 from models.registry import resolve_model
 from models.runtime import detector_backend
 
@@ -19,8 +20,10 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path) -> dict[str, Any]:
     try:
         info = probe_video(mot.VIDEO)
         video = {"frames": info.frames, "fps": info.fps, "size": [info.width, info.height]}
+        input_errors = frame_input_errors(mot, info)
     except VideoSourceError as err:
         video = {"error": str(err)}
+        input_errors = []
     backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
     detector = mot.DETECTOR if backend == "ultralytics" else str(resolve_model(mot.DETECTOR))
     reid = {
@@ -40,7 +43,43 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path) -> dict[str, Any]:
         "tracker": mot.TRACKER,
         "alpr": mot.ENABLE_ALPR,
         "output_dir": str(output_dir),
+        "input_errors": input_errors,
     }
+
+
+def frame_input_errors(mot: CfgNode, info: VideoInfo) -> list[str]:
+    """The inputs read beside the video (detection mask, zone masks, calibration), loaded and
+    compared with the frame size now, so a bad file stops the run before any model loads."""
+    from mot.speed import load_calibration
+    from mot.zones import ZoneError, load_zones
+
+    checks = []
+    if mot.DETECTION_MASK:
+        checks.append(
+            lambda: check_mask_size(
+                load_mask(mot.DETECTION_MASK), (info.height, info.width), mot.DETECTION_MASK
+            )
+        )
+    if mot.ZONE_MASK_DIR:
+
+        def zones() -> None:
+            shape = load_zones(mot.ZONE_MASK_DIR).shape
+            if shape != (info.height, info.width):
+                raise ZoneError(
+                    f"{mot.ZONE_MASK_DIR}: zone masks are {shape[1]}x{shape[0]}, the camera's frames "
+                    f"{info.width}x{info.height}"
+                )
+
+        checks.append(zones)
+    if mot.CALIBRATION:
+        checks.append(lambda: load_calibration(mot.CALIBRATION, (info.width, info.height)))
+    errors = []
+    for check in checks:
+        try:
+            check()
+        except (ValueError, OSError) as err:  # the loaders raise ValueError subclasses naming the file
+            errors.append(str(err))
+    return errors
 
 
 def format_camera(plan: dict[str, Any]) -> str:
@@ -71,4 +110,4 @@ def video_errors(plan: dict[str, Any]) -> list[str]:
         f"camera '{c['name']}': {c['video_info']['error']}"
         for c in plan["cameras"]
         if "error" in c["video_info"]
-    ]
+    ] + [f"camera '{c['name']}': {e}" for c in plan["cameras"] for e in c.get("input_errors", [])]

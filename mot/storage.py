@@ -38,9 +38,11 @@ Every writer is atomic (``config.paths.atomic_write``).
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
+import math
 import pickle
 import zipfile
 from collections.abc import Sequence
@@ -60,11 +62,16 @@ FORMAT_NAME = "vehicle_mtmc.tracklets"
 FORMAT_VERSION = 1
 CSV_COLUMNS = ["frame", "id", "x", "y", "w", "h", "color", "type", "speed", "plate"]
 CSV_TEXT_COLUMNS = ("color", "type", "plate")
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # boxes are stored as float32
 MOT_TXT_COLUMNS = ["frame", "id", "x", "y", "w", "h", "conf", "wx", "wy", "wz"]
 
 
 class TrackletFileError(ValueError):
     """A tracklet file that cannot be read; the message names the file."""
+
+
+class TableError(ValueError):
+    """A text file that is not a table of numbers; the message names the file and line."""
 
 
 class PickleNotAllowedError(PermissionError):
@@ -194,31 +201,90 @@ def _jsonable(value: Any, where: str) -> Any:
 
 
 def load_tracklet_file(path: str | Path) -> TrackletTable:
-    """Read a canonical ``.npz`` tracklet file (never executes code from it)."""
+    """Read a canonical ``.npz`` tracklet file (never executes code from it).
+
+    Raises:
+        TrackletFileError: for any file that is missing, truncated, not an ``.npz`` archive or
+            not written by ``save_tracklets``; the message names the file.
+    """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise TrackletFileError(f"{path}: tracklet file not found") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise TrackletFileError(f"{path}: not a readable tracklet file ({err})") from err
+    arrays = _read_npz(path)
     if "meta" not in arrays:
         raise TrackletFileError(f"{path}: not a tracklet file (no 'meta' member)")
-    meta = json.loads(arrays["meta"].tobytes().decode("utf-8"))
-    if meta.get("format") != FORMAT_NAME:
-        raise TrackletFileError(f"{path}: format {meta.get('format')!r} is not {FORMAT_NAME!r}")
-    if meta.get("version", 0) > FORMAT_VERSION:
+    meta = _read_meta(path, arrays["meta"])
+    try:
+        _check_sizes(arrays, meta)
+        tracklets = _split_tracklets(arrays, meta)
+        groups = None if meta["groups"] is None else {g["global_id"]: g["attributes"] for g in meta["groups"]}
+        table = TrackletTable(tracklets, meta["global_ids"], groups, meta.get("info", {}))
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+        raise TrackletFileError(f"{path}: corrupt tracklet file ({type(err).__name__}: {err})") from err
+    return table
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` archive, with messages that say what the file is instead."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise TrackletFileError(f"{path}: tracklet file not found") from None
+    except OSError as err:
+        raise TrackletFileError(f"{path}: cannot read ({err.strerror})") from None
+    if path.is_dir():
+        raise TrackletFileError(f"{path}: is a folder, not a tracklet file")
+    if size == 0:
+        raise TrackletFileError(f"{path}: empty file (0 bytes), not a tracklet file")
+    # numpy treats a non-zip file as a pickle and suggests allow_pickle: say what it really is.
+    if not zipfile.is_zipfile(path):
+        raise TrackletFileError(f"{path}: not an .npz archive (text, a pickle or a truncated file?)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except OSError as err:
+        raise TrackletFileError(f"{path}: cannot read ({err.strerror or err})") from err
+    except (ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as err:
+        reason = "holds Python objects, never loaded" if "pickle" in str(err) else str(err)
+        raise TrackletFileError(f"{path}: damaged .npz archive ({reason})") from err
+
+
+def _read_meta(path: Path, meta: np.ndarray) -> dict[str, Any]:
+    try:
+        parsed = json.loads(meta.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise TrackletFileError(f"{path}: corrupt tracklet metadata (not UTF-8 JSON: {err})") from err
+    if not isinstance(parsed, dict):
+        raise TrackletFileError(f"{path}: corrupt tracklet metadata (expected a JSON object)")
+    if parsed.get("format") != FORMAT_NAME:
+        raise TrackletFileError(f"{path}: format {parsed.get('format')!r} is not {FORMAT_NAME!r}")
+    version = parsed.get("version", 0)
+    if not isinstance(version, int):
+        raise TrackletFileError(f"{path}: corrupt tracklet metadata (version {version!r})")
+    if version > FORMAT_VERSION:
         raise TrackletFileError(
-            f"{path}: format version {meta['version']} is newer than this program "
+            f"{path}: format version {version} is newer than this program "
             f"reads ({FORMAT_VERSION}); upgrade vehicle-mtmc"
         )
-    try:
-        tracklets = _split_tracklets(arrays, meta)
-    except (KeyError, ValueError) as err:
-        raise TrackletFileError(f"{path}: corrupt tracklet file ({err})") from err
-    groups = None if meta["groups"] is None else {g["global_id"]: g["attributes"] for g in meta["groups"]}
-    return TrackletTable(tracklets, meta["global_ids"], groups, meta.get("info", {}))
+    return parsed
+
+
+def _check_sizes(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """The members agree on the number of tracklets, boxes and features (a damaged file may not)."""
+    n = len(meta["tracklets"])
+    for name in ("lengths", "feature_counts", "feature_dims", "has_mean"):
+        if len(arrays[name]) != n:
+            raise ValueError(f"'{name}' has {len(arrays[name])} entries for {n} tracklets")
+    for name in ("lengths", "feature_counts"):
+        if arrays[name].dtype.kind not in "iu" or (arrays[name] < 0).any():
+            raise ValueError(f"'{name}' must hold non-negative integers")
+    sizes = (
+        (("frames", "bboxes", "scores"), int(arrays["lengths"].sum()), "boxes"),
+        (("features", "feature_frames"), int(arrays["feature_counts"].sum()), "features"),
+        (("mean_features",), int(np.count_nonzero(arrays["has_mean"])), "mean features"),
+    )
+    for names, total, what in sizes:
+        for name in names:
+            if len(arrays[name]) != total:
+                raise ValueError(f"'{name}' has {len(arrays[name])} rows for {total} {what}")
 
 
 def _split_tracklets(arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> list[Tracklet]:
@@ -280,8 +346,15 @@ def load_pickle(path: str | Path, allow_pickle: bool = False) -> list[Any]:
             "(config MTMC.ALLOW_PICKLE: true) only for files you trust, or use the canonical .npz files."
         )
     log.warning("unpickling %s: this runs code from the file; only do this for files you trust", path)
-    with path.open("rb") as f:
-        objects = pickle.load(f)
+    try:
+        with path.open("rb") as f:
+            objects = pickle.load(f)
+    except FileNotFoundError:
+        raise TrackletFileError(f"{path}: tracklet file not found") from None
+    except OSError as err:
+        raise TrackletFileError(f"{path}: cannot read ({err.strerror})") from err
+    except Exception as err:  # unpickling can fail in any way the file's contents choose
+        raise TrackletFileError(f"{path}: not a readable pickle ({type(err).__name__}: {err})") from err
     if not isinstance(objects, list):
         raise TrackletFileError(f"{path}: expected a pickled list, got {type(objects).__name__}")
     return objects
@@ -335,6 +408,9 @@ def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
     if "camera" not in table.columns:
         table["camera"] = camera
     has_global = "global_id" in table.columns
+    integers = ["frame", "id", "camera"] + (["global_id"] if has_global else [])
+    for name in [*integers, "x", "y", "w", "h", "speed"]:
+        table[name] = _csv_numbers(table, name, path, integer=name in integers, optional=name == "speed")
     table = table.sort_values(["camera", "id", "frame"], kind="stable")
     tracklets, global_ids = [], []
     for (cam, track_id), rows in table.groupby(["camera", "id"], sort=False):
@@ -358,6 +434,21 @@ def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
         if has_global:
             global_ids.append(int(rows["global_id"].iloc[0]))
     return TrackletTable(tracklets, global_ids if has_global else None)
+
+
+def _csv_numbers(table: pd.DataFrame, name: str, path: Path, integer: bool, optional: bool) -> pd.Series:
+    """Column ``name`` as numbers; ``TrackletFileError`` naming the first line that has something else."""
+    values = pd.to_numeric(table[name], errors="coerce").astype(np.float64)
+    bad = ~(values.abs() <= FLOAT32_MAX) & ~(optional & table[name].isna())
+    if integer:
+        bad |= (values != np.round(values)) | (values.abs() > 2**53)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        kind = "an integer" if integer else "a number"
+        cell = str(table[name].iloc[row]).strip()
+        found = f"is '{cell}'" if cell else "is missing"
+        raise TrackletFileError(f"{path}:{row + 2}: {name} {found}, expected {kind}")
+    return values.astype(np.int64) if integer else values
 
 
 # --------------------------------------------------------------------------- MOTChallenge text
@@ -389,27 +480,16 @@ def load_mot_txt(path: str | Path, camera: int = 0) -> TrackletTable:
     """Tracklets from MOTChallenge text (comma- or whitespace-separated, at least 7 columns)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise TrackletFileError(f"{path}: cannot read ({err.strerror})") from err
-    if not text.strip():
-        return TrackletTable([])
-    sep = "," if "," in text.split("\n", 1)[0] else r"\s+"
-    try:
-        table = pd.read_csv(io.StringIO(text), sep=sep, header=None, engine="c" if sep == "," else "python")
-    except ValueError as err:
-        raise TrackletFileError(f"{path}: not MOTChallenge text ({err})") from err
-    if table.shape[1] < 7:
-        raise TrackletFileError(
-            f"{path}: expected at least 7 columns (frame,id,x,y,w,h,conf), got {table.shape[1]}"
-        )
-    frame, ids = table[0].to_numpy(np.int64), table[1].to_numpy(np.int64)
-    boxes = table[[2, 3, 4, 5]].to_numpy(np.float32)
-    conf = table[6].to_numpy(np.float32)
+        table = read_number_table(path, columns=7, required=7, names="frame,id,x,y,w,h,conf")
+    except TableError as err:
+        raise TrackletFileError(str(err)) from None
+    frame, ids = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+    boxes = table[:, 2:6].astype(np.float32)
+    conf = table[:, 6].astype(np.float32)
     order = np.lexsort((frame, ids))
     frame, ids, boxes, conf = frame[order], ids[order], boxes[order], conf[order]
-    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-    ends = np.r_[starts[1:], len(ids)]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.zeros(0, np.int64)
+    ends = np.r_[starts[1:], len(ids)].astype(np.int64)
     try:
         tracklets = [
             Tracklet(
@@ -420,6 +500,69 @@ def load_mot_txt(path: str | Path, camera: int = 0) -> TrackletTable:
     except ValueError as err:
         raise TrackletFileError(f"{path}: {err}") from err
     return TrackletTable(tracklets)
+
+
+def read_number_table(
+    path: Path, columns: int, required: int, names: str = "", integer_columns: Sequence[int] = (0, 1)
+) -> np.ndarray:
+    """The first ``columns`` columns (at least ``required``) of a comma- or whitespace-separated text file.
+
+    Returns (N, C) float64, C = min(columns, columns in the file); empty files give (0, required).
+    Columns after the first ``columns`` may hold anything (text labels). Every returned cell
+    must be a finite number, an integer in ``integer_columns``; otherwise ``TableError`` names
+    the first offending line. ``names`` (comma-separated) names the required columns in messages.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise TableError(f"{path}: cannot read ({err.strerror})") from err
+    except UnicodeDecodeError as err:
+        raise TableError(f"{path}: not UTF-8 text (byte {err.start}); expected a table of numbers") from err
+    lines = [(no + 1, line) for no, line in enumerate(text.splitlines()) if line.strip()]
+    if not lines:
+        return np.zeros((0, required))
+    sep = "," if "," in lines[0][1] else None
+    widths = [len(line.split(sep)) for _, line in lines]
+    if min(widths) < required:
+        no = lines[int(np.argmin(widths))][0]
+        wanted = f" ({','.join(names.split(',')[:required])})" if names else ""
+        raise TableError(f"{path}:{no}: expected at least {required} columns{wanted}, got {min(widths)}")
+    n_cols = min(columns, max(widths))
+    try:
+        table = pd.read_csv(
+            io.StringIO("\n".join(line for _, line in lines)),
+            sep=sep or r"\s+",
+            header=None,
+            names=range(max(widths)),
+            usecols=range(n_cols),
+            quoting=csv.QUOTE_NONE,
+        )
+        values = table.to_numpy(np.float64)
+    except ValueError:  # text in a number column: find it cell by cell
+        values = np.array([[_to_number(cell) for cell in _cells(line, sep, n_cols)] for _, line in lines])
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(values) <= FLOAT32_MAX)  # also NaN, inf and what float32 cannot hold
+    ints = [c for c in integer_columns if c < n_cols]
+    bad[:, ints] |= (values[:, ints] != np.round(values[:, ints])) | (np.abs(values[:, ints]) > 2**53)
+    if bad.any():
+        row, c = np.argwhere(bad)[0]
+        kind = "an integer" if c in integer_columns else "a number"
+        label = names.split(",")[c] if names and c < len(names.split(",")) else f"column {c + 1}"
+        cell = _cells(lines[row][1], sep, n_cols)[c]
+        found = f"is {cell!r}" if cell else "is missing"
+        raise TableError(f"{path}:{lines[row][0]}: {label} {found}, expected {kind}")
+    return values
+
+
+def _cells(line: str, sep: str | None, n: int) -> list[str]:
+    return [cell.strip() for cell in (line.split(sep) + [""] * n)[:n]]
+
+
+def _to_number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 # --------------------------------------------------------------------------- dispatch

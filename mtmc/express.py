@@ -17,7 +17,7 @@ from yacs.config import CfgNode
 from config.layout import parse_layout
 from config.loader import camera_config, camera_name
 from detection.video import probe_video
-from evaluate.formats import from_tracklets, read_boxes
+from evaluate.formats import from_tracklets, read_ground_truth
 from evaluate.multicam import evaluate_cameras
 from evaluate.report import format_table, save_report
 from mot.camera import ModelCache, completed_result, run_camera
@@ -101,7 +101,7 @@ def evaluate_result(cfg: CfgNode, names: list[str], result: MatchingResult) -> d
     """Per-camera and multi-camera scores against ``EVAL.GROUND_TRUTHS``, saved as eval.csv/json."""
     if not cfg.EVAL.GROUND_TRUTHS:
         return None
-    gts = [read_boxes(path) for path in cfg.EVAL.GROUND_TRUTHS]
+    gts = [read_ground_truth(path) for path in cfg.EVAL.GROUND_TRUTHS]
     preds = [from_tracklets(t, ids) for t, ids in camera_results(result, len(names))]
     if cfg.EVAL.IGNORE_FP:
         log.warning(

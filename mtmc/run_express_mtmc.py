@@ -47,6 +47,8 @@ def express_plan(cfg: CfgNode) -> dict[str, Any]:
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    from evaluate.formats import ground_truth_problems
+
     plan = express_plan(cfg)
     for camera in plan["cameras"]:
         log.info("%s", format_camera(camera))
@@ -59,8 +61,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         mtmc["min_sim"],
         mtmc["layout"],
     )
-    if errors := video_errors(plan):
-        log.error("unreadable input:\n  %s", "\n  ".join(errors))
+    if errors := video_errors(plan) + ground_truth_problems(cfg.EVAL.GROUND_TRUTHS):
+        log.error("unusable input:\n  %s", "\n  ".join(errors))
         return 2
     written = save_plan(Path(cfg.OUTPUT_DIR), cfg, plan)
     log.info("wrote %s", ", ".join(map(str, written)))

@@ -57,11 +57,16 @@ def load_cameras(cfg: CfgNode) -> list[list[Tracklet]]:
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    from evaluate.formats import ground_truth_problems
+
     files = list(cfg.MTMC.TRACKLETS or cfg.MTMC.PICKLED_TRACKLETS)
     try:
         cameras = load_cameras(cfg)
     except (TrackletFileError, PermissionError) as err:
         log.error("%s", err)
+        return 2
+    if problems := ground_truth_problems(cfg.EVAL.GROUND_TRUTHS):
+        log.error("unusable ground truth:\n  %s", "\n  ".join(problems))
         return 2
     layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT)
     labels = [camera_label(path, i) for i, path in enumerate(files)]
