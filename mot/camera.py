@@ -2,7 +2,7 @@
 
 This is runner glue shared by every runner (single camera, express, scale-out workers): it
 reads ``cfg.MOT``, builds typed components and calls ``mot.pipeline``; it is the one module of
-``mot/`` that reads the config and draws (through ``tools.annotate``).
+``mot/`` that reads the config and draws (through ``mot.video_output``).
 
 Outputs in the camera's directory: ``mot.npz`` (canonical, written last), ``mot.pkl``,
 ``mot.csv``, ``mot.txt`` and, with ``MOT.VIDEO_OUTPUT``, ``mot.mp4``. The canonical file
@@ -39,13 +39,13 @@ from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
+from mot.video_output import DrawnVideo, ShowWindow, render_tracklets
 from mot.zones import ZoneError, apply_zones, load_zones
 from reid.attributes import build_attribute_readers
 from reid.color import color_histogram
 from reid.embedder import ModelEmbedder
 from reid.factory import build_embedder
 from reid.plates import build_plate_reader
-from tools.annotate import DrawnVideo, ShowWindow, render_tracklets
 
 log = logging.getLogger(__name__)
 
