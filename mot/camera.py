@@ -30,12 +30,12 @@ from detection.filters import check_mask_size, filter_detections, load_mask
 from detection.tiling import Detector
 from detection.types import Detections
 from detection.video import VideoInfo, image_files, iter_frames, probe_video
-from models.runtime import ModelRunner, detector_backend, open_runner
+from models.runtime import ModelRunner, SessionOptions, detector_backend, open_runner
 from mot.base import Tracks
 from mot.builder import TrackletBuilder
 from mot.enrich import Enricher
 from mot.factory import build_tracker
-from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
+from mot.pipeline import BackgroundHooks, FrameHook, LoopStats, finish_tracks, track_frames
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
@@ -56,10 +56,12 @@ class ModelCache:
     """Loads each network once per process; cameras with the same model share it.
 
     ONNX Runtime sessions and OpenVINO compiled models are safe to call from several threads.
+    ``options`` are the runtimes' session options (``session_options(cfg.SYSTEM)``).
     """
 
-    def __init__(self, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, device: str = "cpu", threads: int = 0, options: SessionOptions | None = None) -> None:
         self.device, self.threads = device, threads
+        self.options = options if options is not None else SessionOptions()
         self._runners: dict[tuple, ModelRunner] = {}
         self._detectors: dict[tuple, Detector] = {}
         self._embedders: dict[tuple, ModelEmbedder] = {}
@@ -76,10 +78,12 @@ class ModelCache:
         parallel: bool = False,
         dynamic_batch: bool = False,
     ) -> ModelRunner:
-        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, self.options)
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
-            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel, dynamic_batch)
+            self._runners[key] = open_runner(
+                path, backend, device, threads, fp16, parallel, dynamic_batch, self.options
+            )
         return self._runners[key]
 
     def detector(self, mot: CfgNode) -> Detector:
@@ -165,6 +169,18 @@ class ModelCache:
                 open_model=self.open_model,
             )
         return self._embedders[key]
+
+
+def session_options(system: CfgNode) -> SessionOptions:
+    """The runtimes' session options of ``cfg.SYSTEM``."""
+    return SessionOptions(system.ORT_EXECUTION_MODE, system.ORT_GRAPH_OPTIMIZATION, system.OPENVINO_HINT)
+
+
+def model_cache(cfg: CfgNode, threads: int | None = None) -> ModelCache:
+    """The process's model cache for ``cfg.SYSTEM`` (``threads`` overrides ``SYSTEM.NUM_THREADS``)."""
+    system = cfg.SYSTEM
+    threads = system.NUM_THREADS if threads is None else threads
+    return ModelCache(system.DEVICE, threads, session_options(system))
 
 
 @dataclass
@@ -283,7 +299,7 @@ def run_camera(
     stream_video = None
     if mot.VIDEO_OUTPUT and info.is_stream:  # a stream cannot be re-read: draw while tracking
         stream_video = DrawnVideo(output_dir / f"{RESULT_STEM}.mp4", info.fps, (info.width, info.height))
-        hooks.append(stream_video)
+        hooks.append(BackgroundHooks(stream_video) if mot.PIPELINE_LOOKAHEAD else stream_video)
     stats = LoopStats()
     frames = tqdm(
         iter_frames(mot.VIDEO),
@@ -298,7 +314,16 @@ def run_camera(
     complete = False
     try:
         tracklets = track_frames(
-            frames, detector, select, tracker, builder, embedder.embed, _chain(hooks), stats
+            frames,
+            detector,
+            select,
+            tracker,
+            builder,
+            embedder.embed,
+            _chain(hooks),
+            stats,
+            mot.PIPELINE_LOOKAHEAD,
+            mot.DETECTION_WORKERS,
         )
         complete = True
     except BaseException:
@@ -307,6 +332,7 @@ def run_camera(
         raise
     finally:
         frames.close()
+        hook_errors = [h.close() for h in hooks if isinstance(h, BackgroundHooks)]
         if stream_video is not None:
             stream_video.close()
         if zones is not None:
@@ -314,6 +340,9 @@ def run_camera(
         if projection is not None:
             tracklets = apply_speed(tracklets, projection, info.fps, mot.SPEED_WINDOW)
         _save(cfg, output_dir, name, tracklets, stats, complete, info)
+    for error in hook_errors:
+        if error is not None:
+            raise error
     log.info(
         "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
         name,

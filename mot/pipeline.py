@@ -1,10 +1,22 @@
-"""The per-frame loop of one camera: detect, filter, embed when the tracker needs it, track, collect."""
+"""The per-frame loop of one camera: detect, filter, embed when the tracker needs it, track, collect.
+
+With ``lookahead`` > 0 the loop is a pipeline: decoding (``detection.video``'s reader thread),
+detection (+ the per-detection embeddings DeepSORT needs) in background threads, and
+tracking, sampled ReID and the frame hooks in the calling thread. ONNX Runtime and OpenVINO
+release the GIL while they infer, so the cores run inference while Python tracks the frame
+before. Detection of a frame depends on that frame only, and frames reach the tracker in
+order, so the results are those of the sequential loop.
+"""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +28,8 @@ from mot.tracklet import Tracklet
 
 FrameHook = Callable[[int, np.ndarray, Detections, Tracks], None]
 EmbedBoxes = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (frame, xyxy (N, 4)) -> (N, D) features
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -35,6 +49,64 @@ class LoopStats:
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
 
 
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], lookahead: int, workers: int = 1) -> Iterator[R]:
+    """``map(fn, items)`` run ``lookahead`` items ahead of the consumer by ``workers`` threads, in order.
+
+    With ``lookahead`` 0 it is plain ``map``. An exception of ``fn`` is raised when its item's
+    turn comes; when the consumer stops early, queued items are cancelled.
+    """
+    if lookahead <= 0:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="pipeline")
+    pending: list[Future[R]] = []
+    try:
+        source = iter(items)
+        for item in source:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > lookahead:
+                yield pending.pop(0).result()
+        while pending:
+            yield pending.pop(0).result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class BackgroundHooks:
+    """Runs frame hooks (drawing, video writing) in one background thread, in frame order.
+
+    A hook's error is raised at the next frame; ``close`` waits for the queued frames and
+    returns the error of the last ones, if any (the caller raises it once results are saved).
+    """
+
+    def __init__(self, hook: FrameHook, depth: int = 8) -> None:
+        self.hook = hook
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="frame-hooks", daemon=True)
+        self._thread.start()
+
+    def __call__(self, index: int, frame: np.ndarray, detections: Detections, tracks: Tracks) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((index, frame, detections, tracks))
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.hook(*item)
+                except BaseException as err:  # raised in the loop's thread
+                    self._error = err
+
+    def close(self) -> BaseException | None:
+        self._queue.put(None)
+        self._thread.join()
+        return self._error
+
+
 def track_frames(
     frames: Iterable[tuple[int, np.ndarray]],
     detector: Detector,
@@ -44,26 +116,36 @@ def track_frames(
     embed: EmbedBoxes | None = None,
     on_frame: FrameHook | None = None,
     stats: LoopStats | None = None,
+    lookahead: int = 0,
+    workers: int = 1,
 ) -> list[Tracklet]:
     """Track every frame and return the finished tracklets.
 
     ``select`` keeps the detections to track (score, class, mask). Embeddings are computed for
     every kept detection only when ``tracker.needs_embeddings``; otherwise the builder embeds a
     few sampled crops per track. ``on_frame`` sees each frame's detections and tracks (drawing,
-    attributes). If the loop is interrupted, the tracks gathered so far stay in ``builder``
-    (``finish_tracks`` turns them into tracklets).
+    attributes). ``lookahead`` frames are detected ahead of the tracker by ``workers``
+    background threads (0: everything in this thread). If the loop is interrupted, the tracks
+    gathered so far stay in ``builder`` (``finish_tracks`` turns them into tracklets).
     """
     if tracker.needs_embeddings and embed is None:
         raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
     stats = stats if stats is not None else LoopStats()
+    with_embeddings = embed if tracker.needs_embeddings else None
+
+    def detect(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, Detections, float, float]:
+        index, frame = item
+        t0 = time.perf_counter()
+        detections = select(detector.detect_batch([frame])[0])
+        t1 = time.perf_counter()
+        if with_embeddings is not None:
+            detections = detections.with_embedding(with_embeddings(frame, detections.xyxy))
+        return index, frame, detections, t1 - t0, time.perf_counter() - t1
+
     start = time.perf_counter()
+    results = ordered_map(detect, frames, lookahead, workers)
     try:
-        for index, frame in frames:
-            t0 = time.perf_counter()
-            detections = select(detector.detect_batch([frame])[0])
-            t1 = time.perf_counter()
-            if tracker.needs_embeddings:
-                detections = detections.with_embedding(embed(frame, detections.xyxy))  # type: ignore[misc]
+        for index, frame, detections, detect_s, embed_s in results:
             t2 = time.perf_counter()
             tracks = tracker.update(detections)
             builder.add(index, frame, tracks, detections)
@@ -72,10 +154,11 @@ def track_frames(
                 on_frame(index, frame, detections, tracks)
             stats.frames += 1
             stats.detections += len(detections)
-            stats.add("detect", t1 - t0)
-            stats.add("embed", t2 - t1)
+            stats.add("detect", detect_s)
+            stats.add("embed", embed_s)
             stats.add("track", t3 - t2)
     finally:
+        results.close()  # cancels the frames queued for detection
         stats.seconds += time.perf_counter() - start
     t0 = time.perf_counter()
     tracklets = finish_tracks(tracker, builder)

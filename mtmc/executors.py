@@ -38,7 +38,7 @@ from typing import Any
 
 from yacs.config import CfgNode
 
-from mot.camera import RESULT_STEM, ModelCache
+from mot.camera import RESULT_STEM, ModelCache, model_cache
 from mot.storage import load_tracklet_file, save_all
 from mot.tracklet import Tracklet
 from mtmc.express import CameraJob, track_camera
@@ -85,7 +85,7 @@ def run_cameras(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool = True) 
         return _run_processes(cfg, jobs, progress)
     if kind == "ray":
         return _run_ray(cfg, jobs)
-    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+    models = model_cache(cfg)
     return [
         _with_retries(job, cfg.EXPRESS.RETRIES, lambda job=job: _track(job, models, job.index, progress))
         for job in jobs
@@ -139,7 +139,7 @@ def _init_worker(level: int) -> None:
 def _worker_track(job: CameraJob, threads: int, progress: bool) -> float:
     key = (job.cfg.SYSTEM.DEVICE, threads)
     if key not in _WORKER_MODELS:
-        _WORKER_MODELS[key] = ModelCache(*key)
+        _WORKER_MODELS[key] = model_cache(job.cfg, threads)
     return _track(job, _WORKER_MODELS[key], job.index, progress)
 
 
@@ -184,7 +184,7 @@ def _completed(pending: dict[Future, CameraJob]) -> list[Future]:
 
 def _ray_camera(job: CameraJob, threads: int) -> tuple[float, bytes]:
     """A Ray task: track the camera on the worker; return its time and canonical file bytes."""
-    seconds = _track(job, ModelCache(job.cfg.SYSTEM.DEVICE, threads), job.index, False)
+    seconds = _track(job, model_cache(job.cfg, threads), job.index, False)
     return seconds, (job.output_dir / f"{RESULT_STEM}.npz").read_bytes()
 
 

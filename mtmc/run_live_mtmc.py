@@ -31,7 +31,7 @@ from config.layout import CameraLayout, parse_layout
 from config.paths import atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
-from mot.camera import ModelCache, detection_selector, tracker_params
+from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
 from mot.enrich import Enricher
 from mot.factory import build_tracker
 from mot.plan import save_plan
@@ -79,7 +79,7 @@ class LiveRun:
             matching_options(cfg),
         )
         self.hub = FrameHub(names)
-        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+        models = model_cache(cfg)
         self.workers = [self._worker(job, models) for job in self.jobs]
         self.server = LiveServer(
             self.hub,
