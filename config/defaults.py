@@ -47,7 +47,7 @@ DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8")
 REID_BACKENDS = ("onnxruntime", "torch", "openvino", "tensorrt")
 TRACKERS = ("bytetrack_iou", "deepsort")
 LINKAGES = ("average", "single", "complete", "mean_feature")
-EXECUTORS = ("auto", "sequential", "processes", "ray")
+EXECUTORS = ("auto", "sequential", "batched", "processes", "ray")
 # The same choices as models.runtime (a test keeps them equal; config imports no later stage).
 ORT_EXECUTION_MODES = ("sequential", "parallel")
 ORT_GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
@@ -409,8 +409,8 @@ SCHEMA: tuple[Key, ...] = (
         "EXPRESS.EXECUTOR",
         "auto",
         ck.one_of(*EXECUTORS),
-        "How cameras are tracked: one after another, in a process pool, or as Ray tasks; 'auto': "
-        "processes when there are several cameras.",
+        "How cameras are tracked: one after another, all at once with shared detector batches "
+        "('batched'), in a process pool, or as Ray tasks; 'auto': processes when there are several cameras.",
     ),
     Key(
         "EXPRESS.WORKERS",

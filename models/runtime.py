@@ -97,6 +97,11 @@ def _shape(dims: Sequence[Any]) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
 
 
+def _dims(partial_shape: Any) -> list[int]:
+    """An OpenVINO partial shape as ints, -1 for dynamic dimensions."""
+    return [d.get_length() if d.is_static else -1 for d in partial_shape]
+
+
 def split_batch(batch: np.ndarray, requests: int) -> list[np.ndarray]:
     """Chunks of at most ``MAX_CHUNK`` rows, enough to keep ``requests`` workers busy."""
     size = max(1, min(MAX_CHUNK, math.ceil(len(batch) / requests)))
@@ -221,6 +226,7 @@ class OpenVinoRunner:
             config["NUM_STREAMS"] = parallel
         try:
             model = core.read_model(str(path))
+            static_outputs = [_shape(_dims(out.get_partial_shape())) for out in model.outputs]
             if dynamic_batch:  # a fixed batch of 1 in the file: let it take any batch
                 shape = model.inputs[0].get_partial_shape()
                 shape[0] = -1
@@ -231,10 +237,9 @@ class OpenVinoRunner:
         self.input_shape = _shape(
             [d.get_length() if d.is_static else -1 for d in model.inputs[0].get_partial_shape()]
         )
-        self.output_shapes = [
-            _shape([d.get_length() if d.is_static else -1 for d in out.get_partial_shape()])
-            for out in model.outputs
-        ]
+        self.output_shapes = [_shape(_dims(out.get_partial_shape())) for out in model.outputs]
+        if dynamic_batch:  # reshaping may leave every output dimension dynamic: only the batch is
+            self.output_shapes = [(None, *static[1:]) for static in static_outputs]
         self.output_names = [out.get_any_name() for out in model.outputs]
         self.metadata: dict[str, str] = {}
         self._local = threading.local()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -164,6 +164,117 @@ def track_frames(
     tracklets = finish_tracks(tracker, builder)
     stats.add("finish", time.perf_counter() - t0)
     return tracklets
+
+
+@dataclass
+class CameraLoop:
+    """What ``track_frames`` needs of one camera besides its frames."""
+
+    detector: Detector
+    select: Callable[[Detections], Detections]
+    tracker: Tracker
+    builder: TrackletBuilder
+    embed: EmbedBoxes | None = None
+    on_frame: FrameHook | None = None
+    stats: LoopStats = field(default_factory=LoopStats)
+
+    def args(self) -> tuple:
+        """The positional arguments of ``track_frames`` after ``frames``."""
+        return self.detector, self.select, self.tracker, self.builder, self.embed, self.on_frame, self.stats
+
+
+Step = list[tuple[int, int, np.ndarray]]  # (camera, frame index, frame) of every camera still running
+
+
+def _lockstep(sources: Sequence[Iterable[tuple[int, np.ndarray]]]) -> Iterator[Step]:
+    """Each camera's next frame, step by step, until every source is exhausted."""
+    iterators = [iter(s) for s in sources]
+    active = list(range(len(iterators)))
+    while active:
+        step = []
+        for camera in list(active):
+            item = next(iterators[camera], None)
+            if item is None:
+                active.remove(camera)
+            else:
+                step.append((camera, item[0], item[1]))
+        if step:
+            yield step
+
+
+def detect_step(loops: Sequence[CameraLoop], step: Step) -> tuple[list[Detections], list[float], list[float]]:
+    """Detections of one step: frames of cameras sharing a detector go in one ``detect_batch`` call.
+
+    Returns per frame of the step its selected detections (with embeddings when its tracker
+    needs them) and its share of the detection and embedding seconds.
+    """
+    groups: dict[int, list[int]] = {}
+    for position, (camera, _, _) in enumerate(step):
+        groups.setdefault(id(loops[camera].detector), []).append(position)
+    detections: list[Detections] = [Detections.empty()] * len(step)
+    detect_s, embed_s = [0.0] * len(step), [0.0] * len(step)
+    for positions in groups.values():
+        t0 = time.perf_counter()
+        batch = loops[step[positions[0]][0]].detector.detect_batch([step[p][2] for p in positions])
+        share = (time.perf_counter() - t0) / len(positions)
+        for position, found in zip(positions, batch, strict=True):
+            camera, _, frame = step[position]
+            loop = loops[camera]
+            t1 = time.perf_counter()
+            found = loop.select(found)
+            if loop.tracker.needs_embeddings:
+                found = found.with_embedding(loop.embed(frame, found.xyxy))  # type: ignore[misc]
+            detections[position] = found
+            detect_s[position], embed_s[position] = share, time.perf_counter() - t1
+    return detections, detect_s, embed_s
+
+
+def track_lockstep(
+    frames: Sequence[Iterable[tuple[int, np.ndarray]]], loops: Sequence[CameraLoop], lookahead: int = 0
+) -> list[list[Tracklet]]:
+    """``track_frames`` for several cameras at once, their frames detected in shared batches.
+
+    Each camera keeps its own tracker and builder and sees its frames in order, so each
+    camera's tracklets are those ``track_frames`` gives it alone (given a detector whose
+    batched output equals its one-frame output). Cameras of different lengths drop out when
+    their frames end. Every camera's ``stats.seconds`` is the wall time of the shared loop.
+    """
+    for loop in loops:
+        if loop.tracker.needs_embeddings and loop.embed is None:
+            raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
+
+    def detect(step: Step) -> tuple[Step, list[Detections], list[float], list[float]]:
+        return (step, *detect_step(loops, step))
+
+    start = time.perf_counter()
+    results = ordered_map(detect, _lockstep(frames), lookahead)
+    try:
+        for step, detections, detect_s, embed_s in results:
+            for (camera, index, frame), dets, d_s, e_s in zip(
+                step, detections, detect_s, embed_s, strict=True
+            ):
+                loop = loops[camera]
+                t0 = time.perf_counter()
+                tracks = loop.tracker.update(dets)
+                loop.builder.add(index, frame, tracks, dets)
+                t1 = time.perf_counter()
+                if loop.on_frame is not None:
+                    loop.on_frame(index, frame, dets, tracks)
+                loop.stats.frames += 1
+                loop.stats.detections += len(dets)
+                loop.stats.add("detect", d_s)
+                loop.stats.add("embed", e_s)
+                loop.stats.add("track", t1 - t0)
+    finally:
+        results.close()
+        for loop in loops:
+            loop.stats.seconds += time.perf_counter() - start
+    out = []
+    for loop in loops:
+        t0 = time.perf_counter()
+        out.append(finish_tracks(loop.tracker, loop.builder))
+        loop.stats.add("finish", time.perf_counter() - t0)
+    return out
 
 
 def finish_tracks(tracker: Tracker, builder: TrackletBuilder) -> list[Tracklet]:
