@@ -342,6 +342,13 @@ def print_trackers(rows: list[dict[str, Any]]) -> None:
         print(f"| {r['label']} | {r['ms_per_frame']:.3f} | {ratio:.2f} | {metrics} |")
 
 
+def _project_importable() -> bool:
+    try:
+        return importlib.util.find_spec("mot.pipeline") is not None
+    except ImportError:
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", nargs="+", default=["c010", "intersection"], choices=sorted(VIDEOS))
@@ -361,6 +368,10 @@ def main() -> None:
             info = worker_tracker(arg, Path(source), Path(output))
         print(json.dumps(info))
         return
+    if not _project_importable() and not os.environ.get("BENCH_PEERS_REEXEC"):
+        # another venv (the ultralytics one) without the project installed: run again with it on the path
+        env = dict(os.environ, PYTHONPATH=str(REPO), BENCH_PEERS_REEXEC="1")
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
     if not importlib.util.find_spec("ultralytics"):
         print(
             "ultralytics is not importable here: only our rows are measured (see bench/setup_ultra_venv.sh)"

@@ -285,6 +285,13 @@ class CameraRun:
     progress: bool
 
 
+def warm_up(detector: Detector, embedder: ModelEmbedder, info: VideoInfo) -> None:
+    """One inference of each model on a blank input, so first-call allocations stay out of the timed loop."""
+    if info.width > 0 and info.height > 0:
+        detector.detect_batch([np.zeros((info.height, info.width, 3), np.uint8)])
+    embedder.embed_crops([np.zeros((64, 64, 3), np.uint8)])
+
+
 def open_camera(
     cfg: CfgNode,
     camera: int,
@@ -343,6 +350,7 @@ def open_camera(
         dynamic_ncols=True,
         disable=None if progress else True,  # None: only on a terminal
     )
+    warm_up(detector, embedder, info)
     loop = CameraLoop(detector, select, tracker, builder, embedder.embed, _chain(hooks), LoopStats())
     return CameraRun(
         cfg,

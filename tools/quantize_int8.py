@@ -47,6 +47,7 @@ log = logging.getLogger("tools.quantize_int8")
 
 DETECTOR = "yolox_nano.onnx"
 REID = "mobilenetv2_imagenet_features.onnx"
+MIN_OPSET = 13
 CROP_SCORE = 0.3  # calibration and agreement crops: confident vehicles only
 
 
@@ -78,6 +79,19 @@ class _Reader:
         return next(self._items, None)
 
 
+def at_least_opset(model: Path, tmp: Path, opset: int = MIN_OPSET) -> Path:
+    """The model, converted to ``opset`` if older (per-channel QDQ needs DequantizeLinear's axis)."""
+    import onnx
+    from onnx import version_converter
+
+    proto = onnx.load(str(model))
+    if next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), opset) >= opset:
+        return model
+    converted = tmp / f"opset{opset}.onnx"
+    onnx.save(version_converter.convert_version(proto, opset), str(converted))
+    return converted
+
+
 def quantize(model: Path, output: Path, samples: Sequence[np.ndarray]) -> Path:
     """Static QDQ int8 quantization of ``model`` calibrated on ``samples`` (each an NCHW batch)."""
     import onnxruntime as ort
@@ -88,7 +102,7 @@ def quantize(model: Path, output: Path, samples: Sequence[np.ndarray]) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(model), str(prepared), skip_symbolic_shape=True)
+        quant_pre_process(str(at_least_opset(model, Path(tmp))), str(prepared), skip_symbolic_shape=True)
         quantize_static(
             str(prepared),
             str(output),
