@@ -102,7 +102,7 @@ class ModelCache:
         key = (
             dynamic,
             mot.DETECTOR,
-            detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND),
+            backend,
             mot.DETECTOR_OUTPUT_FORMAT,
             tuple(mot.DETECTOR_INPUT_SIZE),
             mot.DETECTION_CONF_THRESH,

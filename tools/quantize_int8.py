@@ -6,7 +6,8 @@
 
 Calibration uses the user's own footage: ``--frames`` frames spread over ``--video`` for the
 detector, and the vehicle crops the fp32 detector finds in them for the ReID model. The
-models are written as QDQ (int8 weights per channel, uint8 activations, MinMax ranges) under
+models are written as QDQ (convolutions and matrix products only: int8 weights per channel,
+uint8 activations, MinMax ranges) under
 ``--out`` as ``<name>_int8.onnx``; ``config/examples/profiles/mot_intersection_int8.yaml``
 runs them (the model search finds them in ``models/`` or ``$VEHICLE_MTMC_MODELS``).
 
@@ -48,6 +49,9 @@ log = logging.getLogger("tools.quantize_int8")
 DETECTOR = "yolox_nano.onnx"
 REID = "mobilenetv2_imagenet_features.onnx"
 MIN_OPSET = 13
+# Only the heavy layers: a detector head concatenates box offsets, objectness and class scores in
+# one tensor, whose single uint8 range would wipe out the scores' resolution.
+QUANTIZED_OPS = ("Conv", "MatMul", "Gemm")
 CROP_SCORE = 0.3  # calibration and agreement crops: confident vehicles only
 
 
@@ -92,6 +96,20 @@ def at_least_opset(model: Path, tmp: Path, opset: int = MIN_OPSET) -> Path:
     return converted
 
 
+def float_nodes(model: Path) -> list[str]:
+    """Layers left in float: depthwise convolutions (one filter per channel quantizes badly) and
+    prediction layers (``*_preds``, whose outputs are the scores)."""
+    import onnx
+
+    nodes = onnx.load(str(model)).graph.node
+    return [
+        n.name
+        for n in nodes
+        if n.op_type == "Conv"
+        and (any(a.name == "group" and a.i > 1 for a in n.attribute) or "_preds" in n.name)
+    ]
+
+
 def quantize(model: Path, output: Path, samples: Sequence[np.ndarray]) -> Path:
     """Static QDQ int8 quantization of ``model`` calibrated on ``samples`` (each an NCHW batch)."""
     import onnxruntime as ort
@@ -103,15 +121,18 @@ def quantize(model: Path, output: Path, samples: Sequence[np.ndarray]) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(at_least_opset(model, Path(tmp))), str(prepared), skip_symbolic_shape=True)
+        keep_float = float_nodes(prepared)
         quantize_static(
             str(prepared),
             str(output),
             _Reader(name, samples),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            activation_type=QuantType.QUInt8,
+            activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            nodes_to_exclude=keep_float,
         )
     return output
 
