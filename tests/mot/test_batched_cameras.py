@@ -81,3 +81,24 @@ def test_batched_cameras_match_per_camera_runs(clips: list[Path], tmp_path: Path
     for one, both in zip(alone, together, strict=True):
         assert len(one.tracklets) > 3
         assert_same(one.tracklets, both.tracklets)
+
+
+def test_the_batched_executor_gives_the_sequential_executors_tracklets(
+    clips: list[Path], tmp_path: Path
+) -> None:
+    from mtmc.executors import run_cameras
+    from mtmc.express import camera_jobs
+
+    outcomes = {}
+    for executor in ("sequential", "batched"):
+        cfg = get_cfg_defaults()
+        cfg.OUTPUT_DIR = str(tmp_path / executor)
+        cfg.MOT.MIN_FRAMES = 2
+        cfg.SYSTEM.NUM_THREADS = 1
+        cfg.EXPRESS.EXECUTOR = executor
+        cfg.EXPRESS.CAMERAS = [{"name": f"cam{i}", "video": str(v)} for i, v in enumerate(clips)]
+        outcomes[executor] = run_cameras(cfg, camera_jobs(cfg), progress=False)
+    for seq, bat in zip(outcomes["sequential"], outcomes["batched"], strict=True):
+        assert seq.ok and bat.ok and bat.attempts == 1
+        assert len(seq.tracklets) > 3
+        assert_same(seq.tracklets, bat.tracklets)
