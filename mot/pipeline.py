@@ -53,7 +53,8 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], lookahead: int, worker
     """``map(fn, items)`` run ``lookahead`` items ahead of the consumer by ``workers`` threads, in order.
 
     With ``lookahead`` 0 it is plain ``map``. An exception of ``fn`` is raised when its item's
-    turn comes; when the consumer stops early, queued items are cancelled.
+    turn comes, one of ``items`` after the results of the items before it; when the consumer
+    stops early, queued items are cancelled.
     """
     if lookahead <= 0:
         yield from map(fn, items)
@@ -62,7 +63,15 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], lookahead: int, worker
     pending: list[Future[R]] = []
     try:
         source = iter(items)
-        for item in source:
+        while True:
+            try:
+                item = next(source)
+            except StopIteration:
+                break
+            except Exception:  # the source failed: hand over what it gave before, as map would
+                while pending:
+                    yield pending.pop(0).result()
+                raise
             pending.append(pool.submit(fn, item))
             if len(pending) > lookahead:
                 yield pending.pop(0).result()

@@ -84,6 +84,18 @@ def test_ordered_map_keeps_order_runs_ahead_and_raises_in_turn() -> None:
     assert list(ordered_map(lambda i: -i, range(5), lookahead=0)) == [0, -1, -2, -3, -4]
 
 
+def test_ordered_map_hands_over_every_result_before_the_sources_error() -> None:
+    def frames():
+        yield from range(5)
+        raise OSError("truncated video")
+
+    got: list[int] = []
+    with pytest.raises(OSError, match="truncated"):
+        for value in ordered_map(lambda i: i * 10, frames(), lookahead=3, workers=2):
+            got.append(value)
+    assert got == [0, 10, 20, 30, 40]
+
+
 def test_background_hooks_run_in_order_and_hand_back_errors() -> None:
     calls: list[int] = []
 
