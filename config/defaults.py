@@ -47,7 +47,11 @@ DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8")
 REID_BACKENDS = ("onnxruntime", "torch", "openvino", "tensorrt")
 TRACKERS = ("bytetrack_iou", "deepsort")
 LINKAGES = ("average", "single", "complete", "mean_feature")
-EXECUTORS = ("auto", "sequential", "processes", "ray")
+EXECUTORS = ("auto", "sequential", "batched", "processes", "ray")
+# The same choices as models.runtime (a test keeps them equal; config imports no later stage).
+ORT_EXECUTION_MODES = ("sequential", "parallel")
+ORT_GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
+OPENVINO_HINTS = ("", "latency", "throughput")
 
 # COCO ids of motor vehicles: car 2, motorcycle 3, bus 5, truck 7 (bicycle 1 is left out).
 COCO_VEHICLES = [2, 3, 5, 7]
@@ -62,6 +66,24 @@ SCHEMA: tuple[Key, ...] = (
         0,
         ck.non_negative_int(),
         "Intra-op threads per model; 0 lets the runtime choose.",
+    ),
+    Key(
+        "SYSTEM.ORT_EXECUTION_MODE",
+        "sequential",
+        ck.one_of(*ORT_EXECUTION_MODES),
+        "ONNX Runtime: 'parallel' runs independent graph branches on inter-op threads.",
+    ),
+    Key(
+        "SYSTEM.ORT_GRAPH_OPTIMIZATION",
+        "all",
+        ck.one_of(*ORT_GRAPH_OPTIMIZATIONS),
+        "ONNX Runtime graph optimisation level (int8 QDQ models need 'extended' or 'all' to fuse).",
+    ),
+    Key(
+        "SYSTEM.OPENVINO_HINT",
+        "",
+        ck.one_of(*OPENVINO_HINTS),
+        "OpenVINO performance hint; '' keeps its default, 'throughput' one stream per core.",
     ),
     Key("OUTPUT_DIR", "", ck.is_str(), "Directory that receives every result of a run.", path="output"),
     # ---------------------------------------------------------------- MOT: input
@@ -115,6 +137,18 @@ SCHEMA: tuple[Key, ...] = (
         0.2,
         ck.float_range(0.0, 0.9),
         "Fractional overlap between neighbouring tiles.",
+    ),
+    Key(
+        "MOT.PIPELINE_LOOKAHEAD",
+        2,
+        ck.non_negative_int(),
+        "Frames detected ahead of the tracker in background threads; 0 runs every stage in one thread.",
+    ),
+    Key(
+        "MOT.DETECTION_WORKERS",
+        1,
+        ck.positive_int(),
+        "Threads detecting frames at once when MOT.PIPELINE_LOOKAHEAD > 0 (results do not change).",
     ),
     Key(
         "MOT.TRACKED_CLASSES",
@@ -393,8 +427,8 @@ SCHEMA: tuple[Key, ...] = (
         "EXPRESS.EXECUTOR",
         "auto",
         ck.one_of(*EXECUTORS),
-        "How cameras are tracked: one after another, in a process pool, or as Ray tasks; 'auto': "
-        "processes when there are several cameras.",
+        "How cameras are tracked: one after another, all at once with shared detector batches "
+        "('batched'), in a process pool, or as Ray tasks; 'auto': processes when there are several cameras.",
     ),
     Key(
         "EXPRESS.WORKERS",

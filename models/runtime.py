@@ -21,6 +21,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,26 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("onnxruntime", "openvino", "tensorrt")
 MAX_CHUNK = 4  # rows per concurrent request; small chunks stay in cache (see bench/bench_inference.py)
 SUFFIX_BACKENDS = {".onnx": "onnxruntime", ".xml": "openvino", ".engine": "tensorrt", ".trt": "tensorrt"}
+
+
+ORT_EXECUTION_MODES = ("sequential", "parallel")
+ORT_GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
+OPENVINO_HINTS = ("", "latency", "throughput")
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How the runtimes run a model (``SYSTEM.ORT_*``, ``SYSTEM.OPENVINO_HINT``).
+
+    ``ort_execution_mode`` "parallel" runs independent graph branches concurrently (inter-op
+    threads); ``ort_graph_optimization`` is ONNX Runtime's level (int8 QDQ models need
+    "extended" or "all" to fuse); ``openvino_hint`` "" keeps OpenVINO's own default,
+    "throughput" makes one stream per core (for concurrent requests), "latency" one stream.
+    """
+
+    ort_execution_mode: str = "sequential"
+    ort_graph_optimization: str = "all"
+    openvino_hint: str = ""
 
 
 class BackendUnavailableError(RuntimeError):
@@ -76,10 +97,38 @@ def _shape(dims: Sequence[Any]) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
 
 
+def _dims(partial_shape: Any) -> list[int]:
+    """An OpenVINO partial shape as ints, -1 for dynamic dimensions."""
+    return [d.get_length() if d.is_static else -1 for d in partial_shape]
+
+
 def split_batch(batch: np.ndarray, requests: int) -> list[np.ndarray]:
     """Chunks of at most ``MAX_CHUNK`` rows, enough to keep ``requests`` workers busy."""
     size = max(1, min(MAX_CHUNK, math.ceil(len(batch) / requests)))
     return [batch[i : i + size] for i in range(0, len(batch), size)]
+
+
+def ort_session_options(ort: Any, options: SessionOptions, threads: int, parallel: int) -> Any:
+    """ONNX Runtime ``SessionOptions``: one thread per request with ``parallel``, else ``threads``."""
+    levels = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }
+    session = ort.SessionOptions()
+    session.graph_optimization_level = levels[options.ort_graph_optimization]
+    if parallel > 1:
+        session.intra_op_num_threads = 1
+    elif threads:
+        session.intra_op_num_threads = threads
+    if options.ort_execution_mode == "parallel":
+        session.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+        session.inter_op_num_threads = 1 if parallel > 1 else threads
+    else:
+        session.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session.inter_op_num_threads = 1
+    return session
 
 
 class OnnxRuntimeRunner:
@@ -97,6 +146,7 @@ class OnnxRuntimeRunner:
         threads: int = 0,
         tensorrt_provider: bool = False,
         parallel: int = 1,
+        options: SessionOptions = SessionOptions(),
     ) -> None:
         ort = import_backend("onnxruntime", "gpu" if device == "cuda" else "dev")
         providers = ["CPUExecutionProvider"]
@@ -115,17 +165,12 @@ class OnnxRuntimeRunner:
                     "machine with an NVIDIA GPU, or set SYSTEM.DEVICE cpu"
                 )
             providers = [*wanted, "CPUExecutionProvider"]
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session_options = ort_session_options(ort, options, threads, parallel)
         self.parallel = parallel
         if parallel > 1:
-            options.intra_op_num_threads = 1
             self._pool = ThreadPoolExecutor(parallel, thread_name_prefix="ort")
-        elif threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+            self.session = ort.InferenceSession(str(path), sess_options=session_options, providers=providers)
         except Exception as err:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: ONNX Runtime cannot load this model ({err})") from err
         inp = self.session.get_inputs()[0]
@@ -163,6 +208,7 @@ class OpenVinoRunner:
         fp16: bool = False,
         parallel: int = 1,
         dynamic_batch: bool = False,
+        options: SessionOptions = SessionOptions(),
     ) -> None:
         if device != "cpu":
             raise BackendUnavailableError("the openvino backend runs on the CPU here; set SYSTEM.DEVICE cpu")
@@ -174,10 +220,13 @@ class OpenVinoRunner:
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         self.parallel = parallel
+        if options.openvino_hint:
+            config["PERFORMANCE_HINT"] = options.openvino_hint.upper()
         if parallel > 1:
             config["NUM_STREAMS"] = parallel
         try:
             model = core.read_model(str(path))
+            static_outputs = [_shape(_dims(out.get_partial_shape())) for out in model.outputs]
             if dynamic_batch:  # a fixed batch of 1 in the file: let it take any batch
                 shape = model.inputs[0].get_partial_shape()
                 shape[0] = -1
@@ -188,10 +237,9 @@ class OpenVinoRunner:
         self.input_shape = _shape(
             [d.get_length() if d.is_static else -1 for d in model.inputs[0].get_partial_shape()]
         )
-        self.output_shapes = [
-            _shape([d.get_length() if d.is_static else -1 for d in out.get_partial_shape()])
-            for out in model.outputs
-        ]
+        self.output_shapes = [_shape(_dims(out.get_partial_shape())) for out in model.outputs]
+        if dynamic_batch:  # reshaping may leave every output dimension dynamic: only the batch is
+            self.output_shapes = [(None, *static[1:]) for static in static_outputs]
         self.output_names = [out.get_any_name() for out in model.outputs]
         self.metadata: dict[str, str] = {}
         self._local = threading.local()
@@ -296,8 +344,9 @@ def open_runner(
     fp16: bool = False,
     parallel: bool = False,
     dynamic_batch: bool = False,
+    options: SessionOptions = SessionOptions(),
 ) -> ModelRunner:
-    """Load ``path`` with ``backend`` (one of ``RUNTIMES``).
+    """Load ``path`` with ``backend`` (one of ``RUNTIMES``) and the runtimes' ``options``.
 
     ``parallel`` (for batched models such as embedders): run batches as concurrent
     single-threaded requests, one per thread of ``threads`` (0: one per core).
@@ -308,9 +357,11 @@ def open_runner(
     if backend == "onnxruntime":
         if fp16:
             log.warning("fp16 is not applied by the onnxruntime backend (it runs the model's own precision)")
-        return OnnxRuntimeRunner(path, device, threads, parallel=requests)
+        return OnnxRuntimeRunner(path, device, threads, parallel=requests, options=options)
     if backend == "openvino":
-        return OpenVinoRunner(path, device, threads, fp16, parallel=requests, dynamic_batch=dynamic_batch)
+        return OpenVinoRunner(
+            path, device, threads, fp16, parallel=requests, dynamic_batch=dynamic_batch, options=options
+        )
     if backend == "tensorrt":
         return TensorRTRunner(path)
     raise ValueError(f"unknown runtime backend {backend!r}; expected one of {', '.join(RUNTIMES)}")

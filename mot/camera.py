@@ -2,7 +2,7 @@
 
 This is runner glue shared by every runner (single camera, express, scale-out workers): it
 reads ``cfg.MOT``, builds typed components and calls ``mot.pipeline``; it is the one module of
-``mot/`` that reads the config and draws (through ``tools.annotate``).
+``mot/`` that reads the config and draws (through ``mot.video_output``).
 
 Outputs in the camera's directory: ``mot.npz`` (canonical, written last), ``mot.pkl``,
 ``mot.csv``, ``mot.txt`` and, with ``MOT.VIDEO_OUTPUT``, ``mot.mp4``. The canonical file
@@ -13,10 +13,11 @@ An interrupted camera still writes what it tracked, marked incomplete.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,22 +31,30 @@ from detection.filters import check_mask_size, filter_detections, load_mask
 from detection.tiling import Detector
 from detection.types import Detections
 from detection.video import VideoInfo, image_files, iter_frames, probe_video
-from models.runtime import ModelRunner, detector_backend, open_runner
+from models.runtime import ModelRunner, SessionOptions, detector_backend, open_runner
 from mot.base import Tracks
 from mot.builder import TrackletBuilder
 from mot.enrich import Enricher
 from mot.factory import build_tracker
-from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
+from mot.pipeline import (
+    BackgroundHooks,
+    CameraLoop,
+    FrameHook,
+    LoopStats,
+    finish_tracks,
+    track_frames,
+    track_lockstep,
+)
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
+from mot.video_output import DrawnVideo, ShowWindow, render_tracklets
 from mot.zones import ZoneError, apply_zones, load_zones
 from reid.attributes import build_attribute_readers
 from reid.color import color_histogram
 from reid.embedder import ModelEmbedder
 from reid.factory import build_embedder
 from reid.plates import build_plate_reader
-from tools.annotate import DrawnVideo, ShowWindow, render_tracklets
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +65,12 @@ class ModelCache:
     """Loads each network once per process; cameras with the same model share it.
 
     ONNX Runtime sessions and OpenVINO compiled models are safe to call from several threads.
+    ``options`` are the runtimes' session options (``session_options(cfg.SYSTEM)``).
     """
 
-    def __init__(self, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, device: str = "cpu", threads: int = 0, options: SessionOptions | None = None) -> None:
         self.device, self.threads = device, threads
+        self.options = options if options is not None else SessionOptions()
         self._runners: dict[tuple, ModelRunner] = {}
         self._detectors: dict[tuple, Detector] = {}
         self._embedders: dict[tuple, ModelEmbedder] = {}
@@ -76,16 +87,22 @@ class ModelCache:
         parallel: bool = False,
         dynamic_batch: bool = False,
     ) -> ModelRunner:
-        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, self.options)
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
-            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel, dynamic_batch)
+            self._runners[key] = open_runner(
+                path, backend, device, threads, fp16, parallel, dynamic_batch, self.options
+            )
         return self._runners[key]
 
-    def detector(self, mot: CfgNode) -> Detector:
+    def detector(self, mot: CfgNode, batched: bool = False) -> Detector:
+        """The camera's detector; ``batched`` lets an OpenVINO model saved with batch 1 take any batch."""
+        backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
+        dynamic = batched and backend == "openvino"
         key = (
+            dynamic,
             mot.DETECTOR,
-            detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND),
+            backend,
             mot.DETECTOR_OUTPUT_FORMAT,
             tuple(mot.DETECTOR_INPUT_SIZE),
             mot.DETECTION_CONF_THRESH,
@@ -107,7 +124,9 @@ class ModelCache:
                 tile_size=mot.DETECTION_TILE_SIZE,
                 tile_overlap=mot.DETECTION_TILE_OVERLAP,
                 fp16=mot.DETECTOR_FP16,
-                open_model=self.open_model,
+                open_model=functools.partial(self.open_model, dynamic_batch=True)
+                if dynamic
+                else self.open_model,
             )
         return self._detectors[key]
 
@@ -171,6 +190,18 @@ class ModelCache:
                 flip=mot.REID_FLIP,
             )
         return self._embedders[key]
+
+
+def session_options(system: CfgNode) -> SessionOptions:
+    """The runtimes' session options of ``cfg.SYSTEM``."""
+    return SessionOptions(system.ORT_EXECUTION_MODE, system.ORT_GRAPH_OPTIMIZATION, system.OPENVINO_HINT)
+
+
+def model_cache(cfg: CfgNode, threads: int | None = None) -> ModelCache:
+    """The process's model cache for ``cfg.SYSTEM`` (``threads`` overrides ``SYSTEM.NUM_THREADS``)."""
+    system = cfg.SYSTEM
+    threads = system.NUM_THREADS if threads is None else threads
+    return ModelCache(system.DEVICE, threads, session_options(system))
 
 
 @dataclass
@@ -241,7 +272,33 @@ def tracker_params(mot: CfgNode, tracker: str | None = None) -> dict[str, Any]:
     return {k.lower(): v for k, v in node.items()}
 
 
-def run_camera(
+@dataclass
+class CameraRun:
+    """One camera's components between ``open_camera`` and ``close_camera``."""
+
+    cfg: CfgNode
+    camera: int
+    name: str
+    output_dir: Path
+    info: VideoInfo
+    loop: CameraLoop
+    frames: Any  # the progress-bar-wrapped frame iterator
+    enricher: Enricher
+    zones: np.ndarray | None
+    projection: Any
+    hooks: list[FrameHook]
+    stream_video: DrawnVideo | None
+    progress: bool
+
+
+def warm_up(detector: Detector, embedder: ModelEmbedder, info: VideoInfo) -> None:
+    """One inference of each model on a blank input, so first-call allocations stay out of the timed loop."""
+    if info.width > 0 and info.height > 0:
+        detector.detect_batch([np.zeros((info.height, info.width, 3), np.uint8)])
+    embedder.embed_crops([np.zeros((64, 64, 3), np.uint8)])
+
+
+def open_camera(
     cfg: CfgNode,
     camera: int,
     name: str,
@@ -250,16 +307,16 @@ def run_camera(
     position: int = 0,
     on_frame: FrameHook | None = None,
     progress: bool = True,
-) -> CameraResult:
-    """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs.
+    batched: bool = False,
+) -> CameraRun:
+    """Build one camera's models, tracker, builder and frame source (``cfg.MOT`` is its view).
 
-    ``position`` is the line of its progress bar (several cameras at once); bars are shown
-    on terminals only.
+    ``batched``: the detector may take several frames per call (``ModelCache.detector``).
     """
     mot = cfg.MOT
     info = probe_video(mot.VIDEO)
     select = detection_selector(mot, info)
-    detector = models.detector(mot)
+    detector = models.detector(mot, batched=batched)
     embedder = models.embedder(mot)
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
     enricher = Enricher(
@@ -289,8 +346,7 @@ def run_camera(
     stream_video = None
     if mot.VIDEO_OUTPUT and info.is_stream:  # a stream cannot be re-read: draw while tracking
         stream_video = DrawnVideo(output_dir / f"{RESULT_STEM}.mp4", info.fps, (info.width, info.height))
-        hooks.append(stream_video)
-    stats = LoopStats()
+        hooks.append(BackgroundHooks(stream_video) if mot.PIPELINE_LOOKAHEAD else stream_video)
     frames = tqdm(
         iter_frames(mot.VIDEO),
         total=info.frames if info.frames > 0 else None,
@@ -300,45 +356,129 @@ def run_camera(
         dynamic_ncols=True,
         disable=None if progress else True,  # None: only on a terminal
     )
-    tracklets: list[Tracklet] = []
-    complete = False
-    try:
-        tracklets = track_frames(
-            frames, detector, select, tracker, builder, embedder.embed, _chain(hooks), stats
-        )
-        complete = True
-    except BaseException:
-        log.warning("camera '%s' stopped after %d frames; saving what was tracked", name, stats.frames)
-        tracklets = finish_tracks(tracker, builder)
-        raise
-    finally:
-        frames.close()
-        if stream_video is not None:
-            stream_video.close()
-        if zones is not None:
-            tracklets = apply_zones(tracklets, zones, list(mot.VALID_ZONEPATHS))
-        if projection is not None:
-            tracklets = apply_speed(tracklets, projection, info.fps, mot.SPEED_WINDOW)
-        _save(cfg, output_dir, name, tracklets, stats, complete, info)
+    warm_up(detector, embedder, info)
+    loop = CameraLoop(detector, select, tracker, builder, embedder.embed, _chain(hooks), LoopStats())
+    return CameraRun(
+        cfg,
+        camera,
+        name,
+        output_dir,
+        info,
+        loop,
+        frames,
+        enricher,
+        zones,
+        projection,
+        hooks,
+        stream_video,
+        progress,
+    )
+
+
+def close_camera(run: CameraRun, tracklets: list[Tracklet] | None) -> CameraResult:
+    """Post-process and save a camera's tracklets; ``None`` means it was interrupted.
+
+    An interrupted camera saves what was tracked, marked incomplete.
+    """
+    mot, stats = run.cfg.MOT, run.loop.stats
+    complete = tracklets is not None
+    if tracklets is None:
+        log.warning("camera '%s' stopped after %d frames; saving what was tracked", run.name, stats.frames)
+        tracklets = finish_tracks(run.loop.tracker, run.loop.builder)
+    run.frames.close()
+    hook_errors = [h.close() for h in run.hooks if isinstance(h, BackgroundHooks)]
+    if run.stream_video is not None:
+        run.stream_video.close()
+    if run.zones is not None:
+        tracklets = apply_zones(tracklets, run.zones, list(mot.VALID_ZONEPATHS))
+    if run.projection is not None:
+        tracklets = apply_speed(tracklets, run.projection, run.info.fps, mot.SPEED_WINDOW)
+    _save(run.cfg, run.output_dir, run.name, tracklets, stats, complete, run.info)
+    for error in hook_errors:
+        if error is not None:
+            raise error
+    return CameraResult(run.name, run.output_dir, tracklets, stats, complete)
+
+
+def _report(run: CameraRun, result: CameraResult) -> None:
+    """Log the camera's summary and render ``mot.mp4`` from the saved tracklets."""
+    mot, stats = run.cfg.MOT, result.stats
     log.info(
         "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
-        name,
+        run.name,
         stats.frames,
         stats.fps,
-        len(tracklets),
-        builder.dropped,
-        output_dir,
+        len(result.tracklets),
+        run.loop.builder.dropped,
+        run.output_dir,
     )
-    if enricher.plate_reader is not None:
+    if run.enricher.plate_reader is not None:
         log.info(
             "camera '%s': %d plate reads, %d tracklets with a plate",
-            name,
-            enricher.stats["plate_reads"],
-            enricher.stats["plates"],
+            run.name,
+            run.enricher.stats["plate_reads"],
+            run.enricher.stats["plates"],
         )
-    if mot.VIDEO_OUTPUT and not info.is_stream:
-        render_tracklets(mot.VIDEO, tracklets, output_dir / f"{RESULT_STEM}.mp4", progress=progress)
-    return CameraResult(name, output_dir, tracklets, stats, complete)
+    if mot.VIDEO_OUTPUT and not run.info.is_stream:
+        render_tracklets(
+            mot.VIDEO, result.tracklets, run.output_dir / f"{RESULT_STEM}.mp4", progress=run.progress
+        )
+
+
+def run_camera(
+    cfg: CfgNode,
+    camera: int,
+    name: str,
+    output_dir: Path,
+    models: ModelCache,
+    position: int = 0,
+    on_frame: FrameHook | None = None,
+    progress: bool = True,
+) -> CameraResult:
+    """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs.
+
+    ``position`` is the line of its progress bar (several cameras at once); bars are shown
+    on terminals only.
+    """
+    run = open_camera(cfg, camera, name, output_dir, models, position, on_frame, progress)
+    mot = cfg.MOT
+    tracklets = None
+    try:
+        tracklets = track_frames(run.frames, *run.loop.args(), mot.PIPELINE_LOOKAHEAD, mot.DETECTION_WORKERS)
+    finally:
+        result = close_camera(run, tracklets)
+    _report(run, result)
+    return result
+
+
+def run_cameras_batched(
+    cameras: Sequence[tuple[CfgNode, int, str, Path]], models: ModelCache, progress: bool = True
+) -> list[CameraResult]:
+    """Track several cameras in one loop, each camera's frame k detected in one batch with the others'.
+
+    ``cameras`` are (config, camera index, name, output directory). Trackers, builders and
+    outputs stay per camera, so the results are those of ``run_camera`` on each; only the
+    detector calls are shared (a real batch with models of a dynamic batch dimension, a loop
+    over frames otherwise). Pipelined like ``run_camera`` with the first camera's
+    ``MOT.PIPELINE_LOOKAHEAD``. If one camera fails, every camera saves what it tracked.
+    """
+    runs: list[CameraRun] = []
+    try:
+        for position, (cfg, camera, name, output_dir) in enumerate(cameras):
+            runs.append(open_camera(cfg, camera, name, output_dir, models, position, None, progress, True))
+    except BaseException:
+        for run in runs:
+            run.frames.close()
+        raise
+    lookahead = runs[0].cfg.MOT.PIPELINE_LOOKAHEAD if runs else 0
+    outputs: list[list[Tracklet]] | None = None
+    try:
+        outputs = track_lockstep([run.frames for run in runs], [run.loop for run in runs], lookahead)
+    finally:
+        results = [close_camera(run, None if outputs is None else outputs[i]) for i, run in enumerate(runs)]
+    for run, result in zip(runs, results, strict=True):
+        _report(run, result)
+    return results
 
 
 def _save(

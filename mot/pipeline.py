@@ -1,10 +1,22 @@
-"""The per-frame loop of one camera: detect, filter, embed when the tracker needs it, track, collect."""
+"""The per-frame loop of one camera: detect, filter, embed when the tracker needs it, track, collect.
+
+With ``lookahead`` > 0 the loop is a pipeline: decoding (``detection.video``'s reader thread),
+detection (+ the per-detection embeddings DeepSORT needs) in background threads, and
+tracking, sampled ReID and the frame hooks in the calling thread. ONNX Runtime and OpenVINO
+release the GIL while they infer, so the cores run inference while Python tracks the frame
+before. Detection of a frame depends on that frame only, and frames reach the tracker in
+order, so the results are those of the sequential loop.
+"""
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +28,8 @@ from mot.tracklet import Tracklet
 
 FrameHook = Callable[[int, np.ndarray, Detections, Tracks], None]
 EmbedBoxes = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (frame, xyxy (N, 4)) -> (N, D) features
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -35,6 +49,73 @@ class LoopStats:
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
 
 
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], lookahead: int, workers: int = 1) -> Iterator[R]:
+    """``map(fn, items)`` run ``lookahead`` items ahead of the consumer by ``workers`` threads, in order.
+
+    With ``lookahead`` 0 it is plain ``map``. An exception of ``fn`` is raised when its item's
+    turn comes, one of ``items`` after the results of the items before it; when the consumer
+    stops early, queued items are cancelled.
+    """
+    if lookahead <= 0:
+        yield from map(fn, items)
+        return
+    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="pipeline")
+    pending: list[Future[R]] = []
+    try:
+        source = iter(items)
+        while True:
+            try:
+                item = next(source)
+            except StopIteration:
+                break
+            except Exception:  # the source failed: hand over what it gave before, as map would
+                while pending:
+                    yield pending.pop(0).result()
+                raise
+            pending.append(pool.submit(fn, item))
+            if len(pending) > lookahead:
+                yield pending.pop(0).result()
+        while pending:
+            yield pending.pop(0).result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class BackgroundHooks:
+    """Runs frame hooks (drawing, video writing) in one background thread, in frame order.
+
+    A hook's error is raised at the next frame; ``close`` waits for the queued frames and
+    returns the error of the last ones, if any (the caller raises it once results are saved).
+    """
+
+    def __init__(self, hook: FrameHook, depth: int = 8) -> None:
+        self.hook = hook
+        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="frame-hooks", daemon=True)
+        self._thread.start()
+
+    def __call__(self, index: int, frame: np.ndarray, detections: Detections, tracks: Tracks) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put((index, frame, detections, tracks))
+
+    def _drain(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self.hook(*item)
+                except BaseException as err:  # raised in the loop's thread
+                    self._error = err
+
+    def close(self) -> BaseException | None:
+        self._queue.put(None)
+        self._thread.join()
+        return self._error
+
+
 def track_frames(
     frames: Iterable[tuple[int, np.ndarray]],
     detector: Detector,
@@ -44,26 +125,36 @@ def track_frames(
     embed: EmbedBoxes | None = None,
     on_frame: FrameHook | None = None,
     stats: LoopStats | None = None,
+    lookahead: int = 0,
+    workers: int = 1,
 ) -> list[Tracklet]:
     """Track every frame and return the finished tracklets.
 
     ``select`` keeps the detections to track (score, class, mask). Embeddings are computed for
     every kept detection only when ``tracker.needs_embeddings``; otherwise the builder embeds a
     few sampled crops per track. ``on_frame`` sees each frame's detections and tracks (drawing,
-    attributes). If the loop is interrupted, the tracks gathered so far stay in ``builder``
-    (``finish_tracks`` turns them into tracklets).
+    attributes). ``lookahead`` frames are detected ahead of the tracker by ``workers``
+    background threads (0: everything in this thread). If the loop is interrupted, the tracks
+    gathered so far stay in ``builder`` (``finish_tracks`` turns them into tracklets).
     """
     if tracker.needs_embeddings and embed is None:
         raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
     stats = stats if stats is not None else LoopStats()
+    with_embeddings = embed if tracker.needs_embeddings else None
+
+    def detect(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, Detections, float, float]:
+        index, frame = item
+        t0 = time.perf_counter()
+        detections = select(detector.detect_batch([frame])[0])
+        t1 = time.perf_counter()
+        if with_embeddings is not None:
+            detections = detections.with_embedding(with_embeddings(frame, detections.xyxy))
+        return index, frame, detections, t1 - t0, time.perf_counter() - t1
+
     start = time.perf_counter()
+    results = ordered_map(detect, frames, lookahead, workers)
     try:
-        for index, frame in frames:
-            t0 = time.perf_counter()
-            detections = select(detector.detect_batch([frame])[0])
-            t1 = time.perf_counter()
-            if tracker.needs_embeddings:
-                detections = detections.with_embedding(embed(frame, detections.xyxy))  # type: ignore[misc]
+        for index, frame, detections, detect_s, embed_s in results:
             t2 = time.perf_counter()
             tracks = tracker.update(detections)
             builder.add(index, frame, tracks, detections)
@@ -72,15 +163,127 @@ def track_frames(
                 on_frame(index, frame, detections, tracks)
             stats.frames += 1
             stats.detections += len(detections)
-            stats.add("detect", t1 - t0)
-            stats.add("embed", t2 - t1)
+            stats.add("detect", detect_s)
+            stats.add("embed", embed_s)
             stats.add("track", t3 - t2)
     finally:
+        results.close()  # cancels the frames queued for detection
         stats.seconds += time.perf_counter() - start
     t0 = time.perf_counter()
     tracklets = finish_tracks(tracker, builder)
     stats.add("finish", time.perf_counter() - t0)
     return tracklets
+
+
+@dataclass
+class CameraLoop:
+    """What ``track_frames`` needs of one camera besides its frames."""
+
+    detector: Detector
+    select: Callable[[Detections], Detections]
+    tracker: Tracker
+    builder: TrackletBuilder
+    embed: EmbedBoxes | None = None
+    on_frame: FrameHook | None = None
+    stats: LoopStats = field(default_factory=LoopStats)
+
+    def args(self) -> tuple:
+        """The positional arguments of ``track_frames`` after ``frames``."""
+        return self.detector, self.select, self.tracker, self.builder, self.embed, self.on_frame, self.stats
+
+
+Step = list[tuple[int, int, np.ndarray]]  # (camera, frame index, frame) of every camera still running
+
+
+def _lockstep(sources: Sequence[Iterable[tuple[int, np.ndarray]]]) -> Iterator[Step]:
+    """Each camera's next frame, step by step, until every source is exhausted."""
+    iterators = [iter(s) for s in sources]
+    active = list(range(len(iterators)))
+    while active:
+        step = []
+        for camera in list(active):
+            item = next(iterators[camera], None)
+            if item is None:
+                active.remove(camera)
+            else:
+                step.append((camera, item[0], item[1]))
+        if step:
+            yield step
+
+
+def detect_step(loops: Sequence[CameraLoop], step: Step) -> tuple[list[Detections], list[float], list[float]]:
+    """Detections of one step: frames of cameras sharing a detector go in one ``detect_batch`` call.
+
+    Returns per frame of the step its selected detections (with embeddings when its tracker
+    needs them) and its share of the detection and embedding seconds.
+    """
+    groups: dict[int, list[int]] = {}
+    for position, (camera, _, _) in enumerate(step):
+        groups.setdefault(id(loops[camera].detector), []).append(position)
+    detections: list[Detections] = [Detections.empty()] * len(step)
+    detect_s, embed_s = [0.0] * len(step), [0.0] * len(step)
+    for positions in groups.values():
+        t0 = time.perf_counter()
+        batch = loops[step[positions[0]][0]].detector.detect_batch([step[p][2] for p in positions])
+        share = (time.perf_counter() - t0) / len(positions)
+        for position, found in zip(positions, batch, strict=True):
+            camera, _, frame = step[position]
+            loop = loops[camera]
+            t1 = time.perf_counter()
+            found = loop.select(found)
+            if loop.tracker.needs_embeddings:
+                found = found.with_embedding(loop.embed(frame, found.xyxy))  # type: ignore[misc]
+            detections[position] = found
+            detect_s[position], embed_s[position] = share, time.perf_counter() - t1
+    return detections, detect_s, embed_s
+
+
+def track_lockstep(
+    frames: Sequence[Iterable[tuple[int, np.ndarray]]], loops: Sequence[CameraLoop], lookahead: int = 0
+) -> list[list[Tracklet]]:
+    """``track_frames`` for several cameras at once, their frames detected in shared batches.
+
+    Each camera keeps its own tracker and builder and sees its frames in order, so each
+    camera's tracklets are those ``track_frames`` gives it alone (given a detector whose
+    batched output equals its one-frame output). Cameras of different lengths drop out when
+    their frames end. Every camera's ``stats.seconds`` is the wall time of the shared loop.
+    """
+    for loop in loops:
+        if loop.tracker.needs_embeddings and loop.embed is None:
+            raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
+
+    def detect(step: Step) -> tuple[Step, list[Detections], list[float], list[float]]:
+        return (step, *detect_step(loops, step))
+
+    start = time.perf_counter()
+    results = ordered_map(detect, _lockstep(frames), lookahead)
+    try:
+        for step, detections, detect_s, embed_s in results:
+            for (camera, index, frame), dets, d_s, e_s in zip(
+                step, detections, detect_s, embed_s, strict=True
+            ):
+                loop = loops[camera]
+                t0 = time.perf_counter()
+                tracks = loop.tracker.update(dets)
+                loop.builder.add(index, frame, tracks, dets)
+                t1 = time.perf_counter()
+                if loop.on_frame is not None:
+                    loop.on_frame(index, frame, dets, tracks)
+                loop.stats.frames += 1
+                loop.stats.detections += len(dets)
+                loop.stats.add("detect", d_s)
+                loop.stats.add("embed", e_s)
+                loop.stats.add("track", t1 - t0)
+    finally:
+        results.close()
+        for loop in loops:
+            loop.stats.seconds += time.perf_counter() - start
+    out = []
+    for loop in loops:
+        t0 = time.perf_counter()
+        out.append(finish_tracks(loop.tracker, loop.builder))
+        loop.stats.add("finish", time.perf_counter() - t0)
+    return out
 
 
 def finish_tracks(tracker: Tracker, builder: TrackletBuilder) -> list[Tracklet]:

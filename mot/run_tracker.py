@@ -13,7 +13,7 @@ from pathlib import Path
 from yacs.config import CfgNode
 
 from config.cli import run_cli
-from mot.camera import ModelCache, run_camera
+from mot.camera import model_cache, run_camera
 from mot.plan import camera_plan, format_camera, save_plan, video_errors
 
 log = logging.getLogger("mot.run_tracker")
@@ -31,7 +31,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if args.dry_run:
         log.info("dry run: configuration, models and input are valid; stopping before tracking")
         return 0
-    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+    models = model_cache(cfg)
     run_camera(cfg, 0, plan["cameras"][0]["name"], out, models)
     return 0
 

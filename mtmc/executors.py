@@ -3,6 +3,10 @@
 ``EXPRESS.EXECUTOR``:
 
 * ``sequential``: one camera after another, models shared by every camera;
+* ``batched``: every camera in this process at once, frame k of each camera detected in one
+  batch with the others' (``mot.camera.run_cameras_batched``; a real batch with models of a
+  dynamic batch dimension, OpenVINO models are reshaped to one; ONNX models of batch 1 loop),
+  trackers per camera; if the batched run fails, the cameras are tracked one by one;
 * ``processes`` (``auto`` with several cameras): a pool of ``EXPRESS.WORKERS`` processes (one per
   core, at most one per camera), each loading the models once and tracking whole cameras with
   ``EXPRESS.THREADS_PER_WORKER`` inference threads, so that workers x threads <= cores;
@@ -38,7 +42,7 @@ from typing import Any
 
 from yacs.config import CfgNode
 
-from mot.camera import RESULT_STEM, ModelCache
+from mot.camera import RESULT_STEM, ModelCache, completed_result, model_cache, run_cameras_batched
 from mot.storage import load_tracklet_file, save_all
 from mot.tracklet import Tracklet
 from mtmc.express import CameraJob, track_camera
@@ -85,11 +89,27 @@ def run_cameras(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool = True) 
         return _run_processes(cfg, jobs, progress)
     if kind == "ray":
         return _run_ray(cfg, jobs)
-    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+    models = model_cache(cfg)
+    if kind == "batched" and _run_batched(jobs, models, progress):
+        return [_load(job, CameraOutcome(job.index, job.name, attempts=1)) for job in jobs]
     return [
         _with_retries(job, cfg.EXPRESS.RETRIES, lambda job=job: _track(job, models, job.index, progress))
         for job in jobs
     ]
+
+
+def _run_batched(jobs: Sequence[CameraJob], models: ModelCache, progress: bool) -> bool:
+    """Track the cameras without complete earlier results in one batched loop; False if it failed."""
+    todo = [job for job in jobs if completed_result(job.output_dir, job.cfg.MOT) is None]
+    try:
+        run_cameras_batched([(j.cfg, j.index, j.name, j.output_dir) for j in todo], models, progress)
+    except Exception as err:
+        log.debug("batched cameras:\n%s", traceback.format_exc())
+        log.warning(
+            "batched tracking failed (%s: %s); tracking the cameras one by one", type(err).__name__, err
+        )
+        return False
+    return True
 
 
 def _track(job: CameraJob, models: ModelCache, position: int, progress: bool) -> float:
@@ -139,7 +159,7 @@ def _init_worker(level: int) -> None:
 def _worker_track(job: CameraJob, threads: int, progress: bool) -> float:
     key = (job.cfg.SYSTEM.DEVICE, threads)
     if key not in _WORKER_MODELS:
-        _WORKER_MODELS[key] = ModelCache(*key)
+        _WORKER_MODELS[key] = model_cache(job.cfg, threads)
     return _track(job, _WORKER_MODELS[key], job.index, progress)
 
 
@@ -184,7 +204,7 @@ def _completed(pending: dict[Future, CameraJob]) -> list[Future]:
 
 def _ray_camera(job: CameraJob, threads: int) -> tuple[float, bytes]:
     """A Ray task: track the camera on the worker; return its time and canonical file bytes."""
-    seconds = _track(job, ModelCache(job.cfg.SYSTEM.DEVICE, threads), job.index, False)
+    seconds = _track(job, model_cache(job.cfg, threads), job.index, False)
     return seconds, (job.output_dir / f"{RESULT_STEM}.npz").read_bytes()
 
 

@@ -85,7 +85,7 @@ def render_videos(
     jobs: list[CameraJob], result: MatchingResult, progress: bool = True, skip: set[int] = frozenset()
 ) -> None:
     """``mtmc.mp4`` per camera: boxes labelled with global ids and the vehicle's merged attributes."""
-    from tools.annotate import render_tracklets
+    from mot.video_output import render_tracklets
 
     for job, (tracklets, ids) in zip(jobs, camera_results(result, len(jobs)), strict=True):
         if job.index in skip:

@@ -33,7 +33,7 @@ from config.layout import CameraLayout, parse_layout
 from config.paths import atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
-from mot.camera import ModelCache, detection_selector, tracker_params
+from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
 from mot.enrich import Enricher
 from mot.factory import build_tracker
 from mot.plan import save_plan
@@ -94,7 +94,7 @@ class LiveRun:
             token=live.ACCESS_TOKEN,
             request_timeout=live.REQUEST_TIMEOUT,
         )
-        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+        models = model_cache(cfg)
         self.workers: list[LiveMOTWorker] = []
         try:
             self.workers = [self._worker(job, models) for job in self.jobs]

@@ -30,10 +30,10 @@ from detection.video import probe_video
 from mot.base import Tracker, Tracks
 from mot.builder import TrackletBuilder
 from mot.tracklet import Tracklet
+from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.clock import VirtualClock
 from mtmc.live.server import FrameHub
-from tools.annotate import draw_tracks
 
 log = logging.getLogger(__name__)
 

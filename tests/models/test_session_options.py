@@ -1,0 +1,74 @@
+"""Runtime session options (SYSTEM.ORT_*, SYSTEM.OPENVINO_HINT): applied, validated, harmless to results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from config import defaults
+from config.defaults import get_cfg_defaults
+from detection.yolo import letterbox
+from models.runtime import (
+    OPENVINO_HINTS,
+    ORT_EXECUTION_MODES,
+    ORT_GRAPH_OPTIMIZATIONS,
+    SessionOptions,
+    open_runner,
+    ort_session_options,
+)
+from mot.camera import model_cache, session_options
+
+
+def test_config_choices_are_the_runtime_choices() -> None:
+    assert defaults.ORT_EXECUTION_MODES == ORT_EXECUTION_MODES
+    assert defaults.ORT_GRAPH_OPTIMIZATIONS == ORT_GRAPH_OPTIMIZATIONS
+    assert defaults.OPENVINO_HINTS == OPENVINO_HINTS
+
+
+def test_system_keys_reach_the_model_cache() -> None:
+    cfg = get_cfg_defaults()
+    cfg.SYSTEM.ORT_GRAPH_OPTIMIZATION = "basic"
+    cfg.SYSTEM.ORT_EXECUTION_MODE = "parallel"
+    cfg.SYSTEM.OPENVINO_HINT = "throughput"
+    assert session_options(cfg.SYSTEM) == SessionOptions("parallel", "basic", "throughput")
+    assert model_cache(cfg, threads=1).options == SessionOptions("parallel", "basic", "throughput")
+
+
+def test_ort_session_options_set_what_they_say() -> None:
+    ort = pytest.importorskip("onnxruntime")
+    plain = ort_session_options(ort, SessionOptions(), threads=2, parallel=1)
+    assert plain.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert plain.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    assert plain.intra_op_num_threads == 2 and plain.inter_op_num_threads == 1
+    branchy = ort_session_options(ort, SessionOptions("parallel", "basic"), threads=2, parallel=1)
+    assert branchy.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    assert branchy.execution_mode == ort.ExecutionMode.ORT_PARALLEL and branchy.inter_op_num_threads == 2
+    requests = ort_session_options(ort, SessionOptions(), threads=2, parallel=2)
+    assert requests.intra_op_num_threads == 1
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("onnxruntime", SessionOptions("sequential", "disable")),
+        ("onnxruntime", SessionOptions("parallel", "extended")),
+        ("openvino", SessionOptions(openvino_hint="throughput")),
+        ("openvino", SessionOptions(openvino_hint="latency")),
+    ],
+)
+def test_options_change_speed_not_results_on_a_real_frame(
+    shared: Path, backend: str, options: SessionOptions
+) -> None:
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    model = shared / "models" / "yolox_nano.onnx"
+    frame = cv2.imread(str(shared / "data" / "images" / "bus.jpg"))
+    batch = letterbox(frame, (416, 416), centre=False)[0][None]
+    reference = open_runner(model, "onnxruntime", threads=1).run(batch)[0]
+    out = open_runner(model, backend, threads=1, options=options).run(batch)[0]
+    assert out.shape == reference.shape == (1, 3549, 85)
+    np.testing.assert_allclose(out, reference, atol=2e-3, rtol=1e-3)
+    assert reference[0, :, 4].max() > 0.5  # the bus photo has confident objects
