@@ -282,10 +282,17 @@ class TensorRTRunner:
 
 
 def detector_backend(model: str, backend: str) -> str:
-    """The backend ``auto`` stands for, by suffix; ``.pt``, ``.yaml`` and bare names mean ultralytics."""
+    """The backend ``auto`` stands for, by suffix (a manifest name by its file's suffix);
+    ``.pt``, ``.yaml`` and other bare names mean ultralytics."""
     if backend != "auto":
         return backend
-    return SUFFIX_BACKENDS.get(Path(model).suffix.lower(), "ultralytics")
+    suffix = Path(model).suffix.lower()
+    if suffix not in SUFFIX_BACKENDS:
+        from models.registry import manifest_entry
+
+        entry = manifest_entry(model)
+        suffix = Path(entry.file).suffix.lower() if entry is not None else suffix
+    return SUFFIX_BACKENDS.get(suffix, "ultralytics")
 
 
 def open_runner(

@@ -93,6 +93,8 @@ class ModelCache:
             mot.DETECTION_TILE_SIZE,
             mot.DETECTION_TILE_OVERLAP,
             mot.DETECTOR_FP16,
+            tuple(shared_classes(mot) or ()),
+            tuple(mot.DETECTOR_CLASS_MAP),
         )
         if key not in self._detectors:
             self._detectors[key] = build_detector(
@@ -108,6 +110,8 @@ class ModelCache:
                 tile_overlap=mot.DETECTION_TILE_OVERLAP,
                 fp16=mot.DETECTOR_FP16,
                 open_model=self.open_model,
+                shared_classes=shared_classes(mot),
+                class_map=mot.DETECTOR_CLASS_MAP,
             )
         return self._detectors[key]
 
@@ -165,6 +169,11 @@ class ModelCache:
                 open_model=self.open_model,
             )
         return self._embedders[key]
+
+
+def shared_classes(mot: CfgNode) -> list[int] | None:
+    """The classes NMS merges as one: the tracked ones, unless class-aware NMS is asked for."""
+    return list(mot.TRACKED_CLASSES) if mot.DETECTION_NMS_CLASS_AGNOSTIC else None
 
 
 @dataclass
