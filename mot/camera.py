@@ -35,7 +35,7 @@ from mot.base import Tracks
 from mot.builder import TrackletBuilder
 from mot.enrich import Enricher
 from mot.factory import build_tracker
-from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
+from mot.pipeline import FrameHook, LoopStats, finish_tracks, sparse_result_warnings, track_frames
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
@@ -332,6 +332,12 @@ def run_camera(
         builder.dropped,
         output_dir,
     )
+    hint = (
+        f"MOT.DETECTOR {mot.DETECTOR}, MOT.DETECTION_CONF_THRESH {mot.DETECTION_CONF_THRESH}, "
+        f"MOT.TRACKED_CLASSES {list(mot.TRACKED_CLASSES)}, MOT.MIN_FRAMES {mot.MIN_FRAMES}"
+    )
+    for warning in sparse_result_warnings(stats, len(tracklets), hint):
+        log.warning("camera '%s': %s", name, warning)
     if enricher.plate_reader is not None:
         log.info(
             "camera '%s': %d plate reads, %d tracklets with a plate",
