@@ -17,6 +17,11 @@ def default_class_map(model: str) -> tuple[int, ...]:
     return tuple(entry.class_map) if entry is not None else ()
 
 
+def reshape_args(backend: str, input_size: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    """OpenVINO models are reshaped to a configured input size; other runtimes run the file's."""
+    return {"input_hw": tuple(int(v) for v in input_size)} if backend == "openvino" and input_size else {}
+
+
 def build_detector(
     model: str,
     backend: str = "auto",
@@ -47,7 +52,7 @@ def build_detector(
 
         detector = UltralyticsDetector(model, conf_threshold, nms_iou, device)
     else:
-        runner = open_model(resolve_model(model), backend, device, threads, fp16)
+        runner = open_model(resolve_model(model), backend, device, threads, fp16, **reshape_args(backend, input_size))
         ssd = output_format == "ssd" or (output_format == "auto" and is_ssd_shape(runner.output_shapes[0]))
         if ssd:
             detector = SsdDetector(

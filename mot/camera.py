@@ -75,11 +75,14 @@ class ModelCache:
         fp16: bool = False,
         parallel: bool = False,
         dynamic_batch: bool = False,
+        input_hw: tuple[int, ...] = (),
     ) -> ModelRunner:
-        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, tuple(input_hw))
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
-            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel, dynamic_batch)
+            self._runners[key] = open_runner(
+                path, backend, device, threads, fp16, parallel, dynamic_batch, tuple(input_hw)
+            )
         return self._runners[key]
 
     def detector(self, mot: CfgNode) -> Detector:

@@ -10,7 +10,7 @@ was configured.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from yacs.config import CfgNode
 
@@ -20,7 +20,7 @@ from detection.checks import (
     detector_output_problems,
 )
 from detection.ssd import is_ssd_shape
-from detection.factory import default_class_map
+from detection.factory import default_class_map, reshape_args
 from models.checks import embedder_problems
 from models.registry import ModelNotFoundError, resolve_model
 from models.runtime import BackendUnavailableError, ModelRunner, detector_backend
@@ -38,25 +38,30 @@ class OpenModel(Protocol):
         fp16: bool = False,
         parallel: bool = False,
         dynamic_batch: bool = False,
+        input_hw: tuple[int, ...] = (),
     ) -> ModelRunner: ...
 
     device: str
     threads: int
 
 
-def _load(models: OpenModel, key: str, name: str, backend: str, fp16: bool, parallel: bool) -> ModelRunner | str:
+def _load(
+    models: OpenModel, key: str, name: str, backend: str, fp16: bool, parallel: bool, **kwargs: Any
+) -> ModelRunner | str:
     try:
         path = resolve_model(name)
-        return models.open_model(path, backend, models.device, models.threads, fp16, parallel=parallel)
+        return models.open_model(path, backend, models.device, models.threads, fp16, parallel=parallel, **kwargs)
     except LOAD_ERRORS as err:
-        return f"{key}: {err}"
+        size = f" at input {list(kwargs['input_hw'])} (MOT.DETECTOR_INPUT_SIZE)" if kwargs.get("input_hw") else ""
+        return f"{key}: {err}{size}"
 
 
 def detector_problems(mot: CfgNode, models: OpenModel) -> list[str]:
     backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
     if backend in ("ultralytics", "tensorrt"):
         return []  # loaded by their own packages (ultralytics) or on a GPU only (TensorRT)
-    runner = _load(models, "MOT.DETECTOR", mot.DETECTOR, backend, mot.DETECTOR_FP16, False)
+    reshape = reshape_args(backend, mot.DETECTOR_INPUT_SIZE)
+    runner = _load(models, "MOT.DETECTOR", mot.DETECTOR, backend, mot.DETECTOR_FP16, False, **reshape)
     if isinstance(runner, str):
         return [runner]
     path = resolve_model(mot.DETECTOR)
