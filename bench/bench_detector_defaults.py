@@ -46,7 +46,9 @@ def detect_clip(
     model: str, video: Path, tile: int, input_size: list[int]
 ) -> tuple[list[np.ndarray], list[Detections]]:
     """Every frame's candidates (floor FLOOR, no NMS yet) and the frames' shapes."""
-    detector = build_detector(model, conf_threshold=FLOOR, nms_iou=0.999, tile_size=tile, input_size=input_size)
+    detector = build_detector(
+        model, conf_threshold=FLOOR, nms_iou=0.999, tile_size=tile, input_size=input_size
+    )
     inner = getattr(detector, "detector", detector)
     inner.max_detections = 100_000
     cap = cv2.VideoCapture(str(video))
@@ -133,7 +135,9 @@ def main() -> int:
         default=["yolox_nano.onnx", "vehicle-detection-0202", "vehicle-detection-0200", "yolov8n_int8.onnx"],
     )
     parser.add_argument("--tile", type=int, default=0)
-    parser.add_argument("--input-size", type=int, nargs="*", default=[], help="[height width] (OpenVINO reshapes)")
+    parser.add_argument(
+        "--input-size", type=int, nargs="*", default=[], help="[height width] (OpenVINO reshapes)"
+    )
     parser.add_argument("--nms", type=float, nargs="+", default=[0.45, 0.6, 0.7])
     parser.add_argument("--floors", type=float, nargs="+", default=[0.05, 0.1])
     parser.add_argument("--highs", type=float, nargs="+", default=[0.2, 0.25, 0.3, 0.4, 0.5, 0.6])
@@ -142,13 +146,30 @@ def main() -> int:
     args = parser.parse_args()
     gt = read_mot_challenge(CLIP / "gt.txt")
     flags = parked_flags()
-    fields = ["detector", "size", "tile", "nms", "floor", "high", "new", "HOTA", "MOTA", "IDF1", "IDSW", "moving", "parked"]
+    fields = [
+        "detector",
+        "size",
+        "tile",
+        "nms",
+        "floor",
+        "high",
+        "new",
+        "HOTA",
+        "MOTA",
+        "IDF1",
+        "IDSW",
+        "moving",
+        "parked",
+    ]
     with args.out.open("w", newline="") as f:
         out = csv.writer(f)
         out.writerow(fields)
         for model in args.detectors:
             frames, raw = detect_clip(model, CLIP / "c010_first100.mp4", args.tile, args.input_size)
-            print(f"{model} tile {args.tile} size {args.input_size}: {score_quantiles(gt, raw, 0.7)}", flush=True)
+            print(
+                f"{model} tile {args.tile} size {args.input_size}: {score_quantiles(gt, raw, 0.7)}",
+                flush=True,
+            )
             for nms in args.nms:
                 dets = [suppress(d, nms) for d in raw]
                 for floor, high, off in itertools.product(args.floors, args.highs, args.new_offsets):
@@ -158,7 +179,15 @@ def main() -> int:
                     pred = from_tracklets(tracklets)
                     s = evaluate(gt, pred, 0.5)
                     moving, parked = recall_split(gt, pred, flags)
-                    row = [model, "x".join(map(str, args.input_size)) or "model", args.tile, nms, floor, high, round(high + off, 3)]
+                    row = [
+                        model,
+                        "x".join(map(str, args.input_size)) or "model",
+                        args.tile,
+                        nms,
+                        floor,
+                        high,
+                        round(high + off, 3),
+                    ]
                     row += [round(s[k], 4) for k in ("HOTA", "MOTA", "IDF1")] + [int(s["IDSW"])]
                     row += [round(moving, 3), round(parked, 3)]
                     out.writerow(row)

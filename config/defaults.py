@@ -67,7 +67,13 @@ SCHEMA: tuple[Key, ...] = (
     # ---------------------------------------------------------------- MOT: input
     Key("MOT.VIDEO", "", ck.is_str(), "Video file, MOTChallenge image folder or stream URL.", path="video"),
     # ---------------------------------------------------------------- MOT: detection
-    Key("MOT.DETECTOR", "yolox_nano.onnx", ck.is_str(), "Detector model file or name.", path="model"),
+    Key(
+        "MOT.DETECTOR",
+        "vehicle-detection-0202",
+        ck.is_str(),
+        "Detector model file or name (the default runs on OpenVINO; see README 'Detector-aware defaults').",
+        path="model",
+    ),
     Key(
         "MOT.DETECTOR_BACKEND",
         "auto",

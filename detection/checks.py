@@ -34,9 +34,7 @@ def detector_input_problems(
     """The network must take one NCHW 3-channel image whose size matches ``input_size`` if fixed."""
     shape = runner.input_shape
     if len(shape) != 4 or shape[1] not in (3, None):
-        return [
-            f"MOT.DETECTOR: {path} takes input {_dims(shape)}, but a detector must take a 1x3xHxW image"
-        ]
+        return [f"MOT.DETECTOR: {path} takes input {_dims(shape)}, but a detector must take a 1x3xHxW image"]
     model_hw = shape[2:]
     if None in model_hw:
         if not input_size:
@@ -122,7 +120,7 @@ def class_map_problems(
         ]
     if reachable is None:
         return [
-            f"MOT.DETECTOR_CLASS_MAP: {path} is an SSD model with its own labels (not in models/manifest.json); "
+            f"MOT.DETECTOR_CLASS_MAP: {path} is an SSD model with its own labels (not in the manifest); "
             "set MOT.DETECTOR_CLASS_MAP (label -> COCO class id, e.g. [2] for a single-class vehicle model)"
         ]
     return []

@@ -52,7 +52,9 @@ def build_detector(
 
         detector = UltralyticsDetector(model, conf_threshold, nms_iou, device)
     else:
-        runner = open_model(resolve_model(model), backend, device, threads, fp16, **reshape_args(backend, input_size))
+        runner = open_model(
+            resolve_model(model), backend, device, threads, fp16, **reshape_args(backend, input_size)
+        )
         ssd = output_format == "ssd" or (output_format == "auto" and is_ssd_shape(runner.output_shapes[0]))
         if ssd:
             detector = SsdDetector(

@@ -100,4 +100,6 @@ class SsdDetector:
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """Detections for each BGR frame (HWC uint8), boxes in that frame's pixels."""
-        return [self.postprocess(self.runner.run(self.preprocess(im)[None])[0], im.shape[:2]) for im in images]
+        return [
+            self.postprocess(self.runner.run(self.preprocess(im)[None])[0], im.shape[:2]) for im in images
+        ]

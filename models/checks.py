@@ -40,8 +40,8 @@ def embedder_problems(
     outputs = runner.output_shapes
     if outputs and None not in outputs[0][1:] and not is_feature_shape(outputs[0]):
         return [
-            f"{model_key}: {path} gives output {_dims(outputs[0])}, but a ReID model gives one feature vector "
-            "per crop ([N, D]); a detector given as ReID model?"
+            f"{model_key}: {path} gives output {_dims(outputs[0])}, but a ReID model gives one feature "
+            "vector per crop ([N, D]); a detector given as ReID model?"
         ]
     size = tuple(int(v) for v in input_size)
     model_hw = shape[2:]

@@ -19,8 +19,8 @@ from detection.checks import (
     detector_input_problems,
     detector_output_problems,
 )
-from detection.ssd import is_ssd_shape
 from detection.factory import default_class_map, reshape_args
+from detection.ssd import is_ssd_shape
 from models.checks import embedder_problems
 from models.registry import ModelNotFoundError, resolve_model
 from models.runtime import BackendUnavailableError, ModelRunner, detector_backend
@@ -50,9 +50,15 @@ def _load(
 ) -> ModelRunner | str:
     try:
         path = resolve_model(name)
-        return models.open_model(path, backend, models.device, models.threads, fp16, parallel=parallel, **kwargs)
+        return models.open_model(
+            path, backend, models.device, models.threads, fp16, parallel=parallel, **kwargs
+        )
     except LOAD_ERRORS as err:
-        size = f" at input {list(kwargs['input_hw'])} (MOT.DETECTOR_INPUT_SIZE)" if kwargs.get("input_hw") else ""
+        size = (
+            f" at input {list(kwargs['input_hw'])} (MOT.DETECTOR_INPUT_SIZE)"
+            if kwargs.get("input_hw")
+            else ""
+        )
         return f"{key}: {err}{size}"
 
 
@@ -77,9 +83,7 @@ def detector_problems(mot: CfgNode, models: OpenModel) -> list[str]:
     ssd = fmt == "ssd" or (fmt == "auto" and is_ssd_shape(runner.output_shapes[0]))
     layout = "ssd" if ssd else "yolo"
     class_map = list(mot.DETECTOR_CLASS_MAP) or list(default_class_map(mot.DETECTOR))
-    return class_map_problems(
-        class_map, list(mot.TRACKED_CLASSES), layout, path, not mot.DETECTOR_CLASS_MAP
-    )
+    return class_map_problems(class_map, list(mot.TRACKED_CLASSES), layout, path, not mot.DETECTOR_CLASS_MAP)
 
 
 def reid_problems(mot: CfgNode, models: OpenModel) -> list[str]:

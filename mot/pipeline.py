@@ -100,7 +100,7 @@ def sparse_result_warnings(stats: LoopStats, tracklets: int, hint: str = "") -> 
     if stats.detections < FEW_DETECTIONS_PER_FRAME * stats.frames:
         other = stats.raw_detections - stats.detections
         why = (
-            f"; the detector gave {other} more boxes that the score floor, TRACKED_CLASSES or the mask removed"
+            f"; the detector gave {other} more boxes, removed by the score floor, TRACKED_CLASSES or the mask"
             if other > 0
             else "; the detector found almost nothing (wrong model, input size or view?)"
         )

@@ -71,7 +71,9 @@ def format_sources(sources: dict[str, dict[str, Any]]) -> str:
     """``CONF_THRESH 0.1 (detector yolox_nano), ...`` grouped by where the values came from."""
     by_source: dict[str, list[str]] = {}
     for key, item in sources.items():
-        by_source.setdefault(item["source"].split(" (")[0], []).append(f"{key.split('.')[-1]} {item['value']}")
+        by_source.setdefault(item["source"].split(" (")[0], []).append(
+            f"{key.split('.')[-1]} {item['value']}"
+        )
     return "; ".join(f"{', '.join(values)} from {source}" for source, values in by_source.items())
 
 

@@ -63,13 +63,15 @@ def test_class_map_drops_plates(shared: Path) -> None:
     raw = raw_openvino(xml, frame)
     _, _, labels = decode_ssd(raw[0], frame.shape[:2], 0.3)
     assert 2 in labels.tolist()  # the plate (label 2) of the nearest car
-    xyxy, _, class_id = decode_ssd(raw[0], frame.shape[:2], 0.3, [-1, 2, -1])
+    _, _, class_id = decode_ssd(raw[0], frame.shape[:2], 0.3, [-1, 2, -1])
     assert len(class_id) == int((labels == 1).sum()) and (class_id == 2).all()  # vehicles only, as cars
 
 
 def test_rows_after_the_end_marker_are_ignored() -> None:
-    rows = np.array([[0, 0, 0.9, 0.1, 0.1, 0.2, 0.2], [-1, 0, 0.0, 0, 0, 0, 0], [0, 0, 0.9, 0.5, 0.5, 0.6, 0.6]])
-    xyxy, score, _ = decode_ssd(rows[None, None], (100, 200), 0.5)
+    rows = np.array(
+        [[0, 0, 0.9, 0.1, 0.1, 0.2, 0.2], [-1, 0, 0.0, 0, 0, 0, 0], [0, 0, 0.9, 0.5, 0.5, 0.6, 0.6]]
+    )
+    xyxy, _, _ = decode_ssd(rows[None, None], (100, 200), 0.5)
     np.testing.assert_allclose(xyxy, [[20, 10, 40, 20]])
 
 

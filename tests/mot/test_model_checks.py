@@ -43,7 +43,9 @@ def test_a_reid_model_given_as_detector_is_rejected(tmp_path: Path, shared: Path
 
 def test_a_wrong_output_format_is_rejected(tmp_path: Path, shared: Path) -> None:
     proc = dry_run(tmp_path, "MOT.DETECTOR", "vehicle-detection-0202", "MOT.DETECTOR_OUTPUT_FORMAT", "yolox")
-    assert_rejected(proc, "MOT.DETECTOR_OUTPUT_FORMAT", "vehicle-detection-0202.xml", "[1, 1, 200, 7]", "'yolox'")
+    assert_rejected(
+        proc, "MOT.DETECTOR_OUTPUT_FORMAT", "vehicle-detection-0202.xml", "[1, 1, 200, 7]", "'yolox'"
+    )
 
 
 def test_a_wrong_detector_input_size_is_rejected(tmp_path: Path, shared: Path) -> None:
@@ -53,7 +55,9 @@ def test_a_wrong_detector_input_size_is_rejected(tmp_path: Path, shared: Path) -
 
 def test_a_wrong_reid_input_size_is_rejected(tmp_path: Path, shared: Path) -> None:
     proc = dry_run(tmp_path, "MOT.REID_INPUT_SIZE", "[256, 128]")
-    assert_rejected(proc, "MOT.REID_INPUT_SIZE", "mobilenetv2_imagenet_features.onnx", "[224, 224]", "[256, 128]")
+    assert_rejected(
+        proc, "MOT.REID_INPUT_SIZE", "mobilenetv2_imagenet_features.onnx", "[224, 224]", "[256, 128]"
+    )
 
 
 def test_a_detector_given_as_reid_model_is_rejected(tmp_path: Path, shared: Path) -> None:
