@@ -246,6 +246,19 @@ SCHEMA: tuple[Key, ...] = (
         "re-filtered from its last observation along the line to the new one.",
     ),
     Key(
+        "MOT.BYTETRACK.OBSERVATION_RECOVERY",
+        False,
+        ck.is_bool(),
+        "OC-SORT's observation-centric recovery: tracks left unmatched get a second match "
+        "against free confident detections by their last observed box.",
+    ),
+    Key(
+        "MOT.BYTETRACK.RECOVERY_MATCH_THRESH",
+        0.7,
+        ck.float_range(0.0, 1.0),
+        "With OBSERVATION_RECOVERY: maximum IoU distance to the last observed box.",
+    ),
+    Key(
         "MOT.BYTETRACK.KALMAN_STATE",
         "xyah",
         ck.one_of("xyah", "xywh"),
@@ -275,9 +288,15 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.BYTETRACK.ADAPTIVE_THRESH",
         False,
         ck.is_bool(),
-        "Score-aware split for weak detectors: the high/low split is the Otsu threshold of the "
-        "last 30 frames' scores, between LOW_THRESH and TRACK_THRESH; NEW_TRACK_THRESH keeps its "
-        "margin above it.",
+        "Score-aware split: the high/low split follows the detector's scores (Otsu threshold of "
+        "the last 30 frames, within ADAPTIVE_RANGE) instead of TRACK_THRESH; NEW_TRACK_THRESH "
+        "keeps its margin above it.",
+    ),
+    Key(
+        "MOT.BYTETRACK.ADAPTIVE_RANGE",
+        [0.2, 0.8],
+        ck.list_of(ck.float_range(0.0, 1.0), 2),
+        "With ADAPTIVE_THRESH: [lowest, highest] split allowed.",
     ),
     Key(
         "MOT.DEEPSORT.MAX_COSINE_DISTANCE",

@@ -176,6 +176,7 @@ def _summary(res: Mapping[str, Mapping[str, object]]) -> dict[str, float]:
         "AssA": float(np.mean(hota["AssA"])),
         "MOTA": float(clear["MOTA"]),
         "IDF1": float(ident["IDF1"]),
+        "Recall": float(clear["CLR_Re"]),
         "IDSW": float(clear["IDSW"]),
         "FP": float(clear["CLR_FP"]),
         "FN": float(clear["CLR_FN"]),

@@ -54,7 +54,7 @@ def run(kitti: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, di
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs (values parsed as YAML) -> ``{key: value}``; keys must be ``MOT.BYTETRACK`` keys."""
+    """``KEY=VALUE`` pairs (values parsed as YAML) -> ``{key: value}`` of ``MOT.BYTETRACK`` keys."""
     known = set(get_cfg_defaults().MOT.BYTETRACK)
     out = {}
     for item in items:
@@ -76,7 +76,9 @@ def kitti_table(results: Mapping[str, Mapping[str, float]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kitti", type=Path, default=DEFAULT_KITTI, help="folder with label_02/ and detections")
+    parser.add_argument(
+        "--kitti", type=Path, default=DEFAULT_KITTI, help="folder with label_02/ and detections"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="MOT.BYTETRACK key")
     parser.add_argument("--per-sequence", action="store_true", help="one row per sequence")
     args = parser.parse_args(argv)

@@ -18,15 +18,19 @@ Options from later trackers, each off unless its switch is set (see ``MOT.BYTETR
 * ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
   rewound to its last observation and re-filtered along the straight line between the two
   observations, so the velocity learnt while it drifted unobserved is discarded.
+* ``observation_recovery`` (OC-SORT's OCR): tracks left unmatched after both associations
+  get a second chance against the free confident detections by the box of their last
+  observation rather than the drifting prediction (a vehicle that stopped while occluded).
 * ``kalman_state="xywh"`` (BoT-SORT's filter): width and height estimated directly.
 * ``appearance`` (BoT-SORT's fusion): when detections carry embeddings, the first and the
   tentative association take ``min(IoU cost, appearance cost)``, the appearance cost counting
   only for pairs that overlap (IoU distance below ``proximity_thresh``) and look alike
   (half cosine distance below ``appearance_thresh``).
-* ``adaptive_thresh`` (score-aware thresholds for weak detectors): the high/low split is the
-  Otsu threshold of the scores of the last frames, never above ``track_thresh`` nor below
-  ``low_thresh``; the new-track threshold keeps its margin above it. A detector whose true
-  vehicles score 0.3 then still starts and confirms tracks from them.
+* ``adaptive_thresh`` (score-aware thresholds): the high/low split is the Otsu threshold of the
+  scores of the last 30 frames (detector scores are bimodal: vehicles versus clutter), kept
+  within ``adaptive_range``; the new-track threshold keeps its margin above it. A weak
+  detector whose vehicles score 0.3 still starts tracks from them; a confident one whose
+  clutter reaches 0.6 keeps that clutter out of the first association.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are on
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
 SCORE_WINDOW = 30  # frames of detection scores behind the adaptive split
 SCORE_BINS = 50  # histogram resolution of the Otsu split
+MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
 KALMAN_STATES = ("xyah", "xywh")
 
 
@@ -104,11 +109,14 @@ class ByteTrack:
         fuse_score: bool = True,
         iou_plus_one: bool = False,
         observation_reupdate: bool = False,
+        observation_recovery: bool = False,
+        recovery_match_thresh: float = 0.7,
         kalman_state: str = "xyah",
         appearance: bool = False,
         proximity_thresh: float = 0.5,
         appearance_thresh: float = 0.25,
         adaptive_thresh: bool = False,
+        adaptive_range: tuple[float, float] | list[float] = (0.2, 0.8),
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,
     ) -> None:
@@ -126,11 +134,18 @@ class ByteTrack:
         self.fuse_score = fuse_score
         self.pixel_pad = 1.0 if iou_plus_one else 0.0
         self.observation_reupdate = observation_reupdate
+        self.observation_recovery = observation_recovery
+        self.recovery_match_thresh = recovery_match_thresh
         self.appearance = appearance
         self.needs_embeddings = appearance
         self.proximity_thresh = proximity_thresh
         self.appearance_thresh = appearance_thresh
         self.adaptive_thresh = adaptive_thresh
+        self.adaptive_range = (float(adaptive_range[0]), float(adaptive_range[1]))
+        if not 0.0 <= self.adaptive_range[0] <= self.adaptive_range[1] <= 1.0:
+            raise ValueError(
+                f"adaptive_range: expected [lo, hi] with 0 <= lo <= hi <= 1, got {adaptive_range}"
+            )
         self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
         self.reset()
 
@@ -162,18 +177,28 @@ class ByteTrack:
         rest = rest[t.state[rest] == TRACKED]
         m2, rest_left, _ = self._associate(rest, low, detections, self.second_match_thresh, False)
 
-        # 3. tentative tracks (seen once) against the confident detections still free
+        # 2b. (OC-SORT's OCR) tracks still unmatched, by their last observed box
         free = high[high_left]
+        orphans = rest[rest_left]
+        recovered = np.zeros((0, 2), np.int64)
+        if self.observation_recovery:
+            lost = pool[pool_left]
+            orphans = np.concatenate([orphans, lost[t.state[lost] == LOST]])
+            recovered, _, free_left = self._recover(orphans, free, detections)
+            free = free[free_left]
+            orphans = np.setdiff1d(rest[rest_left], recovered[:, 0])
+
+        # 3. tentative tracks (seen once) against the confident detections still free
         m3, tentative_left, free_left = self._associate(
             tentative, free, detections, self.unconfirmed_match_thresh, self.fuse_score
         )
-        # the three matchings touch disjoint tracks: correct them all at once
+        # the matchings touch disjoint tracks: correct them all at once
         self._correct(
-            np.concatenate([pool[m1[:, 0]], rest[m2[:, 0]], tentative[m3[:, 0]]]),
-            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], free[m3[:, 1]]]),
+            np.concatenate([pool[m1[:, 0]], rest[m2[:, 0]], recovered[:, 0], tentative[m3[:, 0]]]),
+            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], recovered[:, 1], free[m3[:, 1]]]),
             detections,
         )
-        t.state[rest[rest_left]] = LOST
+        t.state[orphans] = LOST
         drop = np.zeros(len(t), bool)
         drop[tentative[tentative_left]] = True
 
@@ -201,9 +226,22 @@ class ByteTrack:
         if not self.adaptive_thresh:
             return self.track_thresh, self.new_track_thresh
         self._recent_scores = [*self._recent_scores[-(SCORE_WINDOW - 1) :], scores[scores > self.low_thresh]]
-        split = otsu_threshold(np.concatenate(self._recent_scores), self.low_thresh, 1.0)
-        split = float(np.clip(split, self.low_thresh, self.track_thresh))
+        recent = np.concatenate(self._recent_scores)
+        if len(recent) < MIN_SCORES:  # too few boxes to see the detector's score modes
+            return self.track_thresh, self.new_track_thresh
+        lo, hi = self.adaptive_range
+        split = float(np.clip(otsu_threshold(recent, self.low_thresh, 1.0), lo, hi))
         return split, split + (self.new_track_thresh - self.track_thresh)
+
+    def _recover(
+        self, rows: np.ndarray, dets: np.ndarray, detections: Detections
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Match tracks by their last observation; returns (track row, detection row) pairs and leftovers."""
+        last = self.kalman.to_xyxy(self.tracks.obs[rows])
+        cost = iou_distance(last, detections.xyxy[dets], self.pixel_pad)
+        matches, rows_left, dets_left = linear_assignment(cost, self.recovery_match_thresh)
+        pairs = np.stack([rows[matches[:, 0]], dets[matches[:, 1]]], axis=1).reshape(-1, 2)
+        return pairs, rows_left, dets_left
 
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
         return self.tracks.boxes(rows, self.kalman.to_xyxy)
