@@ -60,6 +60,7 @@ PAPER = {
     "NEW_TRACK_THRESH": 0.6,
     "IOU_PLUS_ONE": False,
     "OBSERVATION_REUPDATE": False,
+    "OBSERVATION_RECOVERY": False,
     "KALMAN_STATE": "xyah",
     "APPEARANCE": False,
     "ADAPTIVE_THRESH": False,
@@ -69,6 +70,7 @@ TRACKERS: dict[str, dict[str, Any]] = {
     "paper": PAPER,
     "paper+iou1": {**PAPER, "IOU_PLUS_ONE": True},
     "paper+oru": {**PAPER, "OBSERVATION_REUPDATE": True},
+    "paper+ocr": {**PAPER, "OBSERVATION_RECOVERY": True},
     "paper+xywh": {**PAPER, "KALMAN_STATE": "xywh"},
     "paper+adaptive": {**PAPER, "ADAPTIVE_THRESH": True},
     "defaults+appearance": {"APPEARANCE": True},  # needs embeddings: c010 only

@@ -288,15 +288,15 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.BYTETRACK.ADAPTIVE_THRESH",
         False,
         ck.is_bool(),
-        "Score-aware split: the high/low split follows the detector's scores (Otsu threshold of "
-        "the last 30 frames, within ADAPTIVE_RANGE) instead of TRACK_THRESH; NEW_TRACK_THRESH "
-        "keeps its margin above it.",
+        "Score-aware split: the high/low split rises from TRACK_THRESH to the detector's own "
+        "vehicle/clutter split (Otsu threshold of the last 30 frames' scores), at most "
+        "ADAPTIVE_MAX; NEW_TRACK_THRESH keeps its margin above it.",
     ),
     Key(
-        "MOT.BYTETRACK.ADAPTIVE_RANGE",
-        [0.2, 0.8],
-        ck.list_of(ck.float_range(0.0, 1.0), 2),
-        "With ADAPTIVE_THRESH: [lowest, highest] split allowed.",
+        "MOT.BYTETRACK.ADAPTIVE_MAX",
+        0.8,
+        ck.float_range(0.0, 1.0),
+        "With ADAPTIVE_THRESH: the highest split allowed.",
     ),
     Key(
         "MOT.DEEPSORT.MAX_COSINE_DISTANCE",

@@ -49,7 +49,7 @@ def test_detections_are_sigmoid_scores_without_zero_width_boxes(kitti: Path) -> 
 def test_load_pads_to_the_label_length_and_names_missing_files(kitti: Path, tmp_path: Path) -> None:
     (seq,) = load_kitti(kitti / "label_02", kitti / "det_pointrcnn_car", ["0003"])
     assert seq.n_frames == len(seq.detections) == kitti_label_frames(kitti / "label_02" / "0003.txt")
-    with pytest.raises(ValueError, match="0003.txt: KITTI file not found"):
+    with pytest.raises(ValueError, match=r"0003\.txt: KITTI file not found"):
         load_kitti(kitti / "label_02", tmp_path, ["0003"])
 
 
