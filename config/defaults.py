@@ -240,7 +240,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.BYTETRACK.OBSERVATION_REUPDATE",
-        False,
+        True,
         ck.is_bool(),
         "OC-SORT's observation-centric re-update: a track found again after missed frames is "
         "re-filtered from its last observation along the line to the new one.",
@@ -286,7 +286,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.BYTETRACK.ADAPTIVE_THRESH",
-        False,
+        True,
         ck.is_bool(),
         "Score-aware split: the high/low split rises from TRACK_THRESH to the detector's own "
         "vehicle/clutter split (Otsu threshold of the last 30 frames' scores), at most "

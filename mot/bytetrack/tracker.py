@@ -12,7 +12,8 @@ tracks created on the first frame are confirmed at once; a tracked and a lost tr
 overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track state lives
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
-Options from later trackers, each off unless its switch is set (see ``MOT.BYTETRACK``):
+Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU and
+the adaptive split, measured not worse on KITTI, AI City S02 and c010, see README):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
 * ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
@@ -110,14 +111,14 @@ class ByteTrack:
         track_buffer: int = 30,
         fuse_score: bool = True,
         iou_plus_one: bool = False,
-        observation_reupdate: bool = False,
+        observation_reupdate: bool = True,
         observation_recovery: bool = False,
         recovery_match_thresh: float = 0.7,
         kalman_state: str = "xyah",
         appearance: bool = False,
         proximity_thresh: float = 0.5,
         appearance_thresh: float = 0.25,
-        adaptive_thresh: bool = False,
+        adaptive_thresh: bool = True,
         adaptive_max: float = 0.8,
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,

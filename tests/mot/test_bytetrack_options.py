@@ -54,7 +54,7 @@ def test_pixel_inclusive_iou_matches_the_reference_formula() -> None:
 
 
 def test_iou_plus_one_only_changes_matching_of_small_boxes(seq_0000: KittiSequence) -> None:
-    exact = run_tracker(seq_0000)
+    exact = run_tracker(seq_0000, iou_plus_one=False)
     inclusive = run_tracker(seq_0000, iou_plus_one=True)
     assert len(exact) > 500 and abs(len(inclusive) - len(exact)) < 0.05 * len(exact)
 
@@ -84,7 +84,7 @@ def test_reupdate_rewinds_a_lost_track_to_its_last_observation() -> None:
 def test_reupdate_keeps_or_reduces_id_switches_on_kitti(seq_0000: KittiSequence, kitti: Path) -> None:
     """KITTI 0000 has cars occluded by passing traffic; ORU must not add identity switches."""
     n = {"0000": seq_0000.n_frames}
-    plain = run_tracker(seq_0000)
+    plain = run_tracker(seq_0000, observation_reupdate=False)
     oru = run_tracker(seq_0000, observation_reupdate=True)
     assert oru != plain  # the option changes boxes after occlusions
     scores = evaluate_kitti({"0000": plain}, kitti / "label_02", n)["0000"]
@@ -205,7 +205,7 @@ def test_adaptive_split_keeps_clutter_of_a_confident_detector_out(
     assert splits[0] == 0.5  # too few scores yet: the fixed split
     assert 0.5 < np.median(splits) <= 0.8
     n = {"0000": seq_0000.n_frames}
-    fixed = evaluate_kitti({"0000": run_tracker(seq_0000)}, kitti / "label_02", n)["0000"]
+    fixed = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=False)}, kitti / "label_02", n)["0000"]
     adaptive = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=True)}, kitti / "label_02", n)[
         "0000"
     ]
