@@ -205,10 +205,9 @@ def test_adaptive_split_keeps_clutter_of_a_confident_detector_out(
     assert splits[0] == 0.5  # too few scores yet: the fixed split
     assert 0.5 < np.median(splits) <= 0.8
     n = {"0000": seq_0000.n_frames}
-    fixed = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=False)}, kitti / "label_02", n)["0000"]
-    adaptive = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=True)}, kitti / "label_02", n)[
-        "0000"
-    ]
+    labels = kitti / "label_02"
+    fixed = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=False)}, labels, n)["0000"]
+    adaptive = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=True)}, labels, n)["0000"]
     assert adaptive["FP"] < fixed["FP"]
 
 
