@@ -54,6 +54,8 @@ FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearan
 SCORE_WINDOW = 30  # frames of detection scores behind the adaptive split
 SCORE_BINS = 50  # histogram resolution of the Otsu split
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
+VALLEY_WIDTH = 0.05  # half-width of the score band around a split whose density is compared
+VALLEY_RATIO = 0.5  # a split is a valley when its band is this much sparser than the scores above
 KALMAN_STATES = ("xyah", "xywh")
 
 
@@ -228,9 +230,10 @@ class ByteTrack:
         recent = np.concatenate(self._recent_scores)
         if len(recent) < MIN_SCORES:  # too few boxes to see the detector's score modes
             return self.track_thresh, self.new_track_thresh
-        split = float(
-            np.clip(otsu_threshold(recent, self.low_thresh, 1.0), self.track_thresh, self.adaptive_max)
-        )
+        split = otsu_threshold(recent, self.low_thresh, 1.0)
+        if not is_score_valley(recent, split, self.low_thresh):  # no clutter mode to split off
+            return self.track_thresh, self.new_track_thresh
+        split = float(np.clip(split, self.track_thresh, self.adaptive_max))
         return split, split + (self.new_track_thresh - self.track_thresh)
 
     def _recover(
@@ -365,6 +368,22 @@ class ByteTrack:
             obs=z,
             feature=feature,
         )
+
+
+def is_score_valley(values: np.ndarray, split: float, lo: float) -> bool:
+    """Whether ``split`` lies in a sparse valley of the score distribution.
+
+    Otsu's split separates any distribution in two, but it means "clutter below, vehicles
+    above" only when few scores fall near it: the density within ``VALLEY_WIDTH`` of the
+    split must be below ``VALLEY_RATIO`` times the mean density above it. Flat score ranges
+    (a detector that spreads its true boxes evenly over 0.5-1.0) fail this test.
+    """
+    width = 1.0 - lo
+    if width <= 0 or len(values) == 0:
+        return False
+    near = np.count_nonzero(np.abs(values - split) <= VALLEY_WIDTH) / (2 * VALLEY_WIDTH)
+    above = np.count_nonzero(values > split) / max(1.0 - split, 1e-6)
+    return bool(near < VALLEY_RATIO * above)
 
 
 def otsu_threshold(values: np.ndarray, lo: float, hi: float, bins: int = SCORE_BINS) -> float:

@@ -14,7 +14,7 @@ import pytest
 from detection.types import Detections
 from evaluate.kitti import KittiSequence, evaluate_kitti, kitti_track_lines, load_kitti
 from mot.association import iou_distance
-from mot.bytetrack.tracker import ByteTrack, otsu_threshold
+from mot.bytetrack.tracker import ByteTrack, is_score_valley, otsu_threshold
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 
 
@@ -209,6 +209,17 @@ def test_adaptive_split_keeps_clutter_of_a_confident_detector_out(
     fixed = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=False)}, labels, n)["0000"]
     adaptive = evaluate_kitti({"0000": run_tracker(seq_0000, adaptive_thresh=True)}, labels, n)["0000"]
     assert adaptive["FP"] < fixed["FP"]
+
+
+def test_split_is_used_only_in_a_valley_of_the_scores(seq_0000: KittiSequence) -> None:
+    """PointRCNN: clutter and cars with a sparse band between; evenly spread true scores: none."""
+    scores = np.concatenate([d.score for d in seq_0000.detections])
+    assert is_score_valley(scores, otsu_threshold(scores, 0.1, 1.0), 0.1)
+    rng = np.random.default_rng(0)
+    flat = np.concatenate([rng.uniform(0.5, 1.0, 800), rng.uniform(0.1, 0.7, 200)])
+    assert not is_score_valley(flat, otsu_threshold(flat, 0.1, 1.0), 0.1)
+    tracker = ByteTrack(adaptive_thresh=True)
+    assert [tracker._thresholds(flat[i : i + 50])[0] for i in range(0, 1000, 50)] == [0.5] * 20
 
 
 def test_adaptive_split_never_falls_below_track_thresh(seq_0000: KittiSequence) -> None:
