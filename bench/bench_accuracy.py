@@ -45,6 +45,8 @@ from mot.camera import ModelCache, run_camera, tracker_params
 from tools.eval_tracker_on_gt import run as run_s02_harness
 from tools.eval_tracker_on_kitti import DETECTIONS, track_kitti
 
+log = logging.getLogger("bench.accuracy")
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 C010 = SHARED / "data" / "aic_s03_c010"
@@ -75,10 +77,11 @@ TRACKERS: dict[str, dict[str, Any]] = {
     "paper+adaptive": {**PAPER, "ADAPTIVE_THRESH": True},
     "defaults+appearance": {"APPEARANCE": True},  # needs embeddings: c010 only
 }
-# Detector profiles for c010: MOT overrides (flat key/value pairs for config.loader).
-DETECTORS: dict[str, list[str]] = {
-    "yolox_nano": [],
-    "yolov8n_int8": ["MOT.DETECTOR", str(ULTRA_MODEL)],
+# Detector profiles for c010: MOT overrides (flat key/value pairs for config.loader) and the
+# module the profile's backend needs (profiles whose backend is not installed are skipped).
+DETECTORS: dict[str, tuple[list[str], str]] = {
+    "yolox_nano": ([], "onnxruntime"),
+    "yolov8n_int8": (["MOT.DETECTOR", str(ULTRA_MODEL)], "onnxruntime"),
 }
 
 
@@ -255,7 +258,7 @@ def jobs(
     for name in trackers:
         keys = TRACKERS[name]
         if "c010" in inputs:
-            out += [lambda d=d, n=name, k=keys: run_c010(d, DETECTORS[d], n, k) for d in detectors]
+            out += [lambda d=d, n=name, k=keys: run_c010(d, DETECTORS[d][0], n, k) for d in detectors]
         if keys.get("APPEARANCE"):
             continue  # no embeddings in the tracker-alone harnesses
         if "s02" in inputs:
@@ -280,12 +283,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     ultra = not args.no_ultralytics and importlib.util.find_spec("ultralytics") is not None
+    detectors = [d for d in args.detectors if importlib.util.find_spec(DETECTORS[d][1]) is not None]
+    for name in sorted(set(args.detectors) - set(detectors)):
+        log.warning("%s: %s is not installed, profile skipped", name, DETECTORS[name][1])
     if not ultra:
-        logging.getLogger("bench").warning("ultralytics not importable (or disabled): no ultralytics rows")
+        log.warning("ultralytics not importable (or disabled): no ultralytics rows")
     rows = []
-    for job in jobs(args.inputs, args.trackers, args.detectors, ultra):
+    for job in jobs(args.inputs, args.trackers, detectors, ultra):
         rows.append(job())
-        logging.getLogger("bench").info("%s", rows[-1])
+        log.info("%s", rows[-1])
     rows.sort(key=lambda r: (r.input, r.detector, r.tracker))
     print(format_rows(rows))
     print(
