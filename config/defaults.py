@@ -258,6 +258,73 @@ SCHEMA: tuple[Key, ...] = (
         "Multiply IoU by detection score in the first association.",
     ),
     Key(
+        "MOT.BYTETRACK.IOU_PLUS_ONE",
+        False,
+        ck.is_bool(),
+        "Add 1 px to box widths and heights in IoU (the reference ByteTrack's pixel-inclusive "
+        "convention; more lenient for small boxes).",
+    ),
+    Key(
+        "MOT.BYTETRACK.OBSERVATION_REUPDATE",
+        True,
+        ck.is_bool(),
+        "OC-SORT's observation-centric re-update: a track found again after missed frames is "
+        "re-filtered from its last observation along the line to the new one.",
+    ),
+    Key(
+        "MOT.BYTETRACK.OBSERVATION_RECOVERY",
+        False,
+        ck.is_bool(),
+        "OC-SORT's observation-centric recovery: tracks left unmatched get a second match "
+        "against free confident detections by their last observed box.",
+    ),
+    Key(
+        "MOT.BYTETRACK.RECOVERY_MATCH_THRESH",
+        0.7,
+        ck.float_range(0.0, 1.0),
+        "With OBSERVATION_RECOVERY: maximum IoU distance to the last observed box.",
+    ),
+    Key(
+        "MOT.BYTETRACK.KALMAN_STATE",
+        "xyah",
+        ck.one_of("xyah", "xywh"),
+        "Kalman box state: xyah (centre, aspect ratio, height; ByteTrack) or xywh (centre, width, "
+        "height; BoT-SORT).",
+    ),
+    Key(
+        "MOT.BYTETRACK.APPEARANCE",
+        False,
+        ck.is_bool(),
+        "BoT-SORT-style fusion: with ReID embeddings, the first association takes the smaller of "
+        "the IoU and the appearance cost (computes embeddings for every detection).",
+    ),
+    Key(
+        "MOT.BYTETRACK.PROXIMITY_THRESH",
+        0.5,
+        ck.float_range(0.0, 1.0),
+        "With APPEARANCE: appearance counts only for pairs closer than this IoU distance.",
+    ),
+    Key(
+        "MOT.BYTETRACK.APPEARANCE_THRESH",
+        0.25,
+        ck.float_range(0.0, 1.0),
+        "With APPEARANCE: half cosine distance above which two boxes do not look alike.",
+    ),
+    Key(
+        "MOT.BYTETRACK.ADAPTIVE_THRESH",
+        True,
+        ck.is_bool(),
+        "Score-aware split: the high/low split rises from TRACK_THRESH to the detector's own "
+        "vehicle/clutter split (Otsu threshold of the last 30 frames' scores), at most "
+        "ADAPTIVE_MAX; NEW_TRACK_THRESH keeps its margin above it.",
+    ),
+    Key(
+        "MOT.BYTETRACK.ADAPTIVE_MAX",
+        0.8,
+        ck.float_range(0.0, 1.0),
+        "With ADAPTIVE_THRESH: the highest split allowed.",
+    ),
+    Key(
         "MOT.DEEPSORT.MAX_COSINE_DISTANCE",
         0.3,
         ck.float_range(0.0, 2.0),
