@@ -43,7 +43,7 @@ class Key:
 
 
 DETECTOR_BACKENDS = ("auto", "onnxruntime", "openvino", "ultralytics", "tensorrt")
-DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8")
+DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8", "ssd")
 REID_BACKENDS = ("onnxruntime", "torch", "openvino", "tensorrt")
 TRACKERS = ("bytetrack_iou", "deepsort")
 LINKAGES = ("average", "single", "complete", "mean_feature")
@@ -89,7 +89,13 @@ SCHEMA: tuple[Key, ...] = (
     # ---------------------------------------------------------------- MOT: input
     Key("MOT.VIDEO", "", ck.is_str(), "Video file, MOTChallenge image folder or stream URL.", path="video"),
     # ---------------------------------------------------------------- MOT: detection
-    Key("MOT.DETECTOR", "yolox_nano.onnx", ck.is_str(), "Detector model file or name.", path="model"),
+    Key(
+        "MOT.DETECTOR",
+        "vehicle-detection-0202",
+        ck.is_str(),
+        "Detector model file or name (the default runs on OpenVINO; see README 'Detector-aware defaults').",
+        path="model",
+    ),
     Key(
         "MOT.DETECTOR_BACKEND",
         "auto",
@@ -100,13 +106,15 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTOR_OUTPUT_FORMAT",
         "auto",
         ck.one_of(*DETECTOR_OUTPUT_FORMATS),
-        "Raw output layout of an ONNX detector; 'auto' infers it from the output shape.",
+        "Raw output layout of the detector ('ssd': Open Model Zoo [1, 1, N, 7]); 'auto' infers it from the "
+        "output shape.",
     ),
     Key(
         "MOT.DETECTOR_INPUT_SIZE",
         [],
         ck.list_of(ck.positive_int()),
-        "Network input [height, width]; empty takes it from the model.",
+        "Network input [height, width]; unless set, the detector's manifest value, else the model's size. "
+        "OpenVINO models are reshaped to it; other runtimes need the size in the file.",
     ),
     Key(
         "MOT.DETECTOR_FP16",
@@ -118,13 +126,29 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTION_CONF_THRESH",
         0.1,
         ck.float_range(0.0, 1.0),
-        "Detections below this score are dropped before tracking (ByteTrack uses the low ones).",
+        "Detections below this score are dropped before tracking (ByteTrack uses the low ones); unless set, "
+        "the detector's manifest value applies.",
     ),
     Key(
         "MOT.DETECTION_NMS_IOU",
         0.45,
         ck.float_range(0.0, 1.0),
-        "IoU above which NMS suppresses a box of the same class.",
+        "IoU above which NMS suppresses a box of the same NMS group (see DETECTION_NMS_CLASS_AGNOSTIC); "
+        "unless set, the detector's manifest value applies.",
+    ),
+    Key(
+        "MOT.DETECTION_NMS_CLASS_AGNOSTIC",
+        True,
+        ck.is_bool(),
+        "NMS treats all TRACKED_CLASSES as one class, so one vehicle gives one box (the class of its best "
+        "score); False: boxes of different classes never suppress each other.",
+    ),
+    Key(
+        "MOT.DETECTOR_CLASS_MAP",
+        [],
+        ck.list_of(ck.int_range(-1, None)),
+        "Model label -> class id (COCO ids; -1 drops the label) for SSD detectors; empty: the manifest's "
+        "map for a known model, else labels unchanged.",
     ),
     Key(
         "MOT.DETECTION_TILE_SIZE",
@@ -187,7 +211,10 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key("MOT.REID_MODEL_CKPT", "", ck.is_str(), "Torch ReID checkpoint (torch backend).", path="input"),
     Key(
-        "MOT.REID_INPUT_SIZE", [224, 224], ck.list_of(ck.positive_int(), 2), "ReID crop size [height, width]."
+        "MOT.REID_INPUT_SIZE",
+        [224, 224],
+        ck.list_of(ck.int_range(1, 2048), 2),
+        "ReID crop size [height, width] (at most 2048 each); must equal a fixed-shape model's input.",
     ),
     Key(
         "MOT.REID_MEAN",
@@ -276,6 +303,73 @@ SCHEMA: tuple[Key, ...] = (
         True,
         ck.is_bool(),
         "Multiply IoU by detection score in the first association.",
+    ),
+    Key(
+        "MOT.BYTETRACK.IOU_PLUS_ONE",
+        False,
+        ck.is_bool(),
+        "Add 1 px to box widths and heights in IoU (the reference ByteTrack's pixel-inclusive "
+        "convention; more lenient for small boxes).",
+    ),
+    Key(
+        "MOT.BYTETRACK.OBSERVATION_REUPDATE",
+        True,
+        ck.is_bool(),
+        "OC-SORT's observation-centric re-update: a track found again after missed frames is "
+        "re-filtered from its last observation along the line to the new one.",
+    ),
+    Key(
+        "MOT.BYTETRACK.OBSERVATION_RECOVERY",
+        False,
+        ck.is_bool(),
+        "OC-SORT's observation-centric recovery: tracks left unmatched get a second match "
+        "against free confident detections by their last observed box.",
+    ),
+    Key(
+        "MOT.BYTETRACK.RECOVERY_MATCH_THRESH",
+        0.7,
+        ck.float_range(0.0, 1.0),
+        "With OBSERVATION_RECOVERY: maximum IoU distance to the last observed box.",
+    ),
+    Key(
+        "MOT.BYTETRACK.KALMAN_STATE",
+        "xyah",
+        ck.one_of("xyah", "xywh"),
+        "Kalman box state: xyah (centre, aspect ratio, height; ByteTrack) or xywh (centre, width, "
+        "height; BoT-SORT).",
+    ),
+    Key(
+        "MOT.BYTETRACK.APPEARANCE",
+        False,
+        ck.is_bool(),
+        "BoT-SORT-style fusion: with ReID embeddings, the first association takes the smaller of "
+        "the IoU and the appearance cost (computes embeddings for every detection).",
+    ),
+    Key(
+        "MOT.BYTETRACK.PROXIMITY_THRESH",
+        0.5,
+        ck.float_range(0.0, 1.0),
+        "With APPEARANCE: appearance counts only for pairs closer than this IoU distance.",
+    ),
+    Key(
+        "MOT.BYTETRACK.APPEARANCE_THRESH",
+        0.25,
+        ck.float_range(0.0, 1.0),
+        "With APPEARANCE: half cosine distance above which two boxes do not look alike.",
+    ),
+    Key(
+        "MOT.BYTETRACK.ADAPTIVE_THRESH",
+        True,
+        ck.is_bool(),
+        "Score-aware split: the high/low split rises from TRACK_THRESH to the detector's own "
+        "vehicle/clutter split (Otsu threshold of the last 30 frames' scores), at most "
+        "ADAPTIVE_MAX; NEW_TRACK_THRESH keeps its margin above it.",
+    ),
+    Key(
+        "MOT.BYTETRACK.ADAPTIVE_MAX",
+        0.8,
+        ck.float_range(0.0, 1.0),
+        "With ADAPTIVE_THRESH: the highest split allowed.",
     ),
     Key(
         "MOT.DEEPSORT.MAX_COSINE_DISTANCE",

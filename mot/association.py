@@ -14,9 +14,17 @@ from detection.boxes import iou_matrix
 GATED = 1e5  # cost of a pair that must never be matched
 
 
-def iou_distance(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray) -> np.ndarray:
-    """``1 - IoU`` of every track box with every detection box."""
-    return 1.0 - iou_matrix(tracks_xyxy, dets_xyxy)
+def iou_distance(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray, pixel_pad: float = 0.0) -> np.ndarray:
+    """``1 - IoU`` of every track box with every detection box.
+
+    ``pixel_pad`` is added to every width and height first: 1.0 gives the pixel-inclusive
+    convention of the reference ByteTrack (``cython_bbox``: ``x2 - x1 + 1``), which raises
+    the IoU of small boxes and so makes matching more lenient for distant vehicles.
+    """
+    pad = np.array([0.0, 0.0, pixel_pad, pixel_pad])
+    a = np.asarray(tracks_xyxy, np.float64).reshape(-1, 4) + pad
+    b = np.asarray(dets_xyxy, np.float64).reshape(-1, 4) + pad
+    return 1.0 - iou_matrix(a, b)
 
 
 def fuse_score(cost: np.ndarray, det_scores: np.ndarray) -> np.ndarray:

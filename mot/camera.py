@@ -42,6 +42,7 @@ from mot.pipeline import (
     FrameHook,
     LoopStats,
     finish_tracks,
+    sparse_result_warnings,
     track_frames,
     track_lockstep,
 )
@@ -86,12 +87,14 @@ class ModelCache:
         fp16: bool = False,
         parallel: bool = False,
         dynamic_batch: bool = False,
+        input_hw: tuple[int, ...] = (),
     ) -> ModelRunner:
-        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, self.options)
+        options, hw = self.options, tuple(input_hw)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, options, hw)
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
             self._runners[key] = open_runner(
-                path, backend, device, threads, fp16, parallel, dynamic_batch, self.options
+                path, backend, device, threads, fp16, parallel, dynamic_batch, options, hw
             )
         return self._runners[key]
 
@@ -110,6 +113,8 @@ class ModelCache:
             mot.DETECTION_TILE_SIZE,
             mot.DETECTION_TILE_OVERLAP,
             mot.DETECTOR_FP16,
+            tuple(shared_classes(mot) or ()),
+            tuple(mot.DETECTOR_CLASS_MAP),
         )
         if key not in self._detectors:
             self._detectors[key] = build_detector(
@@ -127,6 +132,8 @@ class ModelCache:
                 open_model=functools.partial(self.open_model, dynamic_batch=True)
                 if dynamic
                 else self.open_model,
+                shared_classes=shared_classes(mot),
+                class_map=mot.DETECTOR_CLASS_MAP,
             )
         return self._detectors[key]
 
@@ -202,6 +209,11 @@ def model_cache(cfg: CfgNode, threads: int | None = None) -> ModelCache:
     system = cfg.SYSTEM
     threads = system.NUM_THREADS if threads is None else threads
     return ModelCache(system.DEVICE, threads, session_options(system))
+
+
+def shared_classes(mot: CfgNode) -> list[int] | None:
+    """The classes NMS merges as one: the tracked ones, unless class-aware NMS is asked for."""
+    return list(mot.TRACKED_CLASSES) if mot.DETECTION_NMS_CLASS_AGNOSTIC else None
 
 
 @dataclass
@@ -412,6 +424,12 @@ def _report(run: CameraRun, result: CameraResult) -> None:
         run.loop.builder.dropped,
         run.output_dir,
     )
+    hint = (
+        f"MOT.DETECTOR {mot.DETECTOR}, MOT.DETECTION_CONF_THRESH {mot.DETECTION_CONF_THRESH}, "
+        f"MOT.TRACKED_CLASSES {list(mot.TRACKED_CLASSES)}, MOT.MIN_FRAMES {mot.MIN_FRAMES}"
+    )
+    for warning in sparse_result_warnings(stats, len(result.tracklets), hint):
+        log.warning("camera '%s': %s", run.name, warning)
     if run.enricher.plate_reader is not None:
         log.info(
             "camera '%s': %d plate reads, %d tracklets with a plate",

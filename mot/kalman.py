@@ -41,6 +41,17 @@ def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
 class KalmanBoxFilter:
     """The SORT-family box filter; stateless, so one instance serves every track."""
 
+    # velocity components zeroed while a track is lost (the reference freezes the height)
+    frozen_when_lost: tuple[int, ...] = (7,)
+
+    def measure(self, xyxy: np.ndarray) -> np.ndarray:
+        """(N, 4) corners -> (N, 4) measurements in this filter's space."""
+        return xyxy_to_xyah(xyxy)
+
+    def to_xyxy(self, mean: np.ndarray) -> np.ndarray:
+        """(N, 8) states or (N, 4) measurements -> (N, 4) corners."""
+        return xyah_to_xyxy(mean)
+
     def __init__(self, std_position: float = 1.0 / 20, std_velocity: float = 1.0 / 160) -> None:
         self.std_position = std_position
         self.std_velocity = std_velocity
@@ -95,6 +106,42 @@ class KalmanBoxFilter:
         diff = xyah[None, :, :dims] - projected[:, None, :dims]
         s_inv = np.linalg.inv(s[:, :dims, :dims])
         return np.einsum("nmi,nij,nmj->nm", diff, s_inv, diff)
+
+
+class KalmanXYWHFilter(KalmanBoxFilter):
+    """BoT-SORT's filter: state ``cx, cy, w, h`` and velocities, noise scaled by width and height.
+
+    Width is estimated directly instead of through the aspect ratio, which tracks boxes whose
+    shape changes (vehicles turning, entering the frame) more closely.
+    """
+
+    frozen_when_lost = (6, 7)
+
+    def measure(self, xyxy: np.ndarray) -> np.ndarray:
+        xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        wh = xyxy[:, 2:] - xyxy[:, :2]
+        return np.concatenate([xyxy[:, :2] + wh / 2, wh], axis=1)
+
+    def to_xyxy(self, mean: np.ndarray) -> np.ndarray:
+        mean = np.asarray(mean, dtype=np.float64)
+        half = mean[:, 2:4] / 2
+        return np.concatenate([mean[:, :2] - half, mean[:, :2] + half], axis=1)
+
+    def initiate(self, xywh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xywh = np.asarray(xywh, dtype=np.float64).reshape(-1, NDIM)
+        mean = np.concatenate([xywh, np.zeros_like(xywh)], axis=1)
+        wh = np.tile(xywh[:, 2:], 2)
+        std = np.concatenate([2 * self.std_position * wh, 10 * self.std_velocity * wh], axis=1)
+        return mean, _diag(std**2)
+
+    def predict(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        wh = np.tile(mean[:, 2:4], 2)
+        std = np.concatenate([self.std_position * wh, self.std_velocity * wh], axis=1)
+        return mean @ _MOTION.T, _MOTION @ cov @ _MOTION.T + _diag(std**2)
+
+    def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        std = self.std_position * np.tile(mean[:, 2:4], 2)
+        return mean[:, :NDIM], cov[:, :NDIM, :NDIM] + _diag(std**2)
 
 
 def _diag(values: np.ndarray) -> np.ndarray:

@@ -37,7 +37,8 @@ class LoopStats:
     """Counts and wall time of one camera's loop."""
 
     frames: int = 0
-    detections: int = 0
+    detections: int = 0  # kept by the selector (score, class, mask)
+    raw_detections: int = 0  # as the detector gave them
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -142,19 +143,20 @@ def track_frames(
     stats = stats if stats is not None else LoopStats()
     with_embeddings = embed if tracker.needs_embeddings else None
 
-    def detect(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, Detections, float, float]:
+    def detect(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, Detections, int, float, float]:
         index, frame = item
         t0 = time.perf_counter()
-        detections = select(detector.detect_batch([frame])[0])
+        raw = detector.detect_batch([frame])[0]
+        detections = select(raw)
         t1 = time.perf_counter()
         if with_embeddings is not None:
             detections = detections.with_embedding(with_embeddings(frame, detections.xyxy))
-        return index, frame, detections, t1 - t0, time.perf_counter() - t1
+        return index, frame, detections, len(raw), t1 - t0, time.perf_counter() - t1
 
     start = time.perf_counter()
     results = ordered_map(detect, frames, lookahead, workers)
     try:
-        for index, frame, detections, detect_s, embed_s in results:
+        for index, frame, detections, raw_count, detect_s, embed_s in results:
             t2 = time.perf_counter()
             tracks = tracker.update(detections)
             builder.add(index, frame, tracks, detections)
@@ -163,6 +165,7 @@ def track_frames(
                 on_frame(index, frame, detections, tracks)
             stats.frames += 1
             stats.detections += len(detections)
+            stats.raw_detections += raw_count
             stats.add("detect", detect_s)
             stats.add("embed", embed_s)
             stats.add("track", t3 - t2)
@@ -211,16 +214,20 @@ def _lockstep(sources: Sequence[Iterable[tuple[int, np.ndarray]]]) -> Iterator[S
             yield step
 
 
-def detect_step(loops: Sequence[CameraLoop], step: Step) -> tuple[list[Detections], list[float], list[float]]:
+def detect_step(
+    loops: Sequence[CameraLoop], step: Step
+) -> tuple[list[Detections], list[int], list[float], list[float]]:
     """Detections of one step: frames of cameras sharing a detector go in one ``detect_batch`` call.
 
     Returns per frame of the step its selected detections (with embeddings when its tracker
-    needs them) and its share of the detection and embedding seconds.
+    needs them), the number of boxes before selection, and its share of the detection and
+    embedding seconds.
     """
     groups: dict[int, list[int]] = {}
     for position, (camera, _, _) in enumerate(step):
         groups.setdefault(id(loops[camera].detector), []).append(position)
     detections: list[Detections] = [Detections.empty()] * len(step)
+    raw_counts = [0] * len(step)
     detect_s, embed_s = [0.0] * len(step), [0.0] * len(step)
     for positions in groups.values():
         t0 = time.perf_counter()
@@ -230,12 +237,13 @@ def detect_step(loops: Sequence[CameraLoop], step: Step) -> tuple[list[Detection
             camera, _, frame = step[position]
             loop = loops[camera]
             t1 = time.perf_counter()
+            raw_counts[position] = len(found)
             found = loop.select(found)
             if loop.tracker.needs_embeddings:
                 found = found.with_embedding(loop.embed(frame, found.xyxy))  # type: ignore[misc]
             detections[position] = found
             detect_s[position], embed_s[position] = share, time.perf_counter() - t1
-    return detections, detect_s, embed_s
+    return detections, raw_counts, detect_s, embed_s
 
 
 def track_lockstep(
@@ -252,15 +260,15 @@ def track_lockstep(
         if loop.tracker.needs_embeddings and loop.embed is None:
             raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
 
-    def detect(step: Step) -> tuple[Step, list[Detections], list[float], list[float]]:
+    def detect(step: Step) -> tuple[Step, list[Detections], list[int], list[float], list[float]]:
         return (step, *detect_step(loops, step))
 
     start = time.perf_counter()
     results = ordered_map(detect, _lockstep(frames), lookahead)
     try:
-        for step, detections, detect_s, embed_s in results:
-            for (camera, index, frame), dets, d_s, e_s in zip(
-                step, detections, detect_s, embed_s, strict=True
+        for step, detections, raw_counts, detect_s, embed_s in results:
+            for (camera, index, frame), dets, raw_count, d_s, e_s in zip(
+                step, detections, raw_counts, detect_s, embed_s, strict=True
             ):
                 loop = loops[camera]
                 t0 = time.perf_counter()
@@ -271,6 +279,7 @@ def track_lockstep(
                     loop.on_frame(index, frame, dets, tracks)
                 loop.stats.frames += 1
                 loop.stats.detections += len(dets)
+                loop.stats.raw_detections += raw_count
                 loop.stats.add("detect", d_s)
                 loop.stats.add("embed", e_s)
                 loop.stats.add("track", t1 - t0)
@@ -284,6 +293,32 @@ def track_lockstep(
         out.append(finish_tracks(loop.tracker, loop.builder))
         loop.stats.add("finish", time.perf_counter() - t0)
     return out
+
+
+FEW_DETECTIONS_PER_FRAME = 0.1  # fewer kept boxes than one per ten frames: something is off
+
+
+def sparse_result_warnings(stats: LoopStats, tracklets: int, hint: str = "") -> list[str]:
+    """Why a run's result is suspiciously empty, for the log (a user otherwise sees only 0 tracklets).
+
+    ``hint`` names the settings to look at (detector, score floor, classes).
+    """
+    if stats.frames == 0:
+        return ["no frame was read from the input"]
+    warnings = []
+    if stats.detections < FEW_DETECTIONS_PER_FRAME * stats.frames:
+        other = stats.raw_detections - stats.detections
+        why = (
+            f"; the detector gave {other} more boxes, removed by the score floor, TRACKED_CLASSES or the mask"
+            if other > 0
+            else "; the detector found almost nothing (wrong model, input size or view?)"
+        )
+        warnings.append(f"only {stats.detections} detections kept in {stats.frames} frames{why}")
+    if tracklets == 0:
+        warnings.append(f"no tracklet was kept from {stats.frames} frames and {stats.detections} detections")
+    if warnings and hint:
+        warnings[-1] += f" (check {hint})"
+    return warnings
 
 
 def finish_tracks(tracker: Tracker, builder: TrackletBuilder) -> list[Tracklet]:

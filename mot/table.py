@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TypeVar
 
@@ -12,6 +13,7 @@ from mot.base import Tracks
 from mot.kalman import xyah_to_xyxy
 
 T = TypeVar("T", bound="TrackTable")
+ToXyxy = Callable[[np.ndarray], np.ndarray]  # a Kalman filter's state -> corners conversion
 
 
 @dataclass
@@ -40,17 +42,24 @@ class KalmanTrackTable(TrackTable):
     confirmed: np.ndarray  # (N,) bool
     det_index: np.ndarray  # (N,) detection matched in the current frame, -1 if none
 
-    def boxes(self, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), 4) corners of the tracks' Kalman states."""
-        return xyah_to_xyxy(self.mean[rows])
+    def boxes(
+        self, rows: np.ndarray, to_xyxy: Callable[[np.ndarray], np.ndarray] = xyah_to_xyxy
+    ) -> np.ndarray:
+        """(len(rows), 4) corners of the tracks' Kalman states (``to_xyxy``: the filter's conversion)."""
+        return to_xyxy(self.mean[rows])
 
-    def matched(self, detections: Detections, ended: np.ndarray) -> Tracks:
+    def matched(
+        self,
+        detections: Detections,
+        ended: np.ndarray,
+        to_xyxy: ToXyxy = xyah_to_xyxy,
+    ) -> Tracks:
         """The tracker's report for this frame: every track matched to one of ``detections``."""
         rows = np.flatnonzero(self.det_index >= 0)
         dets = self.det_index[rows]
         return Tracks(
             track_id=self.track_id[rows],
-            xyxy=self.boxes(rows),
+            xyxy=self.boxes(rows, to_xyxy),
             score=detections.score[dets],
             class_id=detections.class_id[dets],
             det_index=dets,

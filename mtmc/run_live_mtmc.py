@@ -259,6 +259,14 @@ def _redacted(cfg: CfgNode) -> CfgNode:
     return view
 
 
+def live_model_problems(cfg: CfgNode) -> list[str]:
+    """Load and check every camera's detector and ReID model against its config (mot.model_checks)."""
+    from mot.model_checks import model_problems
+
+    models = model_cache(cfg)
+    return [f"camera '{j.name}': {p}" for j in camera_jobs(cfg) for p in model_problems(j.cfg.MOT, models)]
+
+
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if problem := exposure_problem(cfg.LIVE.BIND_ADDRESS, cfg.LIVE.ACCESS_TOKEN):
         log.error("%s", problem)
@@ -269,6 +277,9 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         except VideoSourceError as err:
             log.error("camera '%s': %s", job.name, err)
             return 2
+    if problems := live_model_problems(cfg):
+        log.error("cannot start:\n  %s", "\n  ".join(problems))
+        return 2
     save_plan(
         Path(cfg.OUTPUT_DIR),
         _redacted(cfg),

@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,14 +87,21 @@ def degrade(
 
 
 def track_sequence(
-    detections: dict[int, Detections], tracker_name: str, fps: float, min_frames: int, camera: int = 0
+    detections: dict[int, Detections],
+    tracker_name: str,
+    fps: float,
+    min_frames: int,
+    camera: int = 0,
+    overrides: Mapping[str, Any] | None = None,
 ) -> list[Tracklet]:
-    """Run the tracker with its config defaults over the frames; tracklets keep 0-based frames."""
-    tracker = build_tracker(
-        tracker_name, tracker_params(get_cfg_defaults().MOT, tracker_name), frame_rate=fps
-    )
+    """Run the tracker with its config defaults (plus ``overrides``) over the frames; 0-based frames."""
+    params = tracker_params(get_cfg_defaults().MOT, tracker_name)
+    params.update({str(k).lower(): v for k, v in (overrides or {}).items()})
+    tracker = build_tracker(tracker_name, params, frame_rate=fps)
     builder = TrackletBuilder(camera, min_frames=min_frames, samples_per_track=1)
-    blank = np.zeros((1080, 1920, 3), np.uint8)[:1, :1]  # no crops are taken without an embedder
+    # a frame of the cameras' size (the builder clips track boxes to it) that costs no memory:
+    # no crops are taken without an embedder
+    blank = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (1080, 1920, 3))
     for frame in sorted(detections):
         dets = detections[frame]
         if tracker.needs_embeddings:
@@ -112,14 +121,17 @@ def run(
     seed: int = 0,
     fps: float = 10.0,
     min_frames: int = 3,
+    overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
+    """Summaries per camera and ``COMBINED``; ``overrides``: tracker config keys (e.g. ``TRACK_THRESH``)."""
     gt_all = read_aic_ground_truth(gt_path)
     names = [f"c{c:03d}" for c in aic_camera_ids(gt_path)]
     rng = np.random.default_rng(seed)
     sequences = {}
     for camera, name in enumerate(names):
         gt = gt_all.for_camera(camera)
-        tracklets = track_sequence(degrade(gt, rng, drop, jitter, fp, weak), tracker, fps, min_frames, camera)
+        dets = degrade(gt, rng, drop, jitter, fp, weak)
+        tracklets = track_sequence(dets, tracker, fps, min_frames, camera, overrides)
         sequences[name] = (gt, from_tracklets(tracklets))
         log.info("%s: %d ground-truth boxes, %d tracklets", name, len(gt), len(tracklets))
     return evaluate_many(sequences)
