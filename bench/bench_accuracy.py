@@ -80,7 +80,13 @@ TRACKERS: dict[str, dict[str, Any]] = {
 # Detector profiles for c010: MOT overrides (flat key/value pairs for config.loader) and the
 # module the profile's backend needs (profiles whose backend is not installed are skipped).
 DETECTORS: dict[str, tuple[list[str], str]] = {
-    "yolox_nano": ([], "onnxruntime"),
+    "default": ([], "openvino"),  # vehicle-detection-0202 at 576x1024 with its manifest values
+    "yolox_nano": (["MOT.DETECTOR", "yolox_nano.onnx"], "onnxruntime"),
+    "vehicle-detection-0200": (["MOT.DETECTOR", "vehicle-detection-0200"], "openvino"),
+    "yolox_nano_tiled640": (
+        ["MOT.DETECTOR", "yolox_nano.onnx", "MOT.DETECTION_TILE_SIZE", "640"],
+        "onnxruntime",
+    ),
     "yolov8n_int8": (["MOT.DETECTOR", str(ULTRA_MODEL)], "onnxruntime"),
 }
 

@@ -43,7 +43,7 @@ class Key:
 
 
 DETECTOR_BACKENDS = ("auto", "onnxruntime", "openvino", "ultralytics", "tensorrt")
-DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8")
+DETECTOR_OUTPUT_FORMATS = ("auto", "yolox", "yolov5", "yolov8", "ssd")
 REID_BACKENDS = ("onnxruntime", "torch", "openvino", "tensorrt")
 TRACKERS = ("bytetrack_iou", "deepsort")
 LINKAGES = ("average", "single", "complete", "mean_feature")
@@ -67,7 +67,13 @@ SCHEMA: tuple[Key, ...] = (
     # ---------------------------------------------------------------- MOT: input
     Key("MOT.VIDEO", "", ck.is_str(), "Video file, MOTChallenge image folder or stream URL.", path="video"),
     # ---------------------------------------------------------------- MOT: detection
-    Key("MOT.DETECTOR", "yolox_nano.onnx", ck.is_str(), "Detector model file or name.", path="model"),
+    Key(
+        "MOT.DETECTOR",
+        "vehicle-detection-0202",
+        ck.is_str(),
+        "Detector model file or name (the default runs on OpenVINO; see README 'Detector-aware defaults').",
+        path="model",
+    ),
     Key(
         "MOT.DETECTOR_BACKEND",
         "auto",
@@ -78,13 +84,14 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTOR_OUTPUT_FORMAT",
         "auto",
         ck.one_of(*DETECTOR_OUTPUT_FORMATS),
-        "Raw output layout of an ONNX detector; 'auto' infers it from the output shape.",
+        "Raw output layout of the detector ('ssd': Open Model Zoo [1, 1, N, 7]); 'auto' infers it from the "
+        "output shape.",
     ),
     Key(
         "MOT.DETECTOR_INPUT_SIZE",
         [],
         ck.list_of(ck.positive_int()),
-        "Network input [height, width]; empty takes it from the model.",
+        "Network input [height, width]; empty takes it from the model (or the detector's manifest entry).",
     ),
     Key(
         "MOT.DETECTOR_FP16",
@@ -96,13 +103,29 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTION_CONF_THRESH",
         0.1,
         ck.float_range(0.0, 1.0),
-        "Detections below this score are dropped before tracking (ByteTrack uses the low ones).",
+        "Detections below this score are dropped before tracking (ByteTrack uses the low ones); unless set, "
+        "the detector's manifest value applies.",
     ),
     Key(
         "MOT.DETECTION_NMS_IOU",
         0.45,
         ck.float_range(0.0, 1.0),
-        "IoU above which NMS suppresses a box of the same class.",
+        "IoU above which NMS suppresses a box of the same NMS group (see DETECTION_NMS_CLASS_AGNOSTIC); "
+        "unless set, the detector's manifest value applies.",
+    ),
+    Key(
+        "MOT.DETECTION_NMS_CLASS_AGNOSTIC",
+        True,
+        ck.is_bool(),
+        "NMS treats all TRACKED_CLASSES as one class, so one vehicle gives one box (the class of its best "
+        "score); False: boxes of different classes never suppress each other.",
+    ),
+    Key(
+        "MOT.DETECTOR_CLASS_MAP",
+        [],
+        ck.list_of(ck.int_range(-1, None)),
+        "Model label -> class id (COCO ids; -1 drops the label) for SSD detectors; empty: the manifest's "
+        "map for a known model, else labels unchanged.",
     ),
     Key(
         "MOT.DETECTION_TILE_SIZE",
@@ -153,7 +176,10 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key("MOT.REID_MODEL_CKPT", "", ck.is_str(), "Torch ReID checkpoint (torch backend).", path="input"),
     Key(
-        "MOT.REID_INPUT_SIZE", [224, 224], ck.list_of(ck.positive_int(), 2), "ReID crop size [height, width]."
+        "MOT.REID_INPUT_SIZE",
+        [224, 224],
+        ck.list_of(ck.int_range(1, 2048), 2),
+        "ReID crop size [height, width] (at most 2048 each); must equal a fixed-shape model's input.",
     ),
     Key(
         "MOT.REID_MEAN",

@@ -16,6 +16,7 @@ import yaml
 from yacs.config import CfgNode
 
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key, get_cfg_defaults
+from config.detector_defaults import apply_detector_defaults, explicit_keys, flat_keys
 from config.verify_config import Mode, validate
 
 # Every proper prefix of a key: "MOT", "MOT.BYTETRACK", ...
@@ -51,11 +52,17 @@ def load_config(
     """
     problems: list[str] = []
     cfg = get_cfg_defaults()
+    explicit: set[str] = set()
     if path is not None:
         path = Path(path)
         raw = read_yaml(path)
         _merge(cfg, raw, path.resolve().parent, problems)
-    _merge(cfg, parse_overrides(overrides), Path.cwd(), problems)
+        explicit |= flat_keys(raw)
+    parsed = parse_overrides(overrides)
+    _merge(cfg, parsed, Path.cwd(), problems)
+    explicit |= flat_keys(parsed)
+    # keys the user left unset follow the detector (config.detector_defaults)
+    apply_detector_defaults(cfg, explicit)
     # With unknown or misplaced keys, still check every value, but not files (they would repeat the noise).
     problems.extend(validate(cfg, mode if not problems else "any"))
     if problems:
@@ -110,6 +117,8 @@ def camera_config(cfg: CfgNode, index: int) -> CfgNode:
         for part in parents:
             node = node[part]
         node[leaf] = value
+    camera_keys = {f"MOT.{str(k).upper()}" for k in entry if k not in CAMERA_ONLY_KEYS}
+    apply_detector_defaults(cam, explicit_keys(cfg) | camera_keys)
     cam.freeze()
     return cam
 

@@ -1,7 +1,8 @@
 """Tiled inference for wide views with small, distant vehicles.
 
 The detector runs on the full frame and on overlapping square tiles; tile boxes are shifted
-back to frame pixels and merged with the full-frame boxes by class-aware NMS. A tile box
+back to frame pixels and merged with the full-frame boxes by the detector's NMS grouping
+(``detection.boxes.nms_groups``: the tracked vehicle classes as one group by default). A tile box
 touching a tile border that is not a frame border is dropped: it is a cut-off part of a
 vehicle that the neighbouring tile or the full frame sees whole.
 """
@@ -14,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from detection.boxes import nms
+from detection.boxes import nms_merge
 from detection.types import Detections
 
 BORDER_MARGIN = 2.0  # pixels: boxes this close to an inner tile border count as cut off
@@ -62,8 +63,17 @@ def _drop_cut_boxes(dets: Detections, tile: tuple[int, int, int, int], width: in
 class TiledDetector:
     """Wraps a detector: full frame plus tiles, merged. Same interface as the wrapped detector."""
 
-    def __init__(self, detector: Detector, tile_size: int, overlap: float, nms_iou: float) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        tile_size: int,
+        overlap: float,
+        nms_iou: float,
+        shared_classes: Sequence[int] | None = None,
+    ) -> None:
         self.detector, self.tile_size, self.overlap, self.nms_iou = detector, tile_size, overlap, nms_iou
+        self.shared_classes = shared_classes
+        self.class_names = list(getattr(detector, "class_names", []))
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]
@@ -78,9 +88,16 @@ class TiledDetector:
         results = self.detector.detect_batch(crops)
         parts = [results[0]]
         for (x0, y0, x1, y1), dets in zip(tiles, results[1:], strict=True):
-            shifted = Detections(
-                dets.xyxy + np.array([x0, y0, x0, y0], np.float32), dets.score, dets.class_id
-            )
+            shifted = dets.with_boxes(dets.xyxy + np.array([x0, y0, x0, y0], np.float32))
             parts.append(_drop_cut_boxes(shifted, (x0, y0, x1, y1), width, height))
         merged = Detections.merge(parts)
-        return merged[nms(merged.xyxy, merged.score, self.nms_iou, merged.class_id)]
+        keep, class_scores = nms_merge(
+            merged.xyxy,
+            merged.score,
+            merged.class_id,
+            self.nms_iou,
+            self.shared_classes,
+            prior=merged.class_scores,
+        )
+        kept = merged[keep]
+        return Detections(kept.xyxy, kept.score, kept.class_id, class_scores=class_scores)

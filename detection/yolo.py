@@ -23,7 +23,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from detection.boxes import clip_xyxy, cxcywh_to_xyxy, nms
+from detection.boxes import clip_xyxy, cxcywh_to_xyxy, nms_merge
 from detection.types import Detections
 from models.runtime import ModelRunner
 
@@ -160,8 +160,10 @@ class YoloDetector:
         conf_threshold: float = 0.1,
         nms_iou: float = 0.45,
         max_detections: int = 300,
+        shared_classes: Sequence[int] | None = None,
     ) -> None:
         self.runner = runner
+        self.shared_classes = shared_classes  # classes NMS treats as one (see detection.boxes.nms_groups)
         model_hw = runner.input_shape[2:]
         if input_size:
             self.size_hw = (int(input_size[0]), int(input_size[1]))
@@ -188,9 +190,13 @@ class YoloDetector:
 
     def postprocess(self, raw: np.ndarray, box: Letterbox, frame_hw: tuple[int, int]) -> Detections:
         xyxy, score, class_id = decode(raw, self.format, self.size_hw, self.conf_threshold, self._grids)
-        keep = nms(xyxy, score, self.nms_iou, class_id)[: self.max_detections]
+        num_classes = raw.shape[0] - 4 if self.format == "yolov8" else raw.shape[1] - 5
+        keep, class_scores = nms_merge(xyxy, score, class_id, self.nms_iou, self.shared_classes, num_classes)
+        keep, class_scores = keep[: self.max_detections], class_scores[: self.max_detections]
         xyxy = (xyxy[keep] - [box.pad_x, box.pad_y, box.pad_x, box.pad_y]) / box.scale
-        return Detections(clip_xyxy(xyxy, frame_hw[1], frame_hw[0]), score[keep], class_id[keep])
+        return Detections(
+            clip_xyxy(xyxy, frame_hw[1], frame_hw[0]), score[keep], class_id[keep], class_scores=class_scores
+        )
 
     def detect(self, image: np.ndarray) -> Detections:
         return self.detect_batch([image])[0]

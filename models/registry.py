@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 MODELS_DIR = Path(__file__).resolve().parent
 MANIFEST_PATH = MODELS_DIR / "manifest.json"
@@ -37,7 +38,13 @@ class Download:
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One manifest row: a model file plus the files it needs beside it (e.g. OpenVINO ``.bin``)."""
+    """One manifest row: a model file plus the files it needs beside it (e.g. OpenVINO ``.bin``).
+
+    Detectors also carry ``class_map`` (model label -> class id, for SSD models) and
+    ``recommended``: config key -> value measured for this detector (score floor, ByteTrack
+    thresholds, NMS IoU, input size; evidence in README "Detector-aware defaults"), applied by
+    ``config.detector_defaults`` to every such key the user's config leaves unset.
+    """
 
     name: str
     file: str
@@ -47,6 +54,8 @@ class ModelEntry:
     description: str
     export: str = ""
     companions: tuple[Download, ...] = field(default_factory=tuple)
+    class_map: tuple[int, ...] = ()
+    recommended: dict[str, Any] = field(default_factory=dict)
 
     @property
     def downloads(self) -> tuple[Download, ...]:
@@ -68,6 +77,8 @@ def load_manifest() -> dict[str, ModelEntry]:
             description=row["description"],
             export=row.get("export", ""),
             companions=companions,
+            class_map=tuple(int(c) for c in row.get("class_map", [])),
+            recommended=dict(row.get("recommended", {})),
         )
     return entries
 

@@ -163,6 +163,7 @@ class OpenVinoRunner:
         fp16: bool = False,
         parallel: int = 1,
         dynamic_batch: bool = False,
+        input_hw: Sequence[int] = (),
     ) -> None:
         if device != "cpu":
             raise BackendUnavailableError("the openvino backend runs on the CPU here; set SYSTEM.DEVICE cpu")
@@ -178,9 +179,12 @@ class OpenVinoRunner:
             config["NUM_STREAMS"] = parallel
         try:
             model = core.read_model(str(path))
-            if dynamic_batch:  # a fixed batch of 1 in the file: let it take any batch
+            if dynamic_batch or input_hw:
                 shape = model.inputs[0].get_partial_shape()
-                shape[0] = -1
+                if dynamic_batch:  # a fixed batch of 1 in the file: let it take any batch
+                    shape[0] = -1
+                if input_hw:  # another input size (SSD detectors reshape: their priors follow it)
+                    shape[2], shape[3] = int(input_hw[0]), int(input_hw[1])
                 model.reshape({model.inputs[0]: shape})
             self.compiled = core.compile_model(model, "CPU", config)
         except Exception as err:  # OpenVINO raises RuntimeError subclasses of its own
@@ -282,10 +286,17 @@ class TensorRTRunner:
 
 
 def detector_backend(model: str, backend: str) -> str:
-    """The backend ``auto`` stands for, by suffix; ``.pt``, ``.yaml`` and bare names mean ultralytics."""
+    """The backend ``auto`` stands for, by suffix (a manifest name by its file's suffix);
+    ``.pt``, ``.yaml`` and other bare names mean ultralytics."""
     if backend != "auto":
         return backend
-    return SUFFIX_BACKENDS.get(Path(model).suffix.lower(), "ultralytics")
+    suffix = Path(model).suffix.lower()
+    if suffix not in SUFFIX_BACKENDS:
+        from models.registry import manifest_entry
+
+        entry = manifest_entry(model)
+        suffix = Path(entry.file).suffix.lower() if entry is not None else suffix
+    return SUFFIX_BACKENDS.get(suffix, "ultralytics")
 
 
 def open_runner(
@@ -296,12 +307,15 @@ def open_runner(
     fp16: bool = False,
     parallel: bool = False,
     dynamic_batch: bool = False,
+    input_hw: Sequence[int] = (),
 ) -> ModelRunner:
     """Load ``path`` with ``backend`` (one of ``RUNTIMES``).
 
     ``parallel`` (for batched models such as embedders): run batches as concurrent
     single-threaded requests, one per thread of ``threads`` (0: one per core).
     ``dynamic_batch``: let an OpenVINO model saved with batch 1 take any batch.
+    ``input_hw``: reshape an OpenVINO model to this input [height, width] (ignored elsewhere:
+    ONNX Runtime and TensorRT run the size in the file).
     """
     path = Path(path)
     requests = (threads or os.cpu_count() or 1) if parallel else 1
@@ -310,7 +324,9 @@ def open_runner(
             log.warning("fp16 is not applied by the onnxruntime backend (it runs the model's own precision)")
         return OnnxRuntimeRunner(path, device, threads, parallel=requests)
     if backend == "openvino":
-        return OpenVinoRunner(path, device, threads, fp16, parallel=requests, dynamic_batch=dynamic_batch)
+        return OpenVinoRunner(
+            path, device, threads, fp16, parallel=requests, dynamic_batch=dynamic_batch, input_hw=input_hw
+        )
     if backend == "tensorrt":
         return TensorRTRunner(path)
     raise ValueError(f"unknown runtime backend {backend!r}; expected one of {', '.join(RUNTIMES)}")

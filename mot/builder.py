@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detection.boxes import crop_boxes, xyxy_to_xywh
+from detection.boxes import clip_xyxy, crop_boxes, xyxy_to_xywh
 from detection.types import Detections
 from mot.base import Tracks
 from mot.enrich import EmbedCrops, Enricher, FinishedTrack, Sample
@@ -50,6 +50,7 @@ class _Record:
     stride: int = 1
     feature_sum: np.ndarray | None = None  # area-weighted, when detections carry embeddings
     feature_weight: float = 0.0
+    class_votes: np.ndarray | None = None  # summed per-class scores, when detections carry them
 
 
 def sample_quality(xyxy: np.ndarray, score: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
@@ -63,6 +64,24 @@ def sample_quality(xyxy: np.ndarray, score: np.ndarray, frame_hw: tuple[int, int
         | (xyxy[:, 3] >= h - BORDER_MARGIN)
     )
     return area * score * np.where(cut, TRUNCATED_WEIGHT, 1.0)
+
+
+def _add_votes(total: np.ndarray | None, row: np.ndarray) -> np.ndarray:
+    if total is None:
+        return row.astype(np.float64)
+    if len(row) > len(total):
+        total = np.pad(total, (0, len(row) - len(total)))
+    total[: len(row)] += row
+    return total
+
+
+def vote_class(classes: Sequence[int], votes: np.ndarray | None) -> int:
+    """A track's class: the largest summed per-class score (every box's merged evidence, so a van
+    scored car 0.58 / truck 0.57 over and over is not decided by which one won each frame's NMS),
+    else the most frequent class of its boxes."""
+    if votes is not None and votes.any():
+        return int(votes.argmax())
+    return int(np.bincount(np.asarray(classes, np.int64)).argmax())
 
 
 def choose_samples(candidates: list[Sample], count: int) -> list[Sample]:
@@ -105,18 +124,26 @@ class TrackletBuilder:
         self.dropped = 0  # tracks discarded (never confirmed or too short)
 
     def add(self, frame_index: int, frame: np.ndarray, tracks: Tracks, detections: Detections) -> None:
-        """Record one frame's tracker output; tracks in ``tracks.ended`` are finalised."""
+        """Record one frame's tracker output; tracks in ``tracks.ended`` are finalised.
+
+        Track boxes (Kalman estimates, which may reach past the image) are clipped to the frame,
+        so every output file holds boxes inside the image.
+        """
         dets = tracks.det_index
+        track_boxes = clip_xyxy(tracks.xyxy, frame.shape[1], frame.shape[0])
         det_boxes = detections.xyxy[dets]
         quality = sample_quality(det_boxes, tracks.score, frame.shape[:2])
         embeddings = None if detections.embedding is None else detections.embedding[dets]
+        votes = None if detections.class_scores is None else detections.class_scores[dets]
         for row, track_id in enumerate(tracks.track_id.tolist()):
             record = self._live.setdefault(track_id, _Record())
             record.frames.append(frame_index)
-            record.boxes.append(tracks.xyxy[row])
+            record.boxes.append(track_boxes[row])
             record.scores.append(float(tracks.score[row]))
             record.classes.append(int(tracks.class_id[row]))
             record.confirmed |= bool(tracks.confirmed[row])
+            if votes is not None:
+                record.class_votes = _add_votes(record.class_votes, votes[row])
             box = det_boxes[row]
             area = float((box[2] - box[0]) * (box[3] - box[1]))
             feature = None if embeddings is None else embeddings[row]
@@ -187,7 +214,7 @@ class TrackletBuilder:
             frames=np.asarray(record.frames, np.int64),
             bboxes=xyxy_to_xywh(np.asarray(record.boxes, np.float32)),
             scores=np.asarray(record.scores, np.float32),
-            class_id=int(np.bincount(record.classes).argmax()),
+            class_id=vote_class(record.classes, record.class_votes),
         )
         chosen = choose_samples(record.candidates, self.samples)
         self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))

@@ -35,7 +35,7 @@ from mot.base import Tracks
 from mot.builder import TrackletBuilder
 from mot.enrich import Enricher
 from mot.factory import build_tracker
-from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
+from mot.pipeline import FrameHook, LoopStats, finish_tracks, sparse_result_warnings, track_frames
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
@@ -75,11 +75,14 @@ class ModelCache:
         fp16: bool = False,
         parallel: bool = False,
         dynamic_batch: bool = False,
+        input_hw: tuple[int, ...] = (),
     ) -> ModelRunner:
-        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, tuple(input_hw))
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
-            self._runners[key] = open_runner(path, backend, device, threads, fp16, parallel, dynamic_batch)
+            self._runners[key] = open_runner(
+                path, backend, device, threads, fp16, parallel, dynamic_batch, tuple(input_hw)
+            )
         return self._runners[key]
 
     def detector(self, mot: CfgNode) -> Detector:
@@ -93,6 +96,8 @@ class ModelCache:
             mot.DETECTION_TILE_SIZE,
             mot.DETECTION_TILE_OVERLAP,
             mot.DETECTOR_FP16,
+            tuple(shared_classes(mot) or ()),
+            tuple(mot.DETECTOR_CLASS_MAP),
         )
         if key not in self._detectors:
             self._detectors[key] = build_detector(
@@ -108,6 +113,8 @@ class ModelCache:
                 tile_overlap=mot.DETECTION_TILE_OVERLAP,
                 fp16=mot.DETECTOR_FP16,
                 open_model=self.open_model,
+                shared_classes=shared_classes(mot),
+                class_map=mot.DETECTOR_CLASS_MAP,
             )
         return self._detectors[key]
 
@@ -165,6 +172,11 @@ class ModelCache:
                 open_model=self.open_model,
             )
         return self._embedders[key]
+
+
+def shared_classes(mot: CfgNode) -> list[int] | None:
+    """The classes NMS merges as one: the tracked ones, unless class-aware NMS is asked for."""
+    return list(mot.TRACKED_CLASSES) if mot.DETECTION_NMS_CLASS_AGNOSTIC else None
 
 
 @dataclass
@@ -323,6 +335,12 @@ def run_camera(
         builder.dropped,
         output_dir,
     )
+    hint = (
+        f"MOT.DETECTOR {mot.DETECTOR}, MOT.DETECTION_CONF_THRESH {mot.DETECTION_CONF_THRESH}, "
+        f"MOT.TRACKED_CLASSES {list(mot.TRACKED_CLASSES)}, MOT.MIN_FRAMES {mot.MIN_FRAMES}"
+    )
+    for warning in sparse_result_warnings(stats, len(tracklets), hint):
+        log.warning("camera '%s': %s", name, warning)
     if enricher.plate_reader is not None:
         log.info(
             "camera '%s': %d plate reads, %d tracklets with a plate",

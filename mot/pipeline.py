@@ -23,7 +23,8 @@ class LoopStats:
     """Counts and wall time of one camera's loop."""
 
     frames: int = 0
-    detections: int = 0
+    detections: int = 0  # kept by the selector (score, class, mask)
+    raw_detections: int = 0  # as the detector gave them
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -60,7 +61,8 @@ def track_frames(
     try:
         for index, frame in frames:
             t0 = time.perf_counter()
-            detections = select(detector.detect_batch([frame])[0])
+            raw = detector.detect_batch([frame])[0]
+            detections = select(raw)
             t1 = time.perf_counter()
             if tracker.needs_embeddings:
                 detections = detections.with_embedding(embed(frame, detections.xyxy))  # type: ignore[misc]
@@ -72,6 +74,7 @@ def track_frames(
                 on_frame(index, frame, detections, tracks)
             stats.frames += 1
             stats.detections += len(detections)
+            stats.raw_detections += len(raw)
             stats.add("detect", t1 - t0)
             stats.add("embed", t2 - t1)
             stats.add("track", t3 - t2)
@@ -81,6 +84,32 @@ def track_frames(
     tracklets = finish_tracks(tracker, builder)
     stats.add("finish", time.perf_counter() - t0)
     return tracklets
+
+
+FEW_DETECTIONS_PER_FRAME = 0.1  # fewer kept boxes than one per ten frames: something is off
+
+
+def sparse_result_warnings(stats: LoopStats, tracklets: int, hint: str = "") -> list[str]:
+    """Why a run's result is suspiciously empty, for the log (a user otherwise sees only 0 tracklets).
+
+    ``hint`` names the settings to look at (detector, score floor, classes).
+    """
+    if stats.frames == 0:
+        return ["no frame was read from the input"]
+    warnings = []
+    if stats.detections < FEW_DETECTIONS_PER_FRAME * stats.frames:
+        other = stats.raw_detections - stats.detections
+        why = (
+            f"; the detector gave {other} more boxes, removed by the score floor, TRACKED_CLASSES or the mask"
+            if other > 0
+            else "; the detector found almost nothing (wrong model, input size or view?)"
+        )
+        warnings.append(f"only {stats.detections} detections kept in {stats.frames} frames{why}")
+    if tracklets == 0:
+        warnings.append(f"no tracklet was kept from {stats.frames} frames and {stats.detections} detections")
+    if warnings and hint:
+        warnings[-1] += f" (check {hint})"
+    return warnings
 
 
 def finish_tracks(tracker: Tracker, builder: TrackletBuilder) -> list[Tracklet]:

@@ -14,24 +14,25 @@ from yacs.config import CfgNode
 
 from config.cli import run_cli
 from mot.camera import ModelCache, run_camera
-from mot.plan import camera_plan, format_camera, save_plan, video_errors
+from mot.plan import camera_plan, format_camera, plan_errors, save_plan
 
 log = logging.getLogger("mot.run_tracker")
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     out = Path(cfg.OUTPUT_DIR)
-    plan = {"command": "mot", "cameras": [camera_plan(cfg.MOT, Path(cfg.MOT.VIDEO).stem or "camera", out)]}
+    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)  # loads and checks every model once
+    name = Path(cfg.MOT.VIDEO).stem or "camera"
+    plan = {"command": "mot", "cameras": [camera_plan(cfg.MOT, name, out, models)]}
     log.info("%s", format_camera(plan["cameras"][0]))
-    if errors := video_errors(plan):
-        log.error("unreadable input:\n  %s", "\n  ".join(errors))
+    if errors := plan_errors(plan):
+        log.error("cannot start:\n  %s", "\n  ".join(errors))
         return 2
     written = save_plan(out, cfg, plan)
     log.info("wrote %s", ", ".join(map(str, written)))
     if args.dry_run:
         log.info("dry run: configuration, models and input are valid; stopping before tracking")
         return 0
-    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
     run_camera(cfg, 0, plan["cameras"][0]["name"], out, models)
     return 0
 

@@ -16,7 +16,7 @@ from yacs.config import CfgNode
 from config.cli import run_cli
 from config.layout import parse_layout
 from config.loader import camera_config, camera_name
-from mot.plan import camera_plan, format_camera, save_plan, video_errors
+from mot.plan import camera_plan, format_camera, plan_errors, save_plan
 from mtmc.executors import run_cameras
 from mtmc.express import camera_jobs, evaluate_result, render_videos, run_matching
 
@@ -26,8 +26,12 @@ log = logging.getLogger("mtmc.express")
 def express_plan(cfg: CfgNode) -> dict[str, Any]:
     out = Path(cfg.OUTPUT_DIR)
     names = [camera_name(cfg, i) for i in range(len(cfg.EXPRESS.CAMERAS))]
+    from mot.camera import ModelCache  # heavy: only when a plan is made
+
+    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)  # checks each model once, then dropped
     cameras = [
-        camera_plan(camera_config(cfg, i).MOT, name, out / f"{i}_{name}") for i, name in enumerate(names)
+        camera_plan(camera_config(cfg, i).MOT, name, out / f"{i}_{name}", models)
+        for i, name in enumerate(names)
     ]
     layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT, names)
     return {
@@ -59,8 +63,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         mtmc["min_sim"],
         mtmc["layout"],
     )
-    if errors := video_errors(plan):
-        log.error("unreadable input:\n  %s", "\n  ".join(errors))
+    if errors := plan_errors(plan):
+        log.error("cannot start:\n  %s", "\n  ".join(errors))
         return 2
     written = save_plan(Path(cfg.OUTPUT_DIR), cfg, plan)
     log.info("wrote %s", ", ".join(map(str, written)))

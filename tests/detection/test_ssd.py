@@ -1,0 +1,81 @@
+"""Open Model Zoo SSD detectors: our decoding against OpenVINO's own raw output on real frames."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from detection.factory import build_detector
+from detection.ssd import SsdDetector, decode_ssd
+from models.runtime import open_runner
+
+pytest.importorskip("openvino")
+
+
+def raw_openvino(xml: Path, frame: np.ndarray) -> np.ndarray:
+    """The model's [1, 1, N, 7] output computed with OpenVINO directly, as Open Model Zoo demos feed it."""
+    sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(str(xml))
+    h, w = (d.get_length() for d in model.inputs[0].get_partial_shape()[2:])
+    blob = cv2.resize(frame, (w, h)).transpose(2, 0, 1)[None].astype(np.float32)
+    compiled = core.compile_model(model, "CPU")
+    return compiled({0: blob})[compiled.outputs[0]]
+
+
+@pytest.fixture(scope="module")
+def c010_frame(shared: Path) -> np.ndarray:
+    ok, frame = cv2.VideoCapture(str(shared / "data" / "aic_s03_c010" / "c010_first100.mp4")).read()
+    assert ok
+    return frame
+
+
+@pytest.mark.parametrize("name", ["vehicle-detection-0202", "vehicle-detection-0200"])
+def test_decoding_matches_openvino_raw_output(shared: Path, c010_frame: np.ndarray, name: str) -> None:
+    xml = shared / "models" / "openvino" / f"{name}.xml"
+    raw = raw_openvino(xml, c010_frame)
+    assert raw.shape[:2] == (1, 1) and raw.shape[3] == 7
+    rows = raw[0, 0]
+    rows = rows[: np.flatnonzero(rows[:, 0] < 0)[0]] if (rows[:, 0] < 0).any() else rows
+    rows = rows[rows[:, 2] >= 0.3]
+    assert len(rows) >= 3  # parked cars of c010
+    h, w = c010_frame.shape[:2]
+    expected = np.clip(rows[:, 3:7] * [w, h, w, h], 0, [w, h, w, h])
+    detector = build_detector(name, conf_threshold=0.3, nms_iou=1.0)
+    assert isinstance(detector, SsdDetector)
+    dets = detector.detect(c010_frame)
+    assert len(dets) == len(rows)
+    order = np.argsort(-rows[:, 2], kind="stable")
+    np.testing.assert_allclose(dets.score, rows[order, 2], atol=1e-4)
+    np.testing.assert_allclose(dets.xyxy, expected[order], atol=0.5)  # pixels
+    assert (dets.class_id == 2).all()  # label 0 'vehicle' -> COCO car through the manifest's class map
+
+
+def test_class_map_drops_plates(shared: Path) -> None:
+    frame = cv2.imread(str(shared / "data" / "images" / "mercedes.jpg"))
+    xml = shared / "models" / "openvino" / "vehicle-license-plate-detection-barrier-0106.xml"
+    raw = raw_openvino(xml, frame)
+    _, _, labels = decode_ssd(raw[0], frame.shape[:2], 0.3)
+    assert 2 in labels.tolist()  # the plate (label 2) of the nearest car
+    _, _, class_id = decode_ssd(raw[0], frame.shape[:2], 0.3, [-1, 2, -1])
+    assert len(class_id) == int((labels == 1).sum()) and (class_id == 2).all()  # vehicles only, as cars
+
+
+def test_rows_after_the_end_marker_are_ignored() -> None:
+    rows = np.array(
+        [[0, 0, 0.9, 0.1, 0.1, 0.2, 0.2], [-1, 0, 0.0, 0, 0, 0, 0], [0, 0, 0.9, 0.5, 0.5, 0.6, 0.6]]
+    )
+    xyxy, _, _ = decode_ssd(rows[None, None], (100, 200), 0.5)
+    np.testing.assert_allclose(xyxy, [[20, 10, 40, 20]])
+
+
+def test_an_ssd_runner_is_recognised_by_auto(shared: Path) -> None:
+    runner = open_runner(shared / "models" / "openvino" / "vehicle-detection-0200.xml", "openvino")
+    assert runner.output_shapes[0][-1] == 7
+    assert build_detector(str(shared / "models" / "openvino" / "vehicle-detection-0200.xml")).format == "ssd"
