@@ -99,7 +99,9 @@ def track_sequence(
     params.update({str(k).lower(): v for k, v in (overrides or {}).items()})
     tracker = build_tracker(tracker_name, params, frame_rate=fps)
     builder = TrackletBuilder(camera, min_frames=min_frames, samples_per_track=1)
-    blank = np.zeros((1080, 1920, 3), np.uint8)[:1, :1]  # no crops are taken without an embedder
+    # a frame-sized view of one pixel: the builder clips boxes to the frame's shape, and no
+    # crops are taken without an embedder
+    blank = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (1080, 1920, 3))
     for frame in sorted(detections):
         dets = detections[frame]
         if tracker.needs_embeddings:
