@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for job in jobs(args.inputs, args.trackers, detectors, ultra):
         rows.append(job())
-        log.info("%s", rows[-1])
+        print(format_rows(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)  # progress
     rows.sort(key=lambda r: (r.input, r.detector, r.tracker))
     print(format_rows(rows))
     print(
