@@ -91,7 +91,8 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTOR_INPUT_SIZE",
         [],
         ck.list_of(ck.positive_int()),
-        "Network input [height, width]; empty takes it from the model (or the detector's manifest entry).",
+        "Network input [height, width]; unless set, the detector's manifest value, else the model's size. "
+        "OpenVINO models are reshaped to it; other runtimes need the size in the file.",
     ),
     Key(
         "MOT.DETECTOR_FP16",

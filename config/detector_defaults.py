@@ -57,7 +57,10 @@ def explicit_keys(cfg: CfgNode) -> frozenset[str]:
 
 
 def detector_entry(detector: str) -> ModelEntry | None:
-    """The manifest entry of a detector given by name, file name or path."""
+    """The manifest entry of a detector given by name, file name or path (None for a value of
+    the wrong type: validation reports it)."""
+    if not isinstance(detector, str) or not detector:
+        return None
     return manifest_entry(detector) or manifest_entry(Path(detector).name)
 
 

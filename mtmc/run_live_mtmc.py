@@ -219,6 +219,15 @@ def _as_bytetrack(mot: CfgNode) -> CfgNode:
     return view
 
 
+def live_model_problems(cfg: CfgNode) -> list[str]:
+    """Load and check every camera's detector and ReID model against its config (mot.model_checks)."""
+    from mot.camera import ModelCache
+    from mot.model_checks import model_problems
+
+    models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
+    return [f"camera '{j.name}': {p}" for j in camera_jobs(cfg) for p in model_problems(j.cfg.MOT, models)]
+
+
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     for job in camera_jobs(cfg):
         try:
@@ -226,6 +235,9 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         except VideoSourceError as err:
             log.error("camera '%s': %s", job.name, err)
             return 2
+    if problems := live_model_problems(cfg):
+        log.error("cannot start:\n  %s", "\n  ".join(problems))
+        return 2
     save_plan(Path(cfg.OUTPUT_DIR), cfg, {"command": "live", "cameras": [j.name for j in camera_jobs(cfg)]})
     if args.dry_run:
         log.info("dry run: configuration, models and sources are valid; stopping before the live run")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from config.defaults import SCHEMA_BY_NAME
 from config.detector_defaults import TUNABLE_KEYS, explicit_keys, recommended_values, value_sources
-from config.loader import camera_config, load_config
+from config.loader import ConfigError, camera_config, load_config
 from models.registry import load_manifest
 
 
@@ -65,3 +67,8 @@ def test_a_camera_with_its_own_detector_gets_that_detectors_values(tmp_path: Pat
     assert first.DETECTOR_INPUT_SIZE == [576, 1024] and second.DETECTOR_INPUT_SIZE == [416, 416]
     assert first.BYTETRACK.LOW_THRESH == second.BYTETRACK.LOW_THRESH == 0.05  # set by the user for all
     assert value_sources(second)["MOT.DETECTOR_INPUT_SIZE"]["source"].startswith("detector yolox_nano")
+
+
+def test_a_detector_of_the_wrong_type_is_a_config_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match=r"MOT\.DETECTOR: expected a string"):
+        load_config(None, ["MOT.DETECTOR", "5"])

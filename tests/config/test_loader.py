@@ -20,6 +20,8 @@ MODES = {
     "express_parking.yaml": "express",
     "mtmc_only.yaml": "mtmc",
     "live_demo.yaml": "live",
+    "profile_tiled_1080p.yaml": "mot",
+    "profile_offline_best.yaml": "mot",
 }
 
 
@@ -281,6 +283,7 @@ def test_schema_documents_every_key_and_declares_every_path_key() -> None:
         "MOT.DETECTOR_OUTPUT_FORMAT",
         "MOT.DETECTOR_INPUT_SIZE",
         "MOT.DETECTOR_FP16",
+        "MOT.DETECTOR_CLASS_MAP",
         "EXPRESS.FINAL_VIDEO_OUTPUT",
         "LIVE.LOOP_VIDEO",
         "MOT.REID_BACKEND",
