@@ -154,7 +154,7 @@ class ByteTrack:
         self._next_id = 1
         self.tracks = ByteTrackState.empty()
         # the detector's score histogram over (low_thresh, 1] since reset: its clutter/vehicle split
-        self._score_edges = np.linspace(self.low_thresh, 1.0, SCORE_BINS + 1)
+        self._score_edges = np.linspace(min(self.low_thresh, 0.99), 1.0, SCORE_BINS + 1)
         self._score_counts = np.zeros(SCORE_BINS, np.int64)
 
     def update(self, detections: Detections) -> Tracks:
