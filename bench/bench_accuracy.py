@@ -55,11 +55,10 @@ KITTI = SHARED / "data" / "kitti_train"
 ULTRA_MODEL = SHARED / "models" / "yolov8n_int8.onnx"
 VEHICLES = [2, 3, 5, 7]
 
-# Tracker profiles: MOT.BYTETRACK overrides. "paper" pins the ByteTrack paper's settings with
-# every later option off, so it keeps its meaning when the defaults move.
-PAPER = {
-    "TRACK_THRESH": 0.5,
-    "NEW_TRACK_THRESH": 0.6,
+# Tracker profiles: MOT.BYTETRACK overrides. Thresholds are left to the detector profile
+# (detector-aware defaults); "bytetrack" turns every later option off, so it keeps its meaning
+# when the defaults move.
+PLAIN = {
     "IOU_PLUS_ONE": False,
     "OBSERVATION_REUPDATE": False,
     "OBSERVATION_RECOVERY": False,
@@ -69,12 +68,13 @@ PAPER = {
 }
 TRACKERS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "paper": PAPER,
-    "paper+iou1": {**PAPER, "IOU_PLUS_ONE": True},
-    "paper+oru": {**PAPER, "OBSERVATION_REUPDATE": True},
-    "paper+ocr": {**PAPER, "OBSERVATION_RECOVERY": True},
-    "paper+xywh": {**PAPER, "KALMAN_STATE": "xywh"},
-    "paper+adaptive": {**PAPER, "ADAPTIVE_THRESH": True},
+    "bytetrack": PLAIN,
+    "bytetrack+iou1": {**PLAIN, "IOU_PLUS_ONE": True},
+    "bytetrack+oru": {**PLAIN, "OBSERVATION_REUPDATE": True},
+    "bytetrack+ocr": {**PLAIN, "OBSERVATION_RECOVERY": True},
+    "bytetrack+xywh": {**PLAIN, "KALMAN_STATE": "xywh"},
+    "bytetrack+adaptive": {**PLAIN, "ADAPTIVE_THRESH": True},
+    "defaults+xywh": {"KALMAN_STATE": "xywh"},
     "defaults+appearance": {"APPEARANCE": True},  # needs embeddings: c010 only
 }
 # Detector profiles for c010: MOT overrides (flat key/value pairs for config.loader) and the
@@ -88,6 +88,10 @@ DETECTORS: dict[str, tuple[list[str], str]] = {
         "onnxruntime",
     ),
     "yolov8n_int8": (["MOT.DETECTOR", str(ULTRA_MODEL)], "onnxruntime"),
+    "default@0.25/0.25": (  # config/examples/profile_offline_best.yaml
+        ["MOT.BYTETRACK.TRACK_THRESH", "0.25", "MOT.BYTETRACK.NEW_TRACK_THRESH", "0.25"],
+        "openvino",
+    ),
 }
 
 
@@ -252,7 +256,7 @@ def format_rows(rows: Sequence[Row]) -> str:
     for r in rows:
         lines.append(
             f"| {r.input} | {r.detector} | {r.tracker} | {pct(r.hota)} | {pct(r.mota)} | {pct(r.idf1)} | "
-            f"{r.idsw} | {pct(r.recall)} | {pct(r.recall_moving)} | {pct(r.recall_parked)} | {r.fps:.0f} |"
+            f"{r.idsw} | {pct(r.recall)} | {pct(r.recall_moving)} | {pct(r.recall_parked)} | {r.fps:.1f} |"
         )
     return "\n".join(lines)
 
@@ -297,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for job in jobs(args.inputs, args.trackers, detectors, ultra):
         rows.append(job())
-        log.info("%s", rows[-1])
+        print(format_rows(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)  # progress
     rows.sort(key=lambda r: (r.input, r.detector, r.tracker))
     print(format_rows(rows))
     print(

@@ -362,8 +362,8 @@ SCHEMA: tuple[Key, ...] = (
         True,
         ck.is_bool(),
         "Score-aware split: the high/low split rises from TRACK_THRESH to the detector's own "
-        "vehicle/clutter split (Otsu threshold of the last 30 frames' scores), at most "
-        "ADAPTIVE_MAX; NEW_TRACK_THRESH keeps its margin above it.",
+        "vehicle/clutter split (Otsu threshold of the scores seen so far, used only where it lies "
+        "in a sparse valley), at most ADAPTIVE_MAX; NEW_TRACK_THRESH keeps its margin above it.",
     ),
     Key(
         "MOT.BYTETRACK.ADAPTIVE_MAX",

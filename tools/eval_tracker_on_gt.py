@@ -99,8 +99,8 @@ def track_sequence(
     params.update({str(k).lower(): v for k, v in (overrides or {}).items()})
     tracker = build_tracker(tracker_name, params, frame_rate=fps)
     builder = TrackletBuilder(camera, min_frames=min_frames, samples_per_track=1)
-    # a frame of the cameras' size (the builder clips track boxes to it) that costs no memory:
-    # no crops are taken without an embedder
+    # a frame-sized view of one pixel: the builder clips boxes to the frame's shape, and no
+    # crops are taken without an embedder
     blank = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (1080, 1920, 3))
     for frame in sorted(detections):
         dets = detections[frame]

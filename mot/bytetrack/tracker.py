@@ -28,7 +28,7 @@ the adaptive split, measured not worse on KITTI, AI City S02 and c010, see READM
   only for pairs that overlap (IoU distance below ``proximity_thresh``) and look alike
   (half cosine distance below ``appearance_thresh``).
 * ``adaptive_thresh`` (score-aware split): the high/low split is the Otsu threshold of the
-  scores of the last 30 frames (detector scores are bimodal: vehicles versus clutter), raised
+  scores seen since ``reset`` when it lies in a sparse valley (clutter below, vehicles above), raised
   from ``track_thresh`` up to ``adaptive_max`` at most; the new-track threshold keeps its margin
   above it. A confident detector whose clutter reaches 0.7 (PointRCNN on KITTI) keeps that
   clutter out of the first association and out of new tracks. The split never falls below
@@ -51,7 +51,6 @@ from mot.table import KalmanTrackTable
 TRACKED, LOST = 0, 1
 DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are one vehicle
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
-SCORE_WINDOW = 30  # frames of detection scores behind the adaptive split
 SCORE_BINS = 50  # histogram resolution of the Otsu split
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
 VALLEY_WIDTH = 0.05  # half-width of the score band around a split whose density is compared
@@ -154,7 +153,9 @@ class ByteTrack:
         self.frame_id = 0
         self._next_id = 1
         self.tracks = ByteTrackState.empty()
-        self._recent_scores: list[np.ndarray] = []
+        # the detector's score histogram over (low_thresh, 1] since reset: its clutter/vehicle split
+        self._score_edges = np.linspace(min(self.low_thresh, 0.99), 1.0, SCORE_BINS + 1)
+        self._score_counts = np.zeros(SCORE_BINS, np.int64)
 
     def update(self, detections: Detections) -> Tracks:
         self.frame_id += 1
@@ -226,12 +227,11 @@ class ByteTrack:
         """This frame's high/low split and new-track threshold."""
         if not self.adaptive_thresh:
             return self.track_thresh, self.new_track_thresh
-        self._recent_scores = [*self._recent_scores[-(SCORE_WINDOW - 1) :], scores[scores > self.low_thresh]]
-        recent = np.concatenate(self._recent_scores)
-        if len(recent) < MIN_SCORES:  # too few boxes to see the detector's score modes
+        self._score_counts += np.histogram(scores, bins=self._score_edges)[0]
+        if self._score_counts.sum() < MIN_SCORES:  # too few boxes to see the detector's score modes
             return self.track_thresh, self.new_track_thresh
-        split = otsu_threshold(recent, self.low_thresh, 1.0)
-        if not is_score_valley(recent, split, self.low_thresh):  # no clutter mode to split off
+        split = otsu_split(self._score_counts, self._score_edges)
+        if not is_valley(self._score_counts, self._score_edges, split):  # no clutter mode to split off
             return self.track_thresh, self.new_track_thresh
         split = float(np.clip(split, self.track_thresh, self.adaptive_max))
         return split, split + (self.new_track_thresh - self.track_thresh)
@@ -370,31 +370,43 @@ class ByteTrack:
         )
 
 
-def is_score_valley(values: np.ndarray, split: float, lo: float) -> bool:
-    """Whether ``split`` lies in a sparse valley of the score distribution.
+def is_score_valley(values: np.ndarray, split: float, lo: float, bins: int = SCORE_BINS) -> bool:
+    """Whether ``split`` lies in a sparse valley of the distribution of ``values`` (in [lo, 1])."""
+    counts, edges = np.histogram(values, bins=bins, range=(lo, 1.0))
+    return is_valley(counts, edges, split)
+
+
+def is_valley(counts: np.ndarray, edges: np.ndarray, split: float) -> bool:
+    """Whether ``split`` lies in a sparse valley of a score histogram.
 
     Otsu's split separates any distribution in two, but it means "clutter below, vehicles
     above" only when few scores fall near it: the density within ``VALLEY_WIDTH`` of the
     split must be below ``VALLEY_RATIO`` times the mean density above it. Flat score ranges
     (a detector that spreads its true boxes evenly over 0.5-1.0) fail this test.
     """
-    width = 1.0 - lo
-    if width <= 0 or len(values) == 0:
+    centres = (edges[:-1] + edges[1:]) / 2
+    width = edges[1] - edges[0]
+    near = np.abs(centres - split) <= VALLEY_WIDTH
+    above = centres > split
+    if not near.any() or not above.any() or counts[above].sum() == 0:
         return False
-    near = np.count_nonzero(np.abs(values - split) <= VALLEY_WIDTH) / (2 * VALLEY_WIDTH)
-    above = np.count_nonzero(values > split) / max(1.0 - split, 1e-6)
-    return bool(near < VALLEY_RATIO * above)
+    near_density = counts[near].sum() / (near.sum() * width)
+    above_density = counts[above].sum() / (above.sum() * width)
+    return bool(near_density < VALLEY_RATIO * above_density)
 
 
 def otsu_threshold(values: np.ndarray, lo: float, hi: float, bins: int = SCORE_BINS) -> float:
     """The split of ``values`` in [lo, hi] that maximises between-class variance (Otsu, 1979).
 
-    Detection scores are bimodal (vehicles versus clutter); the split follows the detector's
-    own score scale. With fewer than two values it returns ``hi``.
+    With fewer than two values it returns ``hi``.
     """
     if len(values) < 2:
         return hi
-    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
+    return otsu_split(*np.histogram(values, bins=bins, range=(lo, hi)))
+
+
+def otsu_split(counts: np.ndarray, edges: np.ndarray) -> float:
+    """Otsu's split of a histogram (``counts`` per bin, ``edges`` of len(counts) + 1): a bin edge."""
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(counts)[:-1].astype(np.float64)
     w1 = counts.sum() - w0
