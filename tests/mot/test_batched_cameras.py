@@ -38,6 +38,7 @@ def camera_cfg(video: Path, backend: str, out: Path):
     cfg = get_cfg_defaults()
     cfg.OUTPUT_DIR = str(out)
     cfg.MOT.VIDEO = str(video)
+    cfg.MOT.DETECTOR = "yolox_nano.onnx"  # an ONNX file both backends read
     cfg.MOT.DETECTOR_BACKEND = backend
     cfg.MOT.MIN_FRAMES = 2
     cfg.MOT.PIPELINE_LOOKAHEAD = 2
