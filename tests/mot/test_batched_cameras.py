@@ -45,12 +45,12 @@ def camera_cfg(video: Path, backend: str, out: Path):
     return cfg
 
 
-def assert_same(a: list[Tracklet], b: list[Tracklet]) -> None:
+def assert_same(a: list[Tracklet], b: list[Tracklet], box_tol: float = 0.0, feature_tol: float = 0.0) -> None:
     assert [t.track_id for t in a] == [t.track_id for t in b]
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x.frames, y.frames)
-        np.testing.assert_array_equal(x.bboxes, y.bboxes)
-        np.testing.assert_array_equal(x.mean_feature, y.mean_feature)
+        np.testing.assert_allclose(x.bboxes, y.bboxes, rtol=0, atol=box_tol)
+        np.testing.assert_allclose(x.mean_feature, y.mean_feature, rtol=0, atol=feature_tol)
 
 
 @pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
@@ -102,4 +102,6 @@ def test_the_batched_executor_gives_the_sequential_executors_tracklets(
     for seq, bat in zip(outcomes["sequential"], outcomes["batched"], strict=True):
         assert seq.ok and bat.ok and bat.attempts == 1
         assert len(seq.tracklets) > 3
-        assert_same(seq.tracklets, bat.tracklets)
+        # the default detector (an OpenVINO IR reshaped to a dynamic batch) computes a batch
+        # with other kernels than one frame: the same tracks, boxes equal to 1e-3 px
+        assert_same(seq.tracklets, bat.tracklets, box_tol=1e-3, feature_tol=1e-4)
