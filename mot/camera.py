@@ -8,7 +8,10 @@ Outputs in the camera's directory: ``mot.npz`` (canonical, written last), ``mot.
 ``mot.csv``, ``mot.txt`` and, with ``MOT.VIDEO_OUTPUT``, ``mot.mp4``. The canonical file
 records a fingerprint of the camera's effective config and whether the run completed, so a
 re-run can skip cameras whose results are complete and current (``completed_result``).
-An interrupted camera still writes what it tracked, marked incomplete.
+An interrupted camera still writes what it tracked, marked incomplete; a camera whose ReID
+model fails at run time writes its tracks without features and raises
+``FeatureExtractionError``. ``mot.manifest.json`` (``mot.manifest``) is written after the
+files and lists them with their hashes: a camera is only reused when it matches.
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ from mot.base import Tracks
 from mot.builder import TrackletBuilder
 from mot.enrich import Enricher
 from mot.factory import build_tracker
+from mot.manifest import (
+    ResultSetError,
+    add_files,
+    check_result_file,
+    manifest_path,
+    new_run_id,
+    read_manifest,
+    remove_manifest,
+    write_manifest,
+)
 from mot.pipeline import FrameHook, LoopStats, finish_tracks, track_frames
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
@@ -50,6 +63,30 @@ from tools.annotate import DrawnVideo, ShowWindow, render_tracklets
 log = logging.getLogger(__name__)
 
 RESULT_STEM = "mot"
+
+
+class FeatureExtractionError(RuntimeError):
+    """The ReID model failed at run time (a wrong model file, or an input size it does not take)."""
+
+
+def guard_features(call: Callable[..., np.ndarray], mot: CfgNode) -> Callable[..., np.ndarray]:
+    """``call`` with any model failure turned into one ``FeatureExtractionError`` naming the keys."""
+    model = mot.REID_ONNX if mot.REID_BACKEND in ("onnxruntime", "openvino") else mot.REID_TRT
+    model = model or mot.REID_MODEL_CKPT
+
+    def guarded(*args: Any) -> np.ndarray:
+        try:
+            return call(*args)
+        except Exception as err:
+            lines = str(err).strip().splitlines() or [""]
+            raise FeatureExtractionError(
+                f"the ReID model {model} [{mot.REID_BACKEND}] failed on its crops at MOT.REID_INPUT_SIZE "
+                f"{list(mot.REID_INPUT_SIZE)}: {type(err).__name__}: {lines[0][:300]}. Check that "
+                "MOT.REID_ONNX is an appearance (ReID) model and that MOT.REID_INPUT_SIZE is the input "
+                "size it expects"
+            ) from err
+
+    return guarded
 
 
 class ModelCache:
@@ -211,9 +248,34 @@ def completed_result(output_dir: Path, mot: CfgNode) -> list[Tracklet] | None:
     except TrackletFileError as err:
         log.warning("ignoring unreadable earlier result: %s", err)
         return None
-    if table.info.get("complete") and table.info.get("fingerprint") == fingerprint(mot):
-        return table.tracklets
-    return None
+    if not (table.info.get("complete") and table.info.get("fingerprint") == fingerprint(mot)):
+        return None
+    try:
+        manifest = check_result_file(path)
+    except ResultSetError as err:
+        log.warning("not reusing the earlier result, tracking again: %s", err)
+        return None
+    if manifest is None:
+        log.info("%s: written without a result manifest (an older version); tracking again", path)
+        return None
+    return table.tracklets
+
+
+def write_video(mot: CfgNode, tracklets: list[Tracklet], output_dir: Path, progress: bool = True) -> Path:
+    path = output_dir / f"{RESULT_STEM}.mp4"
+    render_tracklets(mot.VIDEO, tracklets, path, progress=progress)
+    return path
+
+
+def ensure_video(output_dir: Path, mot: CfgNode, tracklets: list[Tracklet], progress: bool = True) -> None:
+    """Write a reused camera's missing ``mot.mp4`` (``MOT.VIDEO_OUTPUT``): its run stopped before it."""
+    if not mot.VIDEO_OUTPUT or "://" in mot.VIDEO:
+        return
+    manifest = read_manifest(manifest_path(output_dir, RESULT_STEM))
+    if f"{RESULT_STEM}.mp4" in manifest["files"]:
+        return
+    log.info("%s: the earlier run did not write %s.mp4; writing it now", output_dir, RESULT_STEM)
+    add_files(output_dir, RESULT_STEM, [write_video(mot, tracklets, output_dir, progress)])
 
 
 def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], Detections]:
@@ -244,20 +306,25 @@ def run_camera(
     position: int = 0,
     on_frame: FrameHook | None = None,
     progress: bool = True,
+    run_id: str = "",
+    command: str = "mot",
 ) -> CameraResult:
     """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs.
 
     ``position`` is the line of its progress bar (several cameras at once); bars are shown
-    on terminals only.
+    on terminals only. ``run_id`` (a new one when empty) and ``command`` go into the result
+    files' metadata and manifest.
     """
     mot = cfg.MOT
+    run_id = run_id or new_run_id()
     info = probe_video(mot.VIDEO)
     select = detection_selector(mot, info)
     detector = models.detector(mot)
     embedder = models.embedder(mot)
+    embed, embed_crops = guard_features(embedder.embed, mot), guard_features(embedder.embed_crops, mot)
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
     enricher = Enricher(
-        embed_crops=None if tracker.needs_embeddings else embedder.embed_crops,
+        embed_crops=None if tracker.needs_embeddings else embed_crops,
         readers=models.attribute_readers(mot),
         plate_reader=models.plate_reader(mot),
         plate_samples=mot.ALPR_SAMPLES_PER_TRACK,
@@ -280,6 +347,7 @@ def run_camera(
         )
     projection = load_calibration(mot.CALIBRATION, (info.width, info.height)) if mot.CALIBRATION else None
     hooks: list[FrameHook] = [h for h in (on_frame, ShowWindow(name) if mot.SHOW else None) if h]
+    remove_manifest(output_dir, RESULT_STEM)  # from here on the folder's earlier mot.* set is stale
     stream_video = None
     if mot.VIDEO_OUTPUT and info.is_stream:  # a stream cannot be re-read: draw while tracking
         stream_video = DrawnVideo(output_dir / f"{RESULT_STEM}.mp4", info.fps, (info.width, info.height))
@@ -297,13 +365,12 @@ def run_camera(
     tracklets: list[Tracklet] = []
     complete = False
     try:
-        tracklets = track_frames(
-            frames, detector, select, tracker, builder, embedder.embed, _chain(hooks), stats
-        )
+        log.info("camera '%s': tracking %s (run %s)", name, mot.VIDEO, run_id)
+        tracklets = track_frames(frames, detector, select, tracker, builder, embed, _chain(hooks), stats)
         complete = True
-    except BaseException:
+    except BaseException as err:
         log.warning("camera '%s' stopped after %d frames; saving what was tracked", name, stats.frames)
-        tracklets = finish_tracks(tracker, builder)
+        tracklets = _finish_after_stop(tracker, builder, name, err)
         raise
     finally:
         frames.close()
@@ -313,7 +380,10 @@ def run_camera(
             tracklets = apply_zones(tracklets, zones, list(mot.VALID_ZONEPATHS))
         if projection is not None:
             tracklets = apply_speed(tracklets, projection, info.fps, mot.SPEED_WINDOW)
-        _save(cfg, output_dir, name, tracklets, stats, complete, info)
+        written = _save(cfg, output_dir, name, tracklets, stats, complete, info, run_id, command)
+        if stream_video is not None:
+            written.append(output_dir / f"{RESULT_STEM}.mp4")
+        _write_manifest(cfg.MOT, output_dir, written, run_id, command, complete)
     log.info(
         "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
         name,
@@ -331,8 +401,40 @@ def run_camera(
             enricher.stats["plates"],
         )
     if mot.VIDEO_OUTPUT and not info.is_stream:
-        render_tracklets(mot.VIDEO, tracklets, output_dir / f"{RESULT_STEM}.mp4", progress=progress)
+        add_files(output_dir, RESULT_STEM, [write_video(mot, tracklets, output_dir, progress)])
     return CameraResult(name, output_dir, tracklets, stats, complete)
+
+
+def _finish_after_stop(
+    tracker: Any, builder: TrackletBuilder, name: str, err: BaseException
+) -> list[Tracklet]:
+    """What was tracked before ``err``: described by the models, unless they are what failed."""
+    if not isinstance(err, FeatureExtractionError):
+        try:
+            return finish_tracks(tracker, builder)
+        except BaseException as again:  # a model failing now, or a second Ctrl-C: keep the boxes
+            log.warning("camera '%s': describing the tracks failed (%s)", name, type(again).__name__)
+    tracklets = builder.salvage()
+    log.warning(
+        "camera '%s': saving %d tracklets without appearance features (feature extraction failed)",
+        name,
+        len(tracklets),
+    )
+    return tracklets
+
+
+def _write_manifest(
+    mot: CfgNode, output_dir: Path, files: list[Path], run_id: str, command: str, complete: bool
+) -> None:
+    write_manifest(
+        output_dir,
+        RESULT_STEM,
+        files,
+        run_id=run_id,
+        command=command,
+        fingerprint=fingerprint(mot),
+        complete=complete,
+    )
 
 
 def _save(
@@ -343,8 +445,12 @@ def _save(
     stats: LoopStats,
     complete: bool,
     info: VideoInfo,
-) -> None:
+    run_id: str,
+    command: str,
+) -> list[Path]:
     run_info = {
+        "run_id": run_id,
+        "command": command,
         "camera": name,
         "video": info.source,
         "fps": info.fps,
@@ -353,7 +459,7 @@ def _save(
         "complete": complete,
         "fingerprint": fingerprint(cfg.MOT),
     }
-    save_all(output_dir, RESULT_STEM, tracklets, info=run_info)
+    return save_all(output_dir, RESULT_STEM, tracklets, info=run_info)
 
 
 def _chain(hooks: list[FrameHook]) -> FrameHook | None:
