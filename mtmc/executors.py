@@ -49,6 +49,7 @@ from yacs.config import CfgNode
 
 from config.interrupts import die_with_driver, driver_alive
 from mot.camera import RESULT_STEM, FeatureExtractionError, ModelCache
+from mot.manifest import remove_manifest, write_manifest
 from mot.storage import load_tracklet_file, save_all
 from mot.tracklet import Tracklet
 from mtmc.express import CameraJob, track_camera
@@ -294,8 +295,19 @@ def _receive(job: CameraJob, data: bytes) -> None:
     with atomic_write(path.with_name(".received.npz")) as f:
         f.write(data)
     table = load_tracklet_file(path.with_name(".received.npz"))
-    save_all(job.output_dir, RESULT_STEM, table.tracklets, info=table.info)
+    remove_manifest(job.output_dir, RESULT_STEM)
+    written = save_all(job.output_dir, RESULT_STEM, table.tracklets, info=table.info)
     path.with_name(".received.npz").unlink()
+    info = table.info
+    write_manifest(
+        job.output_dir,
+        RESULT_STEM,
+        written,
+        run_id=str(info.get("run_id", "")),
+        command=str(info.get("command", "express")),
+        fingerprint=str(info.get("fingerprint", "")),
+        complete=bool(info.get("complete")),
+    )
     log.info("camera '%s': results received from the Ray worker and written to %s", job.name, job.output_dir)
 
 

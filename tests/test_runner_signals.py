@@ -18,7 +18,7 @@ from mot.storage import load_tracklet_file
 from tests.conftest import EXAMPLES, INTERSECTION, REPO
 from tests.mtmc.chaos import Run, wait_gone
 
-TRACKING = "tracking "  # run_camera's log line once its loop is running
+TRACKING = "': tracking "  # run_camera's log line (camera 'name': tracking ...) once its loop runs
 
 
 def tracker_command(out: Path) -> list[str]:
