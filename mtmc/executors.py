@@ -223,7 +223,7 @@ def stop_workers(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
             log.warning("worker %d did not stop in %.0f s; killing it", worker.pid, grace)
             worker.kill()
             worker.join(5.0)
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=True, cancel_futures=True)  # the workers are gone: this returns at once
 
 
 def _completed(pending: dict[Future, CameraJob]) -> list[Future]:

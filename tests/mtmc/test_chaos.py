@@ -28,7 +28,7 @@ from tests.mtmc.chaos import (
 
 SEED = 12
 POINTS = 5
-FRAMES = 30
+FRAMES = 20
 
 
 @pytest.fixture(scope="module")
