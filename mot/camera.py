@@ -383,7 +383,7 @@ def run_camera(
         written = _save(cfg, output_dir, name, tracklets, stats, complete, info, run_id, command)
         if stream_video is not None:
             written.append(output_dir / f"{RESULT_STEM}.mp4")
-        _write_manifest(cfg.MOT, output_dir, written, run_id, command, complete)
+        _write_manifest(cfg, output_dir, written, run_id, command, complete)
     log.info(
         "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
         name,
@@ -424,16 +424,18 @@ def _finish_after_stop(
 
 
 def _write_manifest(
-    mot: CfgNode, output_dir: Path, files: list[Path], run_id: str, command: str, complete: bool
+    cfg: CfgNode, output_dir: Path, files: list[Path], run_id: str, command: str, complete: bool
 ) -> None:
+    """The camera's manifest; it holds the config that made the set (config.yaml is the latest run's)."""
     write_manifest(
         output_dir,
         RESULT_STEM,
         files,
         run_id=run_id,
         command=command,
-        fingerprint=fingerprint(mot),
+        fingerprint=fingerprint(cfg.MOT),
         complete=complete,
+        extra={"config": cfg.dump()},
     )
 
 

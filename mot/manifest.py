@@ -8,7 +8,7 @@ atomically at the very end::
     {"format": "vehicle_mtmc.manifest", "version": 1, "stem": "mtmc", "run_id": "...",
      "command": "express", "fingerprint": "...", "complete": true,
      "files": {"0_far/mtmc.npz": {"bytes": 123, "sha256": "..."}, ...},
-     "inputs": {"0_far/mot.npz": {"bytes": 456, "sha256": "..."}}}
+     "inputs": {"0_far/mot.npz": {"bytes": 456, "sha256": "..."}}, "config": "<yaml>"}
 
 Paths are relative to the manifest's folder (absolute for inputs elsewhere). So a set
 whose run was killed has no manifest, and a set that another run changed in part no longer

@@ -123,6 +123,7 @@ def save_mtmc_set(
         fingerprint=fingerprint,
         complete=complete,
         inputs=inputs,
+        extra={"config": cfg.dump()},  # config.yaml is the latest run's, maybe not this set's
     )
     log.info("wrote %d multi-camera result files (%s, ...)", len(written), written[-1])
     return written
