@@ -180,16 +180,25 @@ def kill_points(seed: int, count: int, clean_seconds: float) -> list[KillPoint]:
 
 def kill_at(command: list[str], out: Path, point: KillPoint) -> Run:
     """Start the run, SIGKILL its driver at ``point``; returns the run after it ended."""
+    started = time.time_ns()
     run = Run.start(command)
     if point.event is not None:
         target = out / point.event
         end = time.monotonic() + DEADLINE
-        while not target.exists() and run.process.poll() is None and time.monotonic() < end:
+        while not _written_since(target, started) and run.process.poll() is None and time.monotonic() < end:
             time.sleep(0.002)
     time.sleep(point.delay)
     if run.process.poll() is None:
         run.process.send_signal(signal.SIGKILL)
     return run
+
+
+def _written_since(path: Path, since_ns: int) -> bool:
+    """``path`` exists and was written by this run (an earlier run's copy does not count)."""
+    try:
+        return path.stat().st_mtime_ns >= since_ns
+    except FileNotFoundError:
+        return False
 
 
 def snapshot(out: Path) -> dict[str, object]:
