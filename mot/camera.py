@@ -353,8 +353,9 @@ def run_camera(
         stream_video = DrawnVideo(output_dir / f"{RESULT_STEM}.mp4", info.fps, (info.width, info.height))
         hooks.append(stream_video)
     stats = LoopStats()
+    source = iter_frames(mot.VIDEO)
     frames = tqdm(
-        iter_frames(mot.VIDEO),
+        source,
         total=info.frames if info.frames > 0 else None,
         desc=name,
         unit="frame",
@@ -374,6 +375,7 @@ def run_camera(
         raise
     finally:
         frames.close()
+        source.close()  # stops and joins the decoding thread: none may be left in OpenCV at exit
         if stream_video is not None:
             stream_video.close()
         if zones is not None:
