@@ -6,11 +6,14 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from yacs.config import CfgNode
+from config.interrupts import install_stop_handlers, stop_exit_code
 
-from config.loader import ConfigError, load_config
-from config.verify_config import Mode
+if TYPE_CHECKING:  # the config modules import numpy: not needed for --help
+    from yacs.config import CfgNode
+
+    from config.verify_config import Mode
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -90,19 +93,25 @@ def run_cli(
 ) -> int:
     """Parse arguments, load and validate the config, then run ``body``; map errors to exit codes.
 
-    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 130 interrupted.
+    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 130 interrupted
+    (SIGINT), 143 terminated (SIGTERM); both save what was tracked, marked incomplete.
     """
     parser = build_parser(description)
     args = parse_args(parser, argv)
     setup_logging(args.log_level)
+    from config.loader import ConfigError, load_config
+
     log = logging.getLogger(body.__module__)
     try:
         cfg = load_config(args.config, args.opts, mode=mode)
     except ConfigError as err:
         log.error("%s", err)
         return 2
+    install_stop_handlers()
     try:
         return body(cfg, args)
-    except KeyboardInterrupt:
-        log.warning("interrupted; results written so far are kept")
-        return 130
+    except KeyboardInterrupt as err:
+        code = stop_exit_code(err)
+        how = "terminated (SIGTERM)" if code == 143 else "interrupted"
+        log.warning("%s; what was tracked so far is saved, marked incomplete", how)
+        return code

@@ -142,8 +142,8 @@ def iter_frames(source: str, prefetch: int = 4) -> Iterator[tuple[int, np.ndarra
             _put(q, err, stop)
 
     thread = threading.Thread(target=pump, name=f"frames:{Path(source).name}", daemon=True)
-    thread.start()
     try:
+        thread.start()  # inside try: a Ctrl-C/SIGTERM during start must still stop the thread
         while True:
             item = q.get()
             if item is _END:
@@ -153,4 +153,7 @@ def iter_frames(source: str, prefetch: int = 4) -> Iterator[tuple[int, np.ndarra
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        thread.join(timeout=2.0)
+        if thread.ident is not None:
+            # A daemon thread still inside OpenCV when the interpreter exits aborts the process
+            # ("FATAL: exception not rethrown"); a file's decode always returns, a stream's may not.
+            thread.join(timeout=2.0 if "://" in source else 30.0)

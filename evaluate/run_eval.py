@@ -4,6 +4,7 @@ python evaluate/run_eval.py --config FILE [--dry-run] [KEY VALUE ...]
 
 Ground truth: MOTChallenge text or UA-DETRAC XML, one file per sequence; predictions:
 MOTChallenge text. Prints the table and, with OUTPUT_DIR set, writes eval.csv and eval.json.
+Predictions written by this program must belong to a complete result set (``mot.manifest``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,12 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-
-from yacs.config import CfgNode
+from typing import TYPE_CHECKING
 
 from config.cli import run_cli
-from evaluate.formats import AnnotationError, read_ground_truth, read_mot_challenge
-from evaluate.metrics import evaluate_many
-from evaluate.report import format_table, save_report
+
+if TYPE_CHECKING:
+    from yacs.config import CfgNode
 
 log = logging.getLogger("evaluate.run_eval")
 
@@ -31,9 +31,13 @@ def sequence_name(gt_path: str, index: int, taken: dict) -> str:
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    from evaluate.formats import AnnotationError, read_ground_truth, read_mot_challenge
+    from mot.manifest import ResultSetError, check_result_file
+
     sequences = {}
     try:
         for i, (gt, pred) in enumerate(zip(cfg.EVAL.GROUND_TRUTHS, cfg.EVAL.PREDICTIONS, strict=True)):
+            check_result_file(pred)
             name = sequence_name(gt, i, sequences)
             sequences[name] = (read_ground_truth(gt), read_mot_challenge(pred, drop_zero_flag=False))
             log.info(
@@ -45,7 +49,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
             )
             if not len(sequences[name][1]):
                 log.warning("%s: no predicted boxes in %s; every score will be 0", name, pred)
-    except AnnotationError as err:
+    except (AnnotationError, ResultSetError) as err:
         log.error("%s", err)
         return 2
     if args.dry_run:
@@ -55,6 +59,9 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.warning(
             "EVAL.IGNORE_FP: predictions matching no ground truth are dropped; this flatters the scores"
         )
+    from evaluate.metrics import evaluate_many
+    from evaluate.report import format_table, save_report
+
     results = evaluate_many(sequences, cfg.EVAL.MIN_IOU, cfg.EVAL.IGNORE_FP)
     log.info("min IoU %.2f\n%s", cfg.EVAL.MIN_IOU, format_table(results))
     if cfg.OUTPUT_DIR:

@@ -171,6 +171,18 @@ class TrackletBuilder:
         done, self._done = self._done, []
         return sorted(done, key=lambda t: t.track_id)
 
+    def salvage(self) -> list[Tracklet]:
+        """Every kept track as it stands, without calling the enricher (its models failed).
+
+        Tracks whose features were not computed yet come out without features, attributes or
+        plates; their boxes are kept.
+        """
+        for track_id in list(self._live):
+            self._finalise(track_id, self._live.pop(track_id))
+        done = self._done + [track.tracklet for track in self._waiting]
+        self._done, self._waiting = [], []
+        return sorted(done, key=lambda t: t.track_id)
+
     @property
     def live_tracks(self) -> int:
         return len(self._live)

@@ -8,7 +8,10 @@ Outputs in the camera's directory: ``mot.npz`` (canonical, written last), ``mot.
 ``mot.csv``, ``mot.txt`` and, with ``MOT.VIDEO_OUTPUT``, ``mot.mp4``. The canonical file
 records a fingerprint of the camera's effective config and whether the run completed, so a
 re-run can skip cameras whose results are complete and current (``completed_result``).
-An interrupted camera still writes what it tracked, marked incomplete.
+An interrupted camera still writes what it tracked, marked incomplete; a camera whose ReID
+model fails at run time writes its tracks without features and raises
+``FeatureExtractionError``. ``mot.manifest.json`` (``mot.manifest``) is written after the
+files and lists them with their hashes: a camera is only reused when it matches.
 """
 
 from __future__ import annotations
@@ -36,6 +39,16 @@ from mot.base import Tracks
 from mot.builder import TrackletBuilder
 from mot.enrich import Enricher
 from mot.factory import build_tracker
+from mot.manifest import (
+    ResultSetError,
+    add_files,
+    check_result_file,
+    manifest_path,
+    new_run_id,
+    read_manifest,
+    remove_manifest,
+    write_manifest,
+)
 from mot.pipeline import (
     BackgroundHooks,
     CameraLoop,
@@ -60,6 +73,30 @@ from reid.plates import build_plate_reader
 log = logging.getLogger(__name__)
 
 RESULT_STEM = "mot"
+
+
+class FeatureExtractionError(RuntimeError):
+    """The ReID model failed at run time (a wrong model file, or an input size it does not take)."""
+
+
+def guard_features(call: Callable[..., np.ndarray], mot: CfgNode) -> Callable[..., np.ndarray]:
+    """``call`` with any model failure turned into one ``FeatureExtractionError`` naming the keys."""
+    model = mot.REID_ONNX if mot.REID_BACKEND in ("onnxruntime", "openvino") else mot.REID_TRT
+    model = model or mot.REID_MODEL_CKPT
+
+    def guarded(*args: Any) -> np.ndarray:
+        try:
+            return call(*args)
+        except Exception as err:
+            lines = str(err).strip().splitlines() or [""]
+            raise FeatureExtractionError(
+                f"the ReID model {model} [{mot.REID_BACKEND}] failed on its crops at MOT.REID_INPUT_SIZE "
+                f"{list(mot.REID_INPUT_SIZE)}: {type(err).__name__}: {lines[0][:300]}. Check that "
+                "MOT.REID_ONNX is an appearance (ReID) model and that MOT.REID_INPUT_SIZE is the input "
+                "size it expects"
+            ) from err
+
+    return guarded
 
 
 class ModelCache:
@@ -260,9 +297,34 @@ def completed_result(output_dir: Path, mot: CfgNode) -> list[Tracklet] | None:
     except TrackletFileError as err:
         log.warning("%s; not resumable, tracking this camera again", err)
         return None
-    if table.info.get("complete") and table.info.get("fingerprint") == fingerprint(mot):
-        return table.tracklets
-    return None
+    if not (table.info.get("complete") and table.info.get("fingerprint") == fingerprint(mot)):
+        return None
+    try:
+        manifest = check_result_file(path)
+    except ResultSetError as err:
+        log.warning("not reusing the earlier result, tracking again: %s", err)
+        return None
+    if manifest is None:
+        log.info("%s: written without a result manifest (an older version); tracking again", path)
+        return None
+    return table.tracklets
+
+
+def write_video(mot: CfgNode, tracklets: list[Tracklet], output_dir: Path, progress: bool = True) -> Path:
+    path = output_dir / f"{RESULT_STEM}.mp4"
+    render_tracklets(mot.VIDEO, tracklets, path, progress=progress)
+    return path
+
+
+def ensure_video(output_dir: Path, mot: CfgNode, tracklets: list[Tracklet], progress: bool = True) -> None:
+    """Write a reused camera's missing ``mot.mp4`` (``MOT.VIDEO_OUTPUT``): its run stopped before it."""
+    if not mot.VIDEO_OUTPUT or "://" in mot.VIDEO:
+        return
+    manifest = read_manifest(manifest_path(output_dir, RESULT_STEM))
+    if f"{RESULT_STEM}.mp4" in manifest["files"]:
+        return
+    log.info("%s: the earlier run did not write %s.mp4; writing it now", output_dir, RESULT_STEM)
+    add_files(output_dir, RESULT_STEM, [write_video(mot, tracklets, output_dir, progress)])
 
 
 def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], Detections]:
@@ -294,6 +356,7 @@ class CameraRun:
     output_dir: Path
     info: VideoInfo
     loop: CameraLoop
+    source: Any  # the frame source itself: closing it joins its decoding thread
     frames: Any  # the progress-bar-wrapped frame iterator
     enricher: Enricher
     zones: np.ndarray | None
@@ -301,6 +364,8 @@ class CameraRun:
     hooks: list[FrameHook]
     stream_video: DrawnVideo | None
     progress: bool
+    run_id: str
+    command: str
 
 
 def warm_up(detector: Detector, embedder: ModelEmbedder, info: VideoInfo) -> None:
@@ -320,19 +385,25 @@ def open_camera(
     on_frame: FrameHook | None = None,
     progress: bool = True,
     batched: bool = False,
+    run_id: str = "",
+    command: str = "mot",
 ) -> CameraRun:
     """Build one camera's models, tracker, builder and frame source (``cfg.MOT`` is its view).
 
     ``batched``: the detector may take several frames per call (``ModelCache.detector``).
+    ``run_id`` (a new one when empty) and ``command`` go into the result files' metadata and
+    manifest.
     """
     mot = cfg.MOT
+    run_id = run_id or new_run_id()
     info = probe_video(mot.VIDEO)
     select = detection_selector(mot, info)
     detector = models.detector(mot, batched=batched)
     embedder = models.embedder(mot)
+    embed, embed_crops = guard_features(embedder.embed, mot), guard_features(embedder.embed_crops, mot)
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
     enricher = Enricher(
-        embed_crops=None if tracker.needs_embeddings else embedder.embed_crops,
+        embed_crops=None if tracker.needs_embeddings else embed_crops,
         readers=models.attribute_readers(mot),
         plate_reader=models.plate_reader(mot),
         plate_samples=mot.ALPR_SAMPLES_PER_TRACK,
@@ -354,13 +425,16 @@ def open_camera(
             f"{info.width}x{info.height}"
         )
     projection = load_calibration(mot.CALIBRATION, (info.width, info.height)) if mot.CALIBRATION else None
+    warm_up(detector, embedder, info)
     hooks: list[FrameHook] = [h for h in (on_frame, ShowWindow(name) if mot.SHOW else None) if h]
+    remove_manifest(output_dir, RESULT_STEM)  # from here on the folder's earlier mot.* set is stale
     stream_video = None
     if mot.VIDEO_OUTPUT and info.is_stream:  # a stream cannot be re-read: draw while tracking
         stream_video = DrawnVideo(output_dir / f"{RESULT_STEM}.mp4", info.fps, (info.width, info.height))
         hooks.append(BackgroundHooks(stream_video) if mot.PIPELINE_LOOKAHEAD else stream_video)
+    source = iter_frames(mot.VIDEO)
     frames = tqdm(
-        iter_frames(mot.VIDEO),
+        source,
         total=info.frames if info.frames > 0 else None,
         desc=name,
         unit="frame",
@@ -368,8 +442,8 @@ def open_camera(
         dynamic_ncols=True,
         disable=None if progress else True,  # None: only on a terminal
     )
-    warm_up(detector, embedder, info)
-    loop = CameraLoop(detector, select, tracker, builder, embedder.embed, _chain(hooks), LoopStats())
+    loop = CameraLoop(detector, select, tracker, builder, embed, _chain(hooks), LoopStats())
+    log.info("camera '%s': tracking %s (run %s)", name, mot.VIDEO, run_id)
     return CameraRun(
         cfg,
         camera,
@@ -377,6 +451,7 @@ def open_camera(
         output_dir,
         info,
         loop,
+        source,
         frames,
         enricher,
         zones,
@@ -384,20 +459,26 @@ def open_camera(
         hooks,
         stream_video,
         progress,
+        run_id,
+        command,
     )
 
 
-def close_camera(run: CameraRun, tracklets: list[Tracklet] | None) -> CameraResult:
-    """Post-process and save a camera's tracklets; ``None`` means it was interrupted.
+def close_camera(
+    run: CameraRun, tracklets: list[Tracklet] | None, error: BaseException | None = None
+) -> CameraResult:
+    """Post-process and save a camera's tracklets and its manifest; ``None`` means it was stopped.
 
-    An interrupted camera saves what was tracked, marked incomplete.
+    A stopped camera saves what was tracked, marked incomplete (``error`` says why: a failing
+    ReID model is not called again).
     """
     mot, stats = run.cfg.MOT, run.loop.stats
     complete = tracklets is not None
     if tracklets is None:
         log.warning("camera '%s' stopped after %d frames; saving what was tracked", run.name, stats.frames)
-        tracklets = finish_tracks(run.loop.tracker, run.loop.builder)
+        tracklets = _finish_after_stop(run.loop.tracker, run.loop.builder, run.name, error)
     run.frames.close()
+    run.source.close()  # stops and joins the decoding thread: none may be left in OpenCV at exit
     hook_errors = [h.close() for h in run.hooks if isinstance(h, BackgroundHooks)]
     if run.stream_video is not None:
         run.stream_video.close()
@@ -405,10 +486,15 @@ def close_camera(run: CameraRun, tracklets: list[Tracklet] | None) -> CameraResu
         tracklets = apply_zones(tracklets, run.zones, list(mot.VALID_ZONEPATHS))
     if run.projection is not None:
         tracklets = apply_speed(tracklets, run.projection, run.info.fps, mot.SPEED_WINDOW)
-    _save(run.cfg, run.output_dir, run.name, tracklets, stats, complete, run.info)
-    for error in hook_errors:
-        if error is not None:
-            raise error
+    written = _save(
+        run.cfg, run.output_dir, run.name, tracklets, stats, complete, run.info, run.run_id, run.command
+    )
+    if run.stream_video is not None:
+        written.append(run.output_dir / f"{RESULT_STEM}.mp4")
+    _write_manifest(run.cfg, run.output_dir, written, run.run_id, run.command, complete)
+    for hook_error in hook_errors:
+        if hook_error is not None:
+            raise hook_error
     return CameraResult(run.name, run.output_dir, tracklets, stats, complete)
 
 
@@ -438,9 +524,8 @@ def _report(run: CameraRun, result: CameraResult) -> None:
             run.enricher.stats["plates"],
         )
     if mot.VIDEO_OUTPUT and not run.info.is_stream:
-        render_tracklets(
-            mot.VIDEO, result.tracklets, run.output_dir / f"{RESULT_STEM}.mp4", progress=run.progress
-        )
+        video = write_video(mot, result.tracklets, run.output_dir, run.progress)
+        add_files(run.output_dir, RESULT_STEM, [video])
 
 
 def run_camera(
@@ -452,25 +537,36 @@ def run_camera(
     position: int = 0,
     on_frame: FrameHook | None = None,
     progress: bool = True,
+    run_id: str = "",
+    command: str = "mot",
 ) -> CameraResult:
     """Track one camera (``cfg.MOT`` is that camera's view) and write its outputs.
 
     ``position`` is the line of its progress bar (several cameras at once); bars are shown
-    on terminals only.
+    on terminals only. ``run_id`` and ``command`` go into the results' metadata and manifest.
     """
-    run = open_camera(cfg, camera, name, output_dir, models, position, on_frame, progress)
+    run = open_camera(
+        cfg, camera, name, output_dir, models, position, on_frame, progress, run_id=run_id, command=command
+    )
     mot = cfg.MOT
-    tracklets = None
+    tracklets, error = None, None
     try:
         tracklets = track_frames(run.frames, *run.loop.args(), mot.PIPELINE_LOOKAHEAD, mot.DETECTION_WORKERS)
+    except BaseException as err:
+        error = err
+        raise
     finally:
-        result = close_camera(run, tracklets)
+        result = close_camera(run, tracklets, error)
     _report(run, result)
     return result
 
 
 def run_cameras_batched(
-    cameras: Sequence[tuple[CfgNode, int, str, Path]], models: ModelCache, progress: bool = True
+    cameras: Sequence[tuple[CfgNode, int, str, Path]],
+    models: ModelCache,
+    progress: bool = True,
+    run_id: str = "",
+    command: str = "express",
 ) -> list[CameraResult]:
     """Track several cameras in one loop, each camera's frame k detected in one batch with the others'.
 
@@ -483,20 +579,65 @@ def run_cameras_batched(
     runs: list[CameraRun] = []
     try:
         for position, (cfg, camera, name, output_dir) in enumerate(cameras):
-            runs.append(open_camera(cfg, camera, name, output_dir, models, position, None, progress, True))
+            runs.append(
+                open_camera(
+                    cfg, camera, name, output_dir, models, position, None, progress, True, run_id, command
+                )
+            )
     except BaseException:
         for run in runs:
             run.frames.close()
+            run.source.close()
         raise
     lookahead = runs[0].cfg.MOT.PIPELINE_LOOKAHEAD if runs else 0
     outputs: list[list[Tracklet]] | None = None
+    error: BaseException | None = None
     try:
         outputs = track_lockstep([run.frames for run in runs], [run.loop for run in runs], lookahead)
+    except BaseException as err:
+        error = err
+        raise
     finally:
-        results = [close_camera(run, None if outputs is None else outputs[i]) for i, run in enumerate(runs)]
+        results = [
+            close_camera(run, None if outputs is None else outputs[i], error) for i, run in enumerate(runs)
+        ]
     for run, result in zip(runs, results, strict=True):
         _report(run, result)
     return results
+
+
+def _finish_after_stop(
+    tracker: Any, builder: TrackletBuilder, name: str, err: BaseException | None
+) -> list[Tracklet]:
+    """What was tracked before ``err``: described by the models, unless they are what failed."""
+    if not isinstance(err, FeatureExtractionError):
+        try:
+            return finish_tracks(tracker, builder)
+        except BaseException as again:  # a model failing now, or a second Ctrl-C: keep the boxes
+            log.warning("camera '%s': describing the tracks failed (%s)", name, type(again).__name__)
+    tracklets = builder.salvage()
+    log.warning(
+        "camera '%s': saving %d tracklets without appearance features (feature extraction failed)",
+        name,
+        len(tracklets),
+    )
+    return tracklets
+
+
+def _write_manifest(
+    cfg: CfgNode, output_dir: Path, files: list[Path], run_id: str, command: str, complete: bool
+) -> None:
+    """The camera's manifest; it holds the config that made the set (config.yaml is the latest run's)."""
+    write_manifest(
+        output_dir,
+        RESULT_STEM,
+        files,
+        run_id=run_id,
+        command=command,
+        fingerprint=fingerprint(cfg.MOT),
+        complete=complete,
+        extra={"config": cfg.dump()},
+    )
 
 
 def _save(
@@ -507,8 +648,12 @@ def _save(
     stats: LoopStats,
     complete: bool,
     info: VideoInfo,
-) -> None:
+    run_id: str,
+    command: str,
+) -> list[Path]:
     run_info = {
+        "run_id": run_id,
+        "command": command,
         "camera": name,
         "video": info.source,
         "fps": info.fps,
@@ -517,7 +662,7 @@ def _save(
         "complete": complete,
         "fingerprint": fingerprint(cfg.MOT),
     }
-    save_all(output_dir, RESULT_STEM, tracklets, info=run_info)
+    return save_all(output_dir, RESULT_STEM, tracklets, info=run_info)
 
 
 def _chain(hooks: list[FrameHook]) -> FrameHook | None:

@@ -1,6 +1,8 @@
 """Single-camera tracking of MOT.VIDEO into OUTPUT_DIR.
 
 python mot/run_tracker.py --config config/examples/mot_intersection.yaml [--dry-run] [KEY VALUE ...]
+
+The stages are imported when the run starts, so ``--help`` loads no model runtime or OpenCV.
 """
 
 from __future__ import annotations
@@ -9,17 +11,22 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-
-from yacs.config import CfgNode
+from typing import TYPE_CHECKING
 
 from config.cli import run_cli
-from mot.camera import model_cache, run_camera
-from mot.plan import camera_plan, format_camera, plan_errors, save_plan
+
+if TYPE_CHECKING:
+    from yacs.config import CfgNode
+
+    from mot.camera import ModelCache
 
 log = logging.getLogger("mot.run_tracker")
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    from mot.camera import model_cache
+    from mot.plan import camera_plan, format_camera, plan_errors, save_plan
+
     out = Path(cfg.OUTPUT_DIR)
     models = model_cache(cfg)  # loads and checks every model once
     name = Path(cfg.MOT.VIDEO).stem or "camera"
@@ -33,7 +40,17 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if args.dry_run:
         log.info("dry run: configuration, models and input are valid; stopping before tracking")
         return 0
-    run_camera(cfg, 0, plan["cameras"][0]["name"], out, models)
+    return track(cfg, plan["cameras"][0]["name"], out, models)
+
+
+def track(cfg: CfgNode, name: str, out: Path, models: ModelCache) -> int:
+    from mot.camera import FeatureExtractionError, run_camera
+
+    try:
+        run_camera(cfg, 0, name, out, models)
+    except FeatureExtractionError as err:
+        log.error("%s; the tracks were saved without appearance features in %s", err, out)
+        return 1
     return 0
 
 

@@ -100,8 +100,9 @@ def save_tracklets(
 ) -> None:
     """Write the canonical file; ``global_ids``/``groups`` are set for multi-camera results.
 
-    ``info`` (JSON values) describes the run: source video, frames read, whether the run
-    completed, a fingerprint of the configuration that produced it.
+    ``info`` (JSON values) describes the run: its run id, source video, frames read, whether
+    the run completed, a fingerprint of the configuration that produced it. The set of files
+    a run writes is listed by its manifest (``mot.manifest``).
     """
     if global_ids is not None and len(global_ids) != len(tracklets):
         raise ValueError(f"save_tracklets: {len(global_ids)} global ids for {len(tracklets)} tracklets")

@@ -23,31 +23,51 @@ the clustering sees exactly the same input: inference on the CPU is deterministi
 Runtime gives bit-identical outputs whatever the thread count, checked by the tests), and the
 three executors give identical tracklets and global ids.
 
-A failed camera is tried again ``EXPRESS.RETRIES`` times; then the run finishes the other
-cameras and reports the failure.
+A failed camera is tried again ``EXPRESS.RETRIES`` times (not when its ReID model is what
+failed: that fails again); then the run finishes the other cameras and reports the failure.
+
+Pool workers live no longer than their driver (``config.interrupts.die_with_driver``): when
+the driver dies, even by SIGKILL, each worker saves what it tracked (marked incomplete) and
+exits, releasing the driver's stderr. When the driver is interrupted (SIGINT or SIGTERM to
+it alone), it sends SIGTERM to its workers, waits for them to save, and re-raises, so the
+run stops in seconds instead of after the workers' whole videos.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from yacs.config import CfgNode
 
-from mot.camera import RESULT_STEM, ModelCache, completed_result, model_cache, run_cameras_batched
+from config.interrupts import die_with_driver, driver_alive
+from mot.camera import (
+    RESULT_STEM,
+    FeatureExtractionError,
+    ModelCache,
+    completed_result,
+    model_cache,
+    run_cameras_batched,
+)
+from mot.manifest import remove_manifest, write_manifest
 from mot.storage import load_tracklet_file, save_all
 from mot.tracklet import Tracklet
 from mtmc.express import CameraJob, track_camera
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE = 30.0  # seconds interrupted workers get to save what they tracked
 
 
 @dataclass
@@ -102,7 +122,8 @@ def _run_batched(jobs: Sequence[CameraJob], models: ModelCache, progress: bool) 
     """Track the cameras without complete earlier results in one batched loop; False if it failed."""
     todo = [job for job in jobs if completed_result(job.output_dir, job.cfg.MOT) is None]
     try:
-        run_cameras_batched([(j.cfg, j.index, j.name, j.output_dir) for j in todo], models, progress)
+        cameras = [(j.cfg, j.index, j.name, j.output_dir) for j in todo]
+        run_cameras_batched(cameras, models, progress, run_id=todo[0].run_id if todo else "")
     except Exception as err:
         log.debug("batched cameras:\n%s", traceback.format_exc())
         log.warning(
@@ -141,8 +162,15 @@ def _with_retries(job: CameraJob, retries: int, run: Callable[[], float]) -> Cam
             return _load(job, outcome)
         except Exception as err:
             log.debug("camera '%s':\n%s", job.name, traceback.format_exc())
-            outcome.error = _failure(job, attempt, retries, err)
+            outcome.error = _failure(job, attempt, _retries_for(err, retries), err)
+            if attempt > _retries_for(err, retries):
+                break
     return outcome
+
+
+def _retries_for(err: BaseException, retries: int) -> int:
+    """A failing ReID model fails the same way again: no retry."""
+    return 0 if isinstance(err, FeatureExtractionError) else retries
 
 
 # --------------------------------------------------------------------------- processes
@@ -150,17 +178,25 @@ def _with_retries(job: CameraJob, retries: int, run: Callable[[], float]) -> Cam
 _WORKER_MODELS: dict[tuple[str, int], ModelCache] = {}  # per worker process: models loaded once
 
 
-def _init_worker(level: int) -> None:
+def _init_worker(level: int, driver_pid: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
+    die_with_driver(driver_pid)
+    log.info("worker %d started for driver %d", os.getpid(), driver_pid)
 
 
-def _worker_track(job: CameraJob, threads: int, progress: bool) -> float:
+def _worker_track(job: CameraJob, threads: int, progress: bool, driver_pid: int) -> float:
     key = (job.cfg.SYSTEM.DEVICE, threads)
     if key not in _WORKER_MODELS:
         _WORKER_MODELS[key] = model_cache(job.cfg, threads)
-    return _track(job, _WORKER_MODELS[key], job.index, progress)
+    try:
+        return _track(job, _WORKER_MODELS[key], job.index, progress)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM (Terminated): the camera saved what it tracked
+        alive = "" if driver_alive(driver_pid) else " (its driver is gone)"
+        log.warning("worker %d stopped on camera '%s'%s; exiting", os.getpid(), job.name, alive)
+        logging.shutdown()
+        os._exit(128 + signal.SIGTERM)  # an idle worker would wait for more work for ever
 
 
 def _run_processes(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool) -> list[CameraOutcome]:
@@ -170,12 +206,12 @@ def _run_processes(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool) -> l
     outcomes = {job.index: CameraOutcome(job.index, job.name) for job in jobs}
     context = multiprocessing.get_context("spawn")  # clean workers: no inherited threads or sessions
     level = logging.getLogger().getEffectiveLevel()
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(level,)
-    ) as pool:
-        pending: dict[Future, CameraJob] = {
-            pool.submit(_worker_track, job, threads, progress): job for job in jobs
-        }
+    args = (threads, progress, os.getpid())
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(level, os.getpid())
+    )
+    try:
+        pending: dict[Future, CameraJob] = {pool.submit(_worker_track, job, *args): job for job in jobs}
         while pending:
             future = next(iter(_completed(pending)))
             job = pending.pop(future)
@@ -186,10 +222,36 @@ def _run_processes(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool) -> l
                 outcome.error = ""
                 _load(job, outcome)
             except Exception as err:
-                outcome.error = _failure(job, outcome.attempts, retries, err)
-                if outcome.attempts <= retries:
-                    pending[pool.submit(_worker_track, job, threads, progress)] = job
+                allowed = _retries_for(err, retries)
+                outcome.error = _failure(job, outcome.attempts, allowed, err)
+                if outcome.attempts <= allowed:
+                    try:
+                        pending[pool.submit(_worker_track, job, *args)] = job
+                    except BrokenProcessPool:
+                        outcome.error += " (a worker died, so the pool stopped; not retried)"
+    except BaseException:
+        stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
     return [outcomes[job.index] for job in jobs]
+
+
+def stop_workers(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
+    """SIGTERM every worker, give them ``grace`` seconds to save, then kill what is left."""
+    workers = multiprocessing.active_children()
+    log.warning("stopping %d pool workers; each saves what it tracked", len(workers))
+    for worker in workers:
+        if worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            log.warning("worker %d did not stop in %.0f s; killing it", worker.pid, grace)
+            worker.kill()
+            worker.join(5.0)
+    pool.shutdown(wait=True, cancel_futures=True)  # the workers are gone: this returns at once
 
 
 def _completed(pending: dict[Future, CameraJob]) -> list[Future]:
@@ -261,8 +323,19 @@ def _receive(job: CameraJob, data: bytes) -> None:
     with atomic_write(path.with_name(".received.npz")) as f:
         f.write(data)
     table = load_tracklet_file(path.with_name(".received.npz"))
-    save_all(job.output_dir, RESULT_STEM, table.tracklets, info=table.info)
+    remove_manifest(job.output_dir, RESULT_STEM)
+    written = save_all(job.output_dir, RESULT_STEM, table.tracklets, info=table.info)
     path.with_name(".received.npz").unlink()
+    info = table.info
+    write_manifest(
+        job.output_dir,
+        RESULT_STEM,
+        written,
+        run_id=str(info.get("run_id", "")),
+        command=str(info.get("command", "express")),
+        fingerprint=str(info.get("fingerprint", "")),
+        complete=bool(info.get("complete")),
+    )
     log.info("camera '%s': results received from the Ray worker and written to %s", job.name, job.output_dir)
 
 

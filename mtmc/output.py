@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mot.storage import save_all
 from mot.tracklet import Tracklet
@@ -28,10 +29,16 @@ def camera_results(result: MatchingResult, n_cameras: int) -> list[tuple[list[Tr
     return per_camera
 
 
-def save_results(output_dir: Path, camera_dirs: Sequence[Path | None], result: MatchingResult) -> list[Path]:
+def save_results(
+    output_dir: Path,
+    camera_dirs: Sequence[Path | None],
+    result: MatchingResult,
+    info: dict[str, Any] | None = None,
+) -> list[Path]:
     """``<camera dir>/mtmc.{npz,pkl,csv,txt}`` per camera and ``<output dir>/mtmc.npz`` for all.
 
-    Cameras whose folder is None (they failed) get no files.
+    Cameras whose folder is None (they failed) get no files. ``info`` (run id, fingerprint)
+    goes into every canonical file's metadata.
     """
     written = []
     groups = {m.global_id: m.attributes for m in result.multicam}
@@ -40,6 +47,6 @@ def save_results(output_dir: Path, camera_dirs: Sequence[Path | None], result: M
         if directory is None:
             continue
         used = {g: groups[g] for g in ids}
-        written += save_all(directory, RESULT_STEM, tracklets, ids, used)
-    save_multicam(output_dir / f"{RESULT_STEM}.npz", result.multicam)
+        written += save_all(directory, RESULT_STEM, tracklets, ids, used, info=info)
+    save_multicam(output_dir / f"{RESULT_STEM}.npz", result.multicam, info)
     return [*written, output_dir / f"{RESULT_STEM}.npz"]

@@ -1,6 +1,9 @@
 """Express MTMC: single-camera tracking on every camera of EXPRESS.CAMERAS, then clustering across cameras.
 
 python mtmc/run_express_mtmc.py --config config/examples/express_demo.yaml [--dry-run] [KEY VALUE ...]
+
+The stages are imported when the run starts, so ``--help`` does not load models, OpenCV or
+the evaluation libraries.
 """
 
 from __future__ import annotations
@@ -9,25 +12,24 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
-
-from yacs.config import CfgNode
+from typing import TYPE_CHECKING, Any
 
 from config.cli import run_cli
-from config.layout import parse_layout
-from config.loader import camera_config, camera_name
-from mot.plan import camera_plan, format_camera, plan_errors, save_plan
-from mtmc.executors import run_cameras
-from mtmc.express import camera_jobs, evaluate_result, render_videos, run_matching
+
+if TYPE_CHECKING:
+    from yacs.config import CfgNode
 
 log = logging.getLogger("mtmc.express")
 
 
 def express_plan(cfg: CfgNode) -> dict[str, Any]:
+    from config.layout import parse_layout
+    from config.loader import camera_config, camera_name
+    from mot.camera import model_cache
+    from mot.plan import camera_plan
+
     out = Path(cfg.OUTPUT_DIR)
     names = [camera_name(cfg, i) for i in range(len(cfg.EXPRESS.CAMERAS))]
-    from mot.camera import model_cache  # heavy: only when a plan is made
-
     models = model_cache(cfg)  # checks each model once, then dropped
     cameras = [
         camera_plan(camera_config(cfg, i).MOT, name, out / f"{i}_{name}", models)
@@ -52,6 +54,7 @@ def express_plan(cfg: CfgNode) -> dict[str, Any]:
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     from evaluate.formats import ground_truth_problems
+    from mot.plan import format_camera, plan_errors, save_plan
 
     plan = express_plan(cfg)
     for camera in plan["cameras"]:
@@ -73,7 +76,18 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if args.dry_run:
         log.info("dry run: configuration, models and inputs are valid; stopping before tracking")
         return 0
-    jobs = camera_jobs(cfg)
+    return track_and_match(cfg)
+
+
+def track_and_match(cfg: CfgNode) -> int:
+    from mot.manifest import new_run_id
+    from mtmc.executors import run_cameras
+    from mtmc.express import camera_jobs, clear_mtmc, evaluate_result, render_videos, run_matching
+
+    run_id = new_run_id()
+    log.info("run %s", run_id)
+    jobs = camera_jobs(cfg, run_id)
+    clear_mtmc(Path(cfg.OUTPUT_DIR), [job.output_dir for job in jobs])  # stale until rewritten
     outcomes = run_cameras(cfg, jobs)
     failed = [o for o in outcomes if not o.ok]
     for outcome in failed:
@@ -98,9 +112,9 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
             "EXPRESS.ALLOW_PARTIAL: matching the %d cameras that succeeded", len(outcomes) - len(skip)
         )
     tracklets = [t for o in outcomes for t in o.tracklets]
-    result = run_matching(cfg, jobs, tracklets, skip)
+    result = run_matching(cfg, jobs, tracklets, skip, run_id)
     if cfg.EXPRESS.FINAL_VIDEO_OUTPUT:
-        render_videos(jobs, result, skip=skip)
+        render_videos(jobs, result, skip=skip, output_dir=Path(cfg.OUTPUT_DIR))
     evaluate_result(cfg, [job.name for job in jobs], result)
     return 1 if failed else 0
 

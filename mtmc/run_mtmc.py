@@ -5,6 +5,10 @@ python mtmc/run_mtmc.py --config config/examples/mtmc_only.yaml [--dry-run] [KEY
 File i holds camera i of the layout. Results: ``OUTPUT_DIR/{i}_{camera}/mtmc.*`` per camera
 and ``OUTPUT_DIR/mtmc.npz`` for all; with EVAL.GROUND_TRUTHS (one per camera) also the
 per-camera and multi-camera scores.
+
+Input files written by this program must belong to a complete result set (their
+``mot.manifest.json`` lists them with matching hashes, ``mot.manifest``); the results form
+one such set too. Stages are imported when the run starts, so ``--help`` is fast.
 """
 
 from __future__ import annotations
@@ -15,17 +19,14 @@ import re
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-from yacs.config import CfgNode
+from typing import TYPE_CHECKING
 
 from config.cli import run_cli
-from config.layout import parse_layout
-from mot.plan import save_plan
-from mot.storage import TrackletFileError, load_tracklets
-from mot.tracklet import Tracklet
-from mtmc.express import evaluate_result, matching_options
-from mtmc.matching import match_tracklets
-from mtmc.output import save_results
+
+if TYPE_CHECKING:
+    from yacs.config import CfgNode
+
+    from mot.tracklet import Tracklet
 
 log = logging.getLogger("mtmc.run_mtmc")
 
@@ -38,10 +39,17 @@ def camera_label(path: str, index: int) -> str:
 
 
 def load_cameras(cfg: CfgNode) -> list[list[Tracklet]]:
-    """Each file's tracklets, assigned to the camera of its position in the list."""
+    """Each file's tracklets, assigned to the camera of its position in the list.
+
+    Raises ``ResultSetError`` for a file of an unfinished or mixed result set.
+    """
+    from mot.manifest import check_result_file
+    from mot.storage import load_tracklets
+
     files = list(cfg.MTMC.TRACKLETS or cfg.MTMC.PICKLED_TRACKLETS)
     cameras = []
     for camera, path in enumerate(files):
+        check_result_file(path)
         table = load_tracklets(path, allow_pickle=cfg.MTMC.ALLOW_PICKLE, camera=camera)
         tracklets = [t if t.camera == camera else replace(t, camera=camera) for t in table.tracklets]
         missing = sum(t.mean_feature is None for t in tracklets)
@@ -57,12 +65,16 @@ def load_cameras(cfg: CfgNode) -> list[list[Tracklet]]:
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    from config.layout import parse_layout
     from evaluate.formats import ground_truth_problems
+    from mot.manifest import ResultSetError
+    from mot.plan import save_plan
+    from mot.storage import TrackletFileError
 
     files = list(cfg.MTMC.TRACKLETS or cfg.MTMC.PICKLED_TRACKLETS)
     try:
         cameras = load_cameras(cfg)
-    except (TrackletFileError, PermissionError) as err:
+    except (TrackletFileError, ResultSetError, PermissionError) as err:
         log.error("%s", err)
         return 2
     if problems := ground_truth_problems(cfg.EVAL.GROUND_TRUTHS):
@@ -84,8 +96,15 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if args.dry_run:
         log.info("dry run: configuration and tracklet files are valid; stopping before clustering")
         return 0
+    from mot.manifest import new_run_id
+    from mtmc.express import clear_mtmc, evaluate_result, matching_options, save_mtmc_set
+    from mtmc.matching import match_tracklets
+
+    dirs = [out / label for label in labels]
+    clear_mtmc(out, dirs)
     result = match_tracklets([t for c in cameras for t in c], layout, matching_options(cfg))
-    written = save_results(out, [out / label for label in labels], result)
+    inputs = [Path(f) for f in files]
+    written = save_mtmc_set(out, dirs, result, cfg, inputs, new_run_id(), "mtmc")
     log.info("wrote %d files, %s for all cameras", len(written), written[-1])
     evaluate_result(cfg, labels, result)
     return 0

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from mot.storage import TrackletFileError, load_tracklet_file, save_tracklets
 from mtmc.multicam_tracklet import MulticamTracklet
 
 
-def save_multicam(path: str | Path, mtracks: Sequence[MulticamTracklet]) -> None:
+def save_multicam(
+    path: str | Path, mtracks: Sequence[MulticamTracklet], info: dict[str, Any] | None = None
+) -> None:
+    """``info``: about the run (run id, fingerprint), stored in the file's metadata."""
     tracklets = [t for m in mtracks for t in m.tracklets]
     global_ids = [m.global_id for m in mtracks for _ in m.tracklets]
-    save_tracklets(path, tracklets, global_ids, groups={m.global_id: m.attributes for m in mtracks})
+    groups = {m.global_id: m.attributes for m in mtracks}
+    save_tracklets(path, tracklets, global_ids, groups=groups, info=info)
 
 
 def load_multicam(path: str | Path) -> list[MulticamTracklet]:

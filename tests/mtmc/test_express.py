@@ -120,14 +120,19 @@ def test_a_crash_keeps_finished_cameras_and_a_rerun_resumes(
 def test_a_changed_input_video_is_tracked_again(tmp_path: Path) -> None:
     from config.loader import load_config
     from mot.camera import completed_result, fingerprint
+    from mot.manifest import write_manifest
     from mot.storage import save_tracklets
     from mot.tracklet import Tracklet
 
     video = tmp_path / "cam.mp4"
     video.write_bytes(b"first version")
     cfg = load_config(None, ["MOT.VIDEO", str(video)])
-    info = {"complete": True, "fingerprint": fingerprint(cfg.MOT)}
+    info = {"complete": True, "fingerprint": fingerprint(cfg.MOT), "run_id": "r1"}
     save_tracklets(tmp_path / "mot.npz", [Tracklet(1, 0, [0], [[0, 0, 1, 1]], [1.0])], info=info)
+    assert completed_result(tmp_path, cfg.MOT) is None  # no manifest: its run did not finish
+    write_manifest(
+        tmp_path, "mot", [tmp_path / "mot.npz"], run_id="r1", command="mot", fingerprint="", complete=True
+    )
     assert completed_result(tmp_path, cfg.MOT) is not None
     video.write_bytes(b"another video, same path")
     assert completed_result(tmp_path, cfg.MOT) is None

@@ -1,0 +1,108 @@
+"""Batch runners under signals: SIGTERM is handled like SIGINT, pool workers never outlive their driver.
+
+Every run is a real runner subprocess on real video; waits are for log lines and process
+exits with generous deadlines, never fixed sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from mot.manifest import read_manifest
+from mot.storage import load_tracklet_file
+from tests.conftest import EXAMPLES, INTERSECTION, REPO
+from tests.mtmc.chaos import Run, wait_gone
+
+TRACKING = "': tracking "  # run_camera's log line (camera 'name': tracking ...) once its loop runs
+
+
+def tracker_command(out: Path) -> list[str]:
+    return [
+        sys.executable,
+        str(REPO / "mot" / "run_tracker.py"),
+        "--config",
+        str(EXAMPLES / "mot_intersection.yaml"),
+        "OUTPUT_DIR",
+        str(out),
+        "MOT.VIDEO",
+        str(INTERSECTION),
+        "MOT.VIDEO_OUTPUT",
+        "false",
+    ]
+
+
+def express_command(demo_cameras: Path, out: Path) -> list[str]:
+    entries = json.dumps([{"name": n, "video": str(demo_cameras / f"{n}.mp4")} for n in ("far", "near")])
+    return [
+        sys.executable,
+        str(REPO / "mtmc" / "run_express_mtmc.py"),
+        "--config",
+        str(EXAMPLES / "express_demo.yaml"),
+        "OUTPUT_DIR",
+        str(out),
+        "EXPRESS.CAMERAS",
+        entries,
+        "MTMC.CAMERA_LAYOUT",
+        str(demo_cameras / "layout.txt"),
+        "EXPRESS.EXECUTOR",
+        "processes",
+        "EXPRESS.WORKERS",
+        "2",
+        "MOT.VIDEO_OUTPUT",
+        "false",
+    ]
+
+
+def assert_saved_incomplete(folder: Path, frames: int) -> None:
+    table = load_tracklet_file(folder / "mot.npz")
+    assert table.info["complete"] is False and table.info["frames_read"] < frames
+    assert table.info["run_id"] and table.info["fingerprint"]
+    manifest = read_manifest(folder / "mot.manifest.json")
+    assert manifest["complete"] is False and "mot.npz" in manifest["files"]
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_the_tracker_saves_what_it_tracked_on_sigterm_and_sigint(
+    sig: signal.Signals, code: int, shared: Path, tmp_path: Path
+) -> None:
+    run = Run.start(tracker_command(tmp_path))
+    assert run.wait_for(TRACKING), run.text
+    run.process.send_signal(sig)
+    assert run.finish() == code, run.text
+    assert "saving what was tracked" in run.text and "Traceback" not in run.text
+    assert_saved_incomplete(tmp_path, 252)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_to_the_express_driver_alone_stops_its_workers_promptly(
+    sig: signal.Signals, code: int, demo_cameras: Path, tmp_path: Path
+) -> None:
+    run = Run.start(express_command(demo_cameras, tmp_path))
+    assert run.wait_for(TRACKING, count=2), run.text  # both workers are inside their videos
+    workers = run.worker_pids()
+    assert len(workers) == 2
+    run.process.send_signal(sig)  # to the driver only, not to its process group
+    assert run.finish() == code, run.text
+    assert wait_gone(workers) == []
+    # the workers stopped inside their videos: what they saved is marked incomplete
+    for camera in ("0_far", "1_near"):
+        if (tmp_path / camera / "mot.npz").exists():
+            assert_saved_incomplete(tmp_path / camera, 252)
+    assert not (tmp_path / "mtmc.manifest.json").exists()
+
+
+def test_workers_die_with_a_killed_driver_and_release_its_stderr(demo_cameras: Path, tmp_path: Path) -> None:
+    run = Run.start(express_command(demo_cameras, tmp_path))
+    assert run.wait_for(TRACKING, count=2), run.text
+    workers = run.worker_pids()
+    run.process.send_signal(signal.SIGKILL)
+    assert run.finish() == -signal.SIGKILL  # stderr reached EOF: no orphan holds it
+    assert wait_gone(workers) == []
+    for camera in ("0_far", "1_near"):  # an orphan saves what it tracked before exiting
+        if (tmp_path / camera / "mot.npz").exists():
+            assert load_tracklet_file(tmp_path / camera / "mot.npz").info["complete"] is False
