@@ -369,10 +369,17 @@ class CameraRun:
 
 
 def warm_up(detector: Detector, embedder: ModelEmbedder, info: VideoInfo) -> None:
-    """One inference of each model on a blank input, so first-call allocations stay out of the timed loop."""
+    """One inference of each model on a blank input, so first-call allocations stay out of the timed loop.
+
+    A ReID model that fails here fails again on the first real crops, where the loop saves the
+    tracks without features (``guard_features``); the warm-up only leaves a debug line.
+    """
     if info.width > 0 and info.height > 0:
         detector.detect_batch([np.zeros((info.height, info.width, 3), np.uint8)])
-    embedder.embed_crops([np.zeros((64, 64, 3), np.uint8)])
+    try:
+        embedder.embed_crops([np.zeros((64, 64, 3), np.uint8)])
+    except Exception as err:
+        log.debug("ReID warm-up failed (%s: %s); the run will report it", type(err).__name__, err)
 
 
 def open_camera(

@@ -81,7 +81,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], lookahead: int, worker
     finally:
         for future in pending:
             future.cancel()
-        pool.shutdown(wait=False, cancel_futures=True)
+        # wait for the items already running (at most ``workers``): no thread may still be
+        # inside a model when a stopped runner exits (the runtime would abort the process)
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class BackgroundHooks:

@@ -21,7 +21,8 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path, models: OpenModel | N
     """One camera: its input, models, tracker, the detector-dependent values and where results go.
 
     With ``models`` (the run's ``ModelCache``), the detector and ReID networks are loaded and
-    checked against the config; problems go to ``model_errors`` (see ``plan_errors``).
+    checked against the config once the input is known to be usable; problems go to
+    ``model_errors`` (see ``plan_errors``).
     """
     try:
         info = probe_video(mot.VIDEO)
@@ -30,6 +31,7 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path, models: OpenModel | N
     except VideoSourceError as err:
         video = {"error": str(err)}
         input_errors = []
+    usable = "error" not in video and not input_errors
     backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
     detector = mot.DETECTOR if backend == "ultralytics" else str(resolve_model(mot.DETECTOR))
     reid = {
@@ -51,7 +53,8 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path, models: OpenModel | N
         "output_dir": str(output_dir),
         "input_errors": input_errors,
         "detector_defaults": value_sources(mot),
-        "model_errors": model_problems(mot, models) if models is not None else [],
+        # models load only for a usable input: a bad video or side file costs seconds, not a model load
+        "model_errors": model_problems(mot, models) if models is not None and usable else [],
     }
 
 

@@ -48,13 +48,15 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from config.paths import atomic_write, atomic_write_text
 from mot.tracklet import Tracklet
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -368,6 +370,8 @@ def save_csv(
     path: str | Path, tracklets: Sequence[Tracklet], global_ids: Sequence[int] | None = None
 ) -> None:
     """One row per box with the seed's columns; ``camera,global_id`` added for multi-camera results."""
+    import pandas as pd  # only for CSV tables: keeps the start-up light
+
     frames = [t.frames + 1 for t in tracklets]
     n_rows = [len(t) for t in tracklets]
     columns: dict[str, Any] = {
@@ -396,6 +400,8 @@ def save_csv(
 
 def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
     """Tracklets from a CSV written by ``save_csv`` (``camera`` used when the file has no camera column)."""
+    import pandas as pd  # only for CSV tables: keeps the start-up light
+
     path = Path(path)
     try:
         table = pd.read_csv(
@@ -439,6 +445,8 @@ def load_csv(path: str | Path, camera: int = 0) -> TrackletTable:
 
 def _csv_numbers(table: pd.DataFrame, name: str, path: Path, integer: bool, optional: bool) -> pd.Series:
     """Column ``name`` as numbers; ``TrackletFileError`` naming the first line that has something else."""
+    import pandas as pd  # only for CSV tables: keeps the start-up light
+
     values = pd.to_numeric(table[name], errors="coerce").astype(np.float64)
     bad = ~(values.abs() <= FLOAT32_MAX) & ~(optional & table[name].isna())
     if integer:
@@ -457,6 +465,8 @@ def _csv_numbers(table: pd.DataFrame, name: str, path: Path, integer: bool, opti
 
 def save_mot_txt(path: str | Path, tracklets: Sequence[Tracklet], ids: Sequence[int] | None = None) -> None:
     """MOTChallenge rows ``frame,id,x,y,w,h,conf,-1,-1,-1``; ``ids`` replaces track ids (global ids)."""
+    import pandas as pd  # only for CSV tables: keeps the start-up light
+
     ids = [t.track_id for t in tracklets] if ids is None else list(ids)
     n_rows = [len(t) for t in tracklets]
     boxes = _concat([t.bboxes for t in tracklets], np.float32, (0, 4))
@@ -513,6 +523,8 @@ def read_number_table(
     must be a finite number, an integer in ``integer_columns``; otherwise ``TableError`` names
     the first offending line. ``names`` (comma-separated) names the required columns in messages.
     """
+    import pandas as pd  # only for CSV tables: keeps the start-up light
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as err:

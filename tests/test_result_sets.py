@@ -213,9 +213,12 @@ def test_a_resumed_express_run_writes_the_missing_mot_video(
 def test_a_failing_reid_model_keeps_the_tracked_boxes(shared: Path, tmp_path: Path) -> None:
     cfg = load_config(str(EXAMPLES / "mot_intersection.yaml"), tracker_args(shared, tmp_path)[2:])
     cfg.defrost()
-    cfg.MOT.REID_INPUT_SIZE = [96, 48]  # the model takes 224 x 224: it fails at its first crops
+    # a detector given as ReID model, at its own input size: it loads, and fails on its first crops
+    # (run_camera is called without the runners' start-up model checks, which would refuse it)
+    cfg.MOT.REID_ONNX = "yolox_nano.onnx"
+    cfg.MOT.REID_INPUT_SIZE = [416, 416]
     cfg.freeze()
-    with pytest.raises(FeatureExtractionError, match=r"MOT\.REID_INPUT_SIZE \[96, 48\]") as caught:
+    with pytest.raises(FeatureExtractionError, match=r"MOT\.REID_INPUT_SIZE \[416, 416\]") as caught:
         run_camera(cfg, 0, "mvi", tmp_path, ModelCache())
     assert caught.value.__context__ is None or not isinstance(
         caught.value.__context__, FeatureExtractionError
