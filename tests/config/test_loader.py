@@ -22,6 +22,7 @@ MODES = {
     "live_demo.yaml": "live",
     "profile_tiled_1080p.yaml": "mot",
     "profile_offline_best.yaml": "mot",
+    "profile_fast.yaml": "mot",
 }
 
 
