@@ -1,6 +1,6 @@
 """Live mode after a whole-process pause: the clock alone, then the real live runner.
 
-    python bench/bench_live_pause.py [--check clock|runner|both] [--busy 2] [--pause 1.5]
+    PYTHONPATH=. python bench/bench_live_pause.py [--check clock|runner|both] [--busy 2] [--pause 1.5]
 
 ``clock``: two threads on a real ``VirtualClock`` at 8 fps (20-30 ms of work per frame); after
 1 s this process is stopped for 0.5 s (SIGSTOP/SIGCONT sent by a helper shell), then both
