@@ -6,7 +6,6 @@ exits with generous deadlines, never fixed sleeps.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from mot.manifest import read_manifest
 from mot.storage import load_tracklet_file
 from tests.conftest import EXAMPLES, INTERSECTION, REPO
 from tests.mtmc.chaos import Run, wait_gone
+from tests.mtmc.chaos import express_command as chaos_express_command
 
 TRACKING = "': tracking "  # run_camera's log line (camera 'name': tracking ...) once its loop runs
 
@@ -37,25 +37,9 @@ def tracker_command(out: Path) -> list[str]:
 
 
 def express_command(demo_cameras: Path, out: Path) -> list[str]:
-    entries = json.dumps([{"name": n, "video": str(demo_cameras / f"{n}.mp4")} for n in ("far", "near")])
-    return [
-        sys.executable,
-        str(REPO / "mtmc" / "run_express_mtmc.py"),
-        "--config",
-        str(EXAMPLES / "express_demo.yaml"),
-        "OUTPUT_DIR",
-        str(out),
-        "EXPRESS.CAMERAS",
-        entries,
-        "MTMC.CAMERA_LAYOUT",
-        str(demo_cameras / "layout.txt"),
-        "EXPRESS.EXECUTOR",
-        "processes",
-        "EXPRESS.WORKERS",
-        "2",
-        "MOT.VIDEO_OUTPUT",
-        "false",
-    ]
+    """The demo express run on two pool workers (the chaos test's command, see ``tests.mtmc.chaos``)."""
+    pool = ("EXPRESS.EXECUTOR", "processes", "EXPRESS.WORKERS", "2", "MOT.VIDEO_OUTPUT", "false")
+    return chaos_express_command(demo_cameras, out, *pool)
 
 
 def assert_saved_incomplete(folder: Path, frames: int) -> None:
