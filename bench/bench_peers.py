@@ -9,9 +9,11 @@ same ONNX model (``../shared/models/yolov8n_int8.onnx``, which ultralytics loads
 process (imports, model load, loop, writing results), frames/s of the process and of the
 frame loop alone, peak resident memory of the process, and on the labelled c010 clip HOTA,
 IDF1 and MOTA (TrackEval through ``evaluate.metrics``, IoU 0.5; video frame k = gt frame k+1).
-Contenders: ``mot/run_tracker.py`` (pipelined loop, the default; and ``MOT.PIPELINE_LOOKAHEAD 0``,
-the sequential loop) and ultralytics ``track()`` with ``bytetrack.yaml`` and ``botsort.yaml``
-when ultralytics is importable (bench/setup_ultra_venv.sh makes such an environment).
+Contenders: ``mot/run_tracker.py`` (pipelined loop, the default; ``MOT.PIPELINE_LOOKAHEAD 0``,
+the sequential loop; ``MOT.REID_BACKEND none``, tracking without the appearance features kept
+for matching across cameras, which is what ``track()`` does) and ultralytics ``track()`` with
+``bytetrack.yaml`` and ``botsort.yaml`` when ultralytics is importable (bench/setup_ultra_venv.sh
+makes such an environment).
 
 Part 2 (trackers alone): the detections of our detector on the c010 clip are saved once, then
 each tracker runs on them in its own subprocess: ours (ByteTrack), ultralytics' BYTETracker,
@@ -215,7 +217,7 @@ def score(gt: Path | None, pred: Path) -> dict[str, float]:
     return {k: summary[k] for k in ("HOTA", "IDF1", "MOTA")}
 
 
-def our_config(video: Path, out: Path, lookahead: int) -> list[str]:
+def our_config(video: Path, out: Path, extra: list[str]) -> list[str]:
     return [
         "OUTPUT_DIR",
         str(out),
@@ -231,8 +233,7 @@ def our_config(video: Path, out: Path, lookahead: int) -> list[str]:
         str(CLASSES),
         "MOT.TRACKER",
         "bytetrack_iou",
-        "MOT.PIPELINE_LOOKAHEAD",
-        str(lookahead),
+        *extra,
     ]
 
 
@@ -242,8 +243,9 @@ def pipeline_rows(video_key: str, rounds: int, tmp: Path) -> list[dict[str, Any]
     config = tmp / "empty.yaml"
     config.write_text("{}\n")
     contenders: list[tuple[str, Any]] = [
-        ("ours, pipelined (default)", 2),
-        ("ours, sequential loop", 0),
+        ("ours, pipelined (default)", []),
+        ("ours, sequential loop", ["MOT.PIPELINE_LOOKAHEAD", "0"]),
+        ("ours, tracking only (REID_BACKEND none)", ["MOT.REID_BACKEND", "none"]),
     ]
     if importlib.util.find_spec("ultralytics"):
         contenders += [
@@ -255,7 +257,7 @@ def pipeline_rows(video_key: str, rounds: int, tmp: Path) -> list[dict[str, Any]
         runs = []
         for r in range(rounds):
             out = tmp / f"{video_key}_{len(rows)}_{r}"
-            if isinstance(how, int):
+            if isinstance(how, list):
                 cmd = [sys.executable, str(REPO / "mot" / "run_tracker.py"), "--config", str(config)]
                 wall, peak, text = run_child_rusage([*cmd, *our_config(video, out, how)], env)
                 match = FPS_LINE.search(text)

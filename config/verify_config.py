@@ -202,6 +202,12 @@ def _check_mot_files(mot: Any, label: Callable[[str], str]) -> list[str]:
 
     reid = mot.REID_BACKEND
     problems += _check_backend(reid, label("REID_BACKEND"))
+    if reid == "none" and (mot.TRACKER == "deepsort" or mot.BYTETRACK.APPEARANCE):
+        matcher = "MOT.TRACKER deepsort" if mot.TRACKER == "deepsort" else "MOT.BYTETRACK.APPEARANCE"
+        problems.append(
+            f"{label('REID_BACKEND')}: 'none' gives no appearance features, which {matcher} matches on; "
+            "choose a ReID backend or plain ByteTrack"
+        )
     if reid in ("onnxruntime", "openvino"):
         problems += _check_model(mot.REID_ONNX, label("REID_ONNX"))
     elif reid == "tensorrt":
@@ -285,6 +291,12 @@ def _check_express(cfg: CfgNode) -> list[str]:
 
         view = camera_config(cfg, i).MOT
         problems += _check_mot_files(view, label) + _check_attribute_relations(view, label)
+        if view.REID_BACKEND == "none":
+            problems.append(
+                f"{label('REID_BACKEND')}: 'none' leaves the camera without appearance features, which "
+                "matching across cameras needs; choose onnxruntime, openvino, torch or tensorrt "
+                "(mot/run_tracker.py tracks without features)"
+            )
     names = [camera_name(cfg, i) for i in range(len(cameras))]
     # A problem of a shared MOT key shows up once per camera: state it once.
     problems = list(dict.fromkeys(problems))

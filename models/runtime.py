@@ -357,21 +357,31 @@ def open_runner(
     dynamic_batch: bool = False,
     options: SessionOptions = SessionOptions(),
     input_hw: Sequence[int] = (),
+    concurrent: int = 1,
 ) -> ModelRunner:
     """Load ``path`` with ``backend`` (one of ``RUNTIMES``) and the runtimes' ``options``.
 
     ``parallel`` (for batched models such as embedders): run batches as concurrent
     single-threaded requests, one per thread of ``threads`` (0: one per core).
+    ``concurrent``: how many threads will call ``run`` at once (``MOT.DETECTION_WORKERS``).
+    ONNX Runtime then gives each call its share of the cores, since concurrent runs of one
+    session share its thread pool and spin against each other; OpenVINO gets one stream per
+    caller. On 2 cores two single-threaded detections at once beat one two-threaded detection
+    (``bench/bench_session_options.py``).
     ``dynamic_batch``: let an OpenVINO model saved with batch 1 take any batch.
     ``input_hw``: reshape an OpenVINO model to this input [height, width] (ignored elsewhere:
     ONNX Runtime and TensorRT run the size in the file).
     """
     path = Path(path)
-    requests = (threads or os.cpu_count() or 1) if parallel else 1
+    cores = threads or os.cpu_count() or 1
+    requests = cores if parallel else max(1, concurrent)
     if backend == "onnxruntime":
         if fp16:
             log.warning("fp16 is not applied by the onnxruntime backend (it runs the model's own precision)")
-        return OnnxRuntimeRunner(path, device, threads, parallel=requests, options=options)
+        if parallel:
+            return OnnxRuntimeRunner(path, device, threads, parallel=requests, options=options)
+        session_threads = max(1, cores // requests) if requests > 1 else threads
+        return OnnxRuntimeRunner(path, device, session_threads, options=options)
     if backend == "openvino":
         return OpenVinoRunner(
             path,

@@ -125,13 +125,14 @@ class ModelCache:
         parallel: bool = False,
         dynamic_batch: bool = False,
         input_hw: tuple[int, ...] = (),
+        concurrent: int = 1,
     ) -> ModelRunner:
         options, hw = self.options, tuple(input_hw)
-        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, options, hw)
+        key = (str(path), backend, device, threads, fp16, parallel, dynamic_batch, options, hw, concurrent)
         if key not in self._runners:
             log.info("loading %s [%s%s]", path, backend, ", fp16" if fp16 else "")
             self._runners[key] = open_runner(
-                path, backend, device, threads, fp16, parallel, dynamic_batch, options, hw
+                path, backend, device, threads, fp16, parallel, dynamic_batch, options, hw, concurrent
             )
         return self._runners[key]
 
@@ -139,8 +140,10 @@ class ModelCache:
         """The camera's detector; ``batched`` lets an OpenVINO model saved with batch 1 take any batch."""
         backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
         dynamic = batched and backend == "openvino"
+        concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 else 1
         key = (
             dynamic,
+            concurrent,
             mot.DETECTOR,
             backend,
             mot.DETECTOR_OUTPUT_FORMAT,
@@ -166,9 +169,7 @@ class ModelCache:
                 tile_size=mot.DETECTION_TILE_SIZE,
                 tile_overlap=mot.DETECTION_TILE_OVERLAP,
                 fp16=mot.DETECTOR_FP16,
-                open_model=functools.partial(self.open_model, dynamic_batch=True)
-                if dynamic
-                else self.open_model,
+                open_model=functools.partial(self.open_model, dynamic_batch=dynamic, concurrent=concurrent),
                 shared_classes=shared_classes(mot),
                 class_map=mot.DETECTOR_CLASS_MAP,
             )
@@ -202,7 +203,10 @@ class ModelCache:
             )
         return self._plates[key]
 
-    def embedder(self, mot: CfgNode) -> ModelEmbedder:
+    def embedder(self, mot: CfgNode) -> ModelEmbedder | None:
+        """The camera's appearance model; None with MOT.REID_BACKEND 'none' (tracking only)."""
+        if mot.REID_BACKEND == "none":
+            return None
         key = (
             mot.REID_BACKEND,
             mot.REID_ONNX if mot.REID_BACKEND in ("onnxruntime", "openvino") else mot.REID_TRT,
@@ -368,7 +372,7 @@ class CameraRun:
     command: str
 
 
-def warm_up(detector: Detector, embedder: ModelEmbedder, info: VideoInfo) -> None:
+def warm_up(detector: Detector, embedder: ModelEmbedder | None, info: VideoInfo) -> None:
     """One inference of each model on a blank input, so first-call allocations stay out of the timed loop.
 
     A ReID model that fails here fails again on the first real crops, where the loop saves the
@@ -376,6 +380,8 @@ def warm_up(detector: Detector, embedder: ModelEmbedder, info: VideoInfo) -> Non
     """
     if info.width > 0 and info.height > 0:
         detector.detect_batch([np.zeros((info.height, info.width, 3), np.uint8)])
+    if embedder is None:
+        return
     try:
         embedder.embed_crops([np.zeros((64, 64, 3), np.uint8)])
     except Exception as err:
@@ -407,7 +413,11 @@ def open_camera(
     select = detection_selector(mot, info)
     detector = models.detector(mot, batched=batched)
     embedder = models.embedder(mot)
-    embed, embed_crops = guard_features(embedder.embed, mot), guard_features(embedder.embed_crops, mot)
+    embed, embed_crops = (
+        (guard_features(embedder.embed, mot), guard_features(embedder.embed_crops, mot))
+        if embedder is not None
+        else (None, None)
+    )
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
     enricher = Enricher(
         embed_crops=None if tracker.needs_embeddings else embed_crops,

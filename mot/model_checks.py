@@ -39,6 +39,7 @@ class OpenModel(Protocol):
         parallel: bool = False,
         dynamic_batch: bool = False,
         input_hw: tuple[int, ...] = (),
+        concurrent: int = 1,
     ) -> ModelRunner: ...
 
     device: str
@@ -67,7 +68,10 @@ def detector_problems(mot: CfgNode, models: OpenModel) -> list[str]:
     if backend in ("ultralytics", "tensorrt"):
         return []  # loaded by their own packages (ultralytics) or on a GPU only (TensorRT)
     reshape = reshape_args(backend, mot.DETECTOR_INPUT_SIZE)
-    runner = _load(models, "MOT.DETECTOR", mot.DETECTOR, backend, mot.DETECTOR_FP16, False, **reshape)
+    concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 else 1  # as the run opens it
+    runner = _load(
+        models, "MOT.DETECTOR", mot.DETECTOR, backend, mot.DETECTOR_FP16, False, concurrent=concurrent, **reshape
+    )
     if isinstance(runner, str):
         return [runner]
     path = resolve_model(mot.DETECTOR)

@@ -107,6 +107,7 @@ class LiveRun:
         source = LiveSource(mot.VIDEO, self.fps, self.cfg.LIVE.LOOP_VIDEO)
         tracker = build_tracker("bytetrack_iou", tracker_params(_as_bytetrack(mot)), frame_rate=self.fps)
         embedder = models.embedder(mot)
+        assert embedder is not None, "validated: live matching needs MOT.REID_BACKEND other than 'none'"
         builder = TrackletBuilder(job.index, mot.MIN_FRAMES, mot.REID_SAMPLES_PER_TRACK, enricher=Enricher())
         return LiveMOTWorker(
             job.index,

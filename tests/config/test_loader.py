@@ -318,3 +318,28 @@ def test_attribute_settings_that_cannot_work_are_reported_together() -> None:
     assert "MOT.DYNAMIC_ATTRIBUTES: speed needs MOT.CALIBRATION (a homography file)" in problems
     assert "MOT.DYNAMIC_ATTRIBUTES: unknown dynamic attribute 'brake' (supported: speed)" in problems
     assert "MOT.VALID_ZONEPATHS: needs MOT.ZONE_MASK_DIR (the zone masks)" in problems
+
+
+@pytest.mark.parametrize("mode", ["express", "live"])
+def test_matching_across_cameras_refuses_tracking_without_features(
+    tmp_path: Path, demo_cameras: Path, mode: str
+) -> None:
+    path = write(
+        tmp_path,
+        f"""
+OUTPUT_DIR: {tmp_path / "out"}
+MTMC:
+  CAMERA_LAYOUT: {demo_cameras / "layout.txt"}
+EXPRESS:
+  CAMERAS:
+    - name: far
+      video: {demo_cameras / "far.mp4"}
+      reid_backend: none
+    - name: near
+      video: {demo_cameras / "near.mp4"}
+""",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, [], mode=mode)
+    (problem,) = info.value.problems
+    assert problem.startswith("EXPRESS.CAMERAS[0].reid_backend: 'none' leaves the camera without appearance")

@@ -72,3 +72,25 @@ def test_options_change_speed_not_results_on_a_real_frame(
     assert out.shape == reference.shape == (1, 3549, 85)
     np.testing.assert_allclose(out, reference, atol=2e-3, rtol=1e-3)
     assert reference[0, :, 4].max() > 0.5  # the bus photo has confident objects
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "openvino"])
+def test_concurrent_callers_split_the_cores_and_agree_on_a_real_frame(shared: Path, backend: str) -> None:
+    """MOT.DETECTION_WORKERS 2: two threads detect at once, each on its share of the cores."""
+    if backend == "openvino":
+        pytest.importorskip("openvino")
+    from concurrent.futures import ThreadPoolExecutor
+
+    model = shared / "models" / "yolox_nano.onnx"
+    frame = cv2.imread(str(shared / "data" / "images" / "bus.jpg"))
+    batch = letterbox(frame, (416, 416), centre=False)[0][None]
+    reference = open_runner(model, "onnxruntime", threads=1).run(batch)[0]
+    runner = open_runner(model, backend, threads=2, concurrent=2)
+    if backend == "onnxruntime":
+        assert runner.session.get_session_options().intra_op_num_threads == 1
+    else:
+        assert int(runner.compiled.get_property("NUM_STREAMS")) == 2
+    with ThreadPoolExecutor(2) as pool:
+        outs = list(pool.map(lambda _: runner.run(batch)[0], range(4)))
+    for out in outs:
+        np.testing.assert_allclose(out, reference, atol=2e-3, rtol=1e-3)

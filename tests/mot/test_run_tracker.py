@@ -152,3 +152,21 @@ def test_attributes_plates_speed_and_zones_on_real_video(
     table = pd.read_csv(out / "mot.csv")
     assert table["speed"].notna().all() and (table["color"] != "").all()
     assert "plate reads" in capfd.readouterr().err
+
+
+def test_tracking_without_reid_gives_the_same_tracks_without_features(
+    intersection_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MOT.REID_BACKEND none (tracking only, as ultralytics' track()): ByteTrack never reads
+    features, so the tracks are those of the run with ReID; only the features are missing."""
+    args = ["--config", str(EXAMPLES / "mot_intersection.yaml"), "OUTPUT_DIR", str(tmp_path)]
+    assert run_tracker([*args, "MOT.REID_BACKEND", "none", "MOT.VIDEO_OUTPUT", "false"]) == 0
+    plain = load_tracklet_file(tmp_path / "mot.npz").tracklets
+    with_reid = load_tracklet_file(intersection_run / "mot.npz").tracklets
+    assert [t.track_id for t in plain] == [t.track_id for t in with_reid]
+    for a, b in zip(plain, with_reid, strict=True):
+        np.testing.assert_array_equal(a.frames, b.frames)
+        np.testing.assert_allclose(a.bboxes, b.bboxes, atol=1e-3)
+        assert a.mean_feature is None and len(a.features) == 0 and a.color_histogram is not None
+    assert run_tracker([*args, "MOT.REID_BACKEND", "none", "MOT.TRACKER", "deepsort"]) == 2
+    assert "'none' gives no appearance features, which MOT.TRACKER deepsort matches on" in capsys.readouterr().err
