@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a virtualenv with the test extras (dev, the CPU torch for the ReID exporter, OpenVINO, ALPR, Ray),
+# Set up a virtualenv with the test extras (dev, the CPU torch for the ReID exporter, OpenVINO, ALPR, Ray, NNCF),
 # then lint and run the whole test suite.
 #
 #   bash run_tests.sh [PYTEST ARGS]
@@ -12,7 +12,7 @@ VENV=${VENV:-.venv}
 if [ ! -x "$VENV/bin/python" ]; then
     python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,torch,openvino,alpr,ray]"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev,torch,openvino,alpr,ray,int8]"
 
 # The live-page browser test drives Debian's chromium; install it when we can (as root).
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from detection.ssd import SsdDetector, is_ssd_shape
 from detection.tiling import Detector, TiledDetector
@@ -12,8 +13,9 @@ from models.runtime import ModelRunner, detector_backend, open_runner
 
 
 def default_class_map(model: str) -> tuple[int, ...]:
-    """The manifest's label -> class id map of a known model, else () (labels kept as they are)."""
-    entry = manifest_entry(model)
+    """The manifest's label -> class id map of a known model (by name, file name or a path to its
+    file), else () (labels kept as they are)."""
+    entry = manifest_entry(model) or manifest_entry(Path(model).name)
     return tuple(entry.class_map) if entry is not None else ()
 
 

@@ -87,7 +87,12 @@ class SsdDetector:
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """BGR frame -> CHW float32 0-255, plainly resized to the network input."""
-        resized = cv2.resize(image, (self.size_hw[1], self.size_hw[0]), interpolation=cv2.INTER_LINEAR)
+        return self.preprocess_to(image, self.size_hw)
+
+    @staticmethod
+    def preprocess_to(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+        """``preprocess`` for an input of ``size_hw`` (calibration data of tools/quantize_openvino.py)."""
+        resized = cv2.resize(image, (size_hw[1], size_hw[0]), interpolation=cv2.INTER_LINEAR)
         return resized.transpose(2, 0, 1).astype(np.float32)
 
     def postprocess(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> Detections:

@@ -70,7 +70,14 @@ def detector_problems(mot: CfgNode, models: OpenModel) -> list[str]:
     reshape = reshape_args(backend, mot.DETECTOR_INPUT_SIZE)
     concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 else 1  # as the run opens it
     runner = _load(
-        models, "MOT.DETECTOR", mot.DETECTOR, backend, mot.DETECTOR_FP16, False, concurrent=concurrent, **reshape
+        models,
+        "MOT.DETECTOR",
+        mot.DETECTOR,
+        backend,
+        mot.DETECTOR_FP16,
+        False,
+        concurrent=concurrent,
+        **reshape,
     )
     if isinstance(runner, str):
         return [runner]

@@ -79,3 +79,10 @@ def test_an_ssd_runner_is_recognised_by_auto(shared: Path) -> None:
     runner = open_runner(shared / "models" / "openvino" / "vehicle-detection-0200.xml", "openvino")
     assert runner.output_shapes[0][-1] == 7
     assert build_detector(str(shared / "models" / "openvino" / "vehicle-detection-0200.xml")).format == "ssd"
+
+
+def test_a_full_path_to_a_manifest_model_gets_its_class_map(shared: Path, c010_frame: np.ndarray) -> None:
+    """MOT.DETECTOR given as the file's path, not its name: still 'vehicle' -> car, not label 0."""
+    detector = build_detector(str(shared / "models" / "openvino" / "vehicle-detection-0202.xml"))
+    dets = detector.detect(c010_frame)
+    assert len(dets) >= 3 and (dets.class_id == 2).all()

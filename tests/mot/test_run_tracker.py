@@ -169,4 +169,7 @@ def test_tracking_without_reid_gives_the_same_tracks_without_features(
         np.testing.assert_allclose(a.bboxes, b.bboxes, atol=1e-3)
         assert a.mean_feature is None and len(a.features) == 0 and a.color_histogram is not None
     assert run_tracker([*args, "MOT.REID_BACKEND", "none", "MOT.TRACKER", "deepsort"]) == 2
-    assert "'none' gives no appearance features, which MOT.TRACKER deepsort matches on" in capsys.readouterr().err
+    assert (
+        "'none' gives no appearance features, which MOT.TRACKER deepsort matches on"
+        in capsys.readouterr().err
+    )
