@@ -57,6 +57,7 @@ from mot.camera import (
     FeatureExtractionError,
     ModelCache,
     completed_result,
+    ensure_video,
     model_cache,
     run_cameras_batched,
 )
@@ -120,8 +121,14 @@ def run_cameras(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool = True) 
 
 def _run_batched(jobs: Sequence[CameraJob], models: ModelCache, progress: bool) -> bool:
     """Track the cameras without complete earlier results in one batched loop; False if it failed."""
-    todo = [job for job in jobs if completed_result(job.output_dir, job.cfg.MOT) is None]
     try:
+        todo = []
+        for job in jobs:
+            previous = completed_result(job.output_dir, job.cfg.MOT)
+            if previous is None:
+                todo.append(job)
+            else:  # reused as track_camera reuses it, its missing mot.mp4 written
+                ensure_video(job.output_dir, job.cfg.MOT, previous, progress)
         cameras = [(j.cfg, j.index, j.name, j.output_dir) for j in todo]
         run_cameras_batched(cameras, models, progress, run_id=todo[0].run_id if todo else "")
     except Exception as err:

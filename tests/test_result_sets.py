@@ -184,8 +184,13 @@ def test_run_mtmc_refuses_tracklets_of_an_unfinished_camera(
     assert f"{folder / 'mot.npz'}: no mot.manifest.json" in capfd.readouterr().err
 
 
+@pytest.mark.parametrize("executor", ["sequential", "batched"])
 def test_a_resumed_express_run_writes_the_missing_mot_video(
-    demo_cameras: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture
+    demo_cameras: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture,
+    executor: str,
 ) -> None:
     cameras = short_cameras(demo_cameras, tmp_path / "cams", 20)
     out = tmp_path / "out"
@@ -203,7 +208,7 @@ def test_a_resumed_express_run_writes_the_missing_mot_video(
     assert manifest["complete"] and "mot.mp4" not in manifest["files"]
     monkeypatch.setattr(mot.camera, "write_video", real)
     capfd.readouterr()
-    assert run_express(args) == 0
+    assert run_express([*args, "EXPRESS.EXECUTOR", executor]) == 0
     err = capfd.readouterr().err
     assert "did not write mot.mp4; writing it now" in err
     assert err.count("writing it now") == 1  # only the camera whose video was missing
