@@ -140,7 +140,8 @@ class ModelCache:
         """The camera's detector; ``batched`` lets an OpenVINO model saved with batch 1 take any batch."""
         backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
         dynamic = batched and backend == "openvino"
-        concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 else 1
+        # frames detected at once: the pipeline's workers; a batched run calls from one thread
+        concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 and not batched else 1
         key = (
             dynamic,
             concurrent,

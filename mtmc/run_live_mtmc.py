@@ -65,7 +65,8 @@ def layout_text(layout: CameraLayout, fps: float) -> str:
 class LiveRun:
     """Everything a live session owns, started and stopped together."""
 
-    def __init__(self, cfg: CfgNode) -> None:
+    def __init__(self, cfg: CfgNode, models: ModelCache | None = None) -> None:
+        """``models``: the cache the start-up checks loaded the models into (else a new one)."""
         live = cfg.LIVE
         self.cfg, self.fps = cfg, float(live.TARGET_FPS)
         self.jobs = camera_jobs(cfg)
@@ -94,7 +95,7 @@ class LiveRun:
             token=live.ACCESS_TOKEN,
             request_timeout=live.REQUEST_TIMEOUT,
         )
-        models = model_cache(cfg)
+        models = models if models is not None else model_cache(cfg)
         self.workers: list[LiveMOTWorker] = []
         try:
             self.workers = [self._worker(job, models) for job in self.jobs]
@@ -228,7 +229,8 @@ class LiveRun:
         """Wait for the workers; one inside a slow frame gets FINISH_WITHIN more to save its tracks."""
         deadline = time.monotonic() + STOP_WITHIN
         for worker in self.workers:
-            worker.join(timeout=max(0.0, deadline - time.monotonic()))
+            if worker.ident is not None:  # a session stopped before it ran has nothing to wait for
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
         slow = [w for w in self.workers if w.is_alive()]
         if not slow:
             return
@@ -260,11 +262,11 @@ def _redacted(cfg: CfgNode) -> CfgNode:
     return view
 
 
-def live_model_problems(cfg: CfgNode) -> list[str]:
-    """Load and check every camera's detector and ReID model against its config (mot.model_checks)."""
+def live_model_problems(cfg: CfgNode, models: ModelCache) -> list[str]:
+    """Load and check every camera's detector and ReID model against its config (mot.model_checks);
+    the workers then take them from ``models`` instead of loading them again."""
     from mot.model_checks import model_problems
 
-    models = model_cache(cfg)
     return [f"camera '{j.name}': {p}" for j in camera_jobs(cfg) for p in model_problems(j.cfg.MOT, models)]
 
 
@@ -278,7 +280,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         except VideoSourceError as err:
             log.error("camera '%s': %s", job.name, err)
             return 2
-    if problems := live_model_problems(cfg):
+    models = model_cache(cfg)
+    if problems := live_model_problems(cfg, models):
         log.error("cannot start:\n  %s", "\n  ".join(problems))
         return 2
     save_plan(
@@ -290,7 +293,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.info("dry run: configuration, models and sources are valid; stopping before the live run")
         return 0
     try:
-        session = LiveRun(cfg)
+        session = LiveRun(cfg, models)
     except ServerStartError as err:
         log.error("%s", err)
         return 2

@@ -20,12 +20,13 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
+import mot.camera
 from config.layout import CameraLayout
 from config.loader import load_config
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
 from mtmc.matching import MatchingOptions
-from mtmc.run_live_mtmc import LiveRun
+from mtmc.run_live_mtmc import LiveRun, live_model_problems
 from mtmc.run_mtmc import main as run_mtmc
 from tests.conftest import EXAMPLES
 
@@ -427,6 +428,29 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
         f"OUTPUT_DIR: {tmp_path / 'x'}\nMTMC:\n  CAMERA_LAYOUT: {layout}\n  TRACKLETS: {json.dumps(files)}\n"
     )
     assert run_mtmc(["--config", str(config)]) == 0
+
+
+def test_the_workers_take_the_models_the_start_up_checks_loaded(
+    demo_cameras: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = load_config(
+        EXAMPLES / "live_demo.yaml", ["OUTPUT_DIR", str(tmp_path), "LIVE.MJPEG_PORT", "0"], mode="live"
+    )
+    loads: list[str] = []
+    real = mot.camera.open_runner
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mot.camera, "open_runner", counted)
+    models = mot.camera.model_cache(cfg)
+    assert live_model_problems(cfg, models) == []
+    checked = list(loads)
+    session = LiveRun(cfg, models)
+    session.shutdown()
+    assert len(checked) >= 2  # the detector and the ReID model
+    assert loads == checked  # the workers loaded nothing again
 
 
 def test_a_server_that_never_started_stops_at_once() -> None:
