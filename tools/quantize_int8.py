@@ -215,16 +215,21 @@ def report(args: argparse.Namespace, paths: dict[str, Path], frames: list[np.nda
     return out
 
 
-def print_report(result: dict[str, Any]) -> None:
-    fp32, int8 = result["fp32"], result["int8"]
-    print(f"\nfp32 vs int8 on {result['eval_video']} ({result['crops']} vehicle crops)\n")
-    print("| measure | fp32 | int8 | int8 / fp32 |\n|---|---:|---:|---:|")
+def comparison_table(fp32: dict[str, Any], int8: dict[str, Any]) -> str:
+    """Markdown rows of each measure of both models, with int8 / fp32 (measures without a value skipped)."""
+    lines = ["| measure | fp32 | int8 | int8 / fp32 |", "|---|---:|---:|---:|"]
     for key in fp32:
         a, b = fp32[key], int8[key]
         if a is None or b is None:
             continue
         ratio = b / a if a else float("nan")
-        print(f"| {key} | {a:.4g} | {b:.4g} | {ratio:.3f} |")
+        lines.append(f"| {key} | {a:.4g} | {b:.4g} | {ratio:.3f} |")
+    return "\n".join(lines)
+
+
+def print_report(result: dict[str, Any]) -> None:
+    print(f"\nfp32 vs int8 on {result['eval_video']} ({result['crops']} vehicle crops)\n")
+    print(comparison_table(result["fp32"], result["int8"]))
     agree = result["reid_agreement"]
     print(
         f"\nReID fp32/int8 cosine: mean {agree['cosine_mean']:.4f}, min {agree['cosine_min']:.4f}; "

@@ -40,7 +40,7 @@ from detection.ssd import SsdDetector
 from detection.video import VideoSourceError
 from models.registry import ModelNotFoundError, manifest_entry, resolve_model
 from models.runtime import BackendUnavailableError, import_backend, import_openvino
-from tools.quantize_int8 import spread_frames
+from tools.quantize_int8 import comparison_table, spread_frames
 
 log = logging.getLogger("tools.quantize_openvino")
 
@@ -132,12 +132,8 @@ def report(
 
 
 def print_report(result: dict[str, Any]) -> None:
-    fp32, int8 = result["fp32"], result["int8"]
     print(f"\nfp32 vs int8 at input {result['input_size']}\n")
-    print("| measure | fp32 | int8 | int8 / fp32 |\n|---|---:|---:|---:|")
-    for key in fp32:
-        a, b = fp32[key], int8[key]
-        print(f"| {key} | {a:.4g} | {b:.4g} | {b / a if a else float('nan'):.3f} |")
+    print(comparison_table(result["fp32"], result["int8"]))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,6 +50,14 @@ def test_ort_session_options_set_what_they_say() -> None:
     assert requests.intra_op_num_threads == 1
 
 
+def bus_photo_reference(shared: Path) -> tuple[Path, np.ndarray, np.ndarray]:
+    """YOLOX-Nano, the bus photo as its input batch, and its single-threaded ONNX Runtime output."""
+    model = shared / "models" / "yolox_nano.onnx"
+    frame = cv2.imread(str(shared / "data" / "images" / "bus.jpg"))
+    batch = letterbox(frame, (416, 416), centre=False)[0][None]
+    return model, batch, open_runner(model, "onnxruntime", threads=1).run(batch)[0]
+
+
 @pytest.mark.parametrize(
     ("backend", "options"),
     [
@@ -64,10 +72,7 @@ def test_options_change_speed_not_results_on_a_real_frame(
 ) -> None:
     if backend == "openvino":
         pytest.importorskip("openvino")
-    model = shared / "models" / "yolox_nano.onnx"
-    frame = cv2.imread(str(shared / "data" / "images" / "bus.jpg"))
-    batch = letterbox(frame, (416, 416), centre=False)[0][None]
-    reference = open_runner(model, "onnxruntime", threads=1).run(batch)[0]
+    model, batch, reference = bus_photo_reference(shared)
     out = open_runner(model, backend, threads=1, options=options).run(batch)[0]
     assert out.shape == reference.shape == (1, 3549, 85)
     np.testing.assert_allclose(out, reference, atol=2e-3, rtol=1e-3)
@@ -81,10 +86,7 @@ def test_concurrent_callers_split_the_cores_and_agree_on_a_real_frame(shared: Pa
         pytest.importorskip("openvino")
     from concurrent.futures import ThreadPoolExecutor
 
-    model = shared / "models" / "yolox_nano.onnx"
-    frame = cv2.imread(str(shared / "data" / "images" / "bus.jpg"))
-    batch = letterbox(frame, (416, 416), centre=False)[0][None]
-    reference = open_runner(model, "onnxruntime", threads=1).run(batch)[0]
+    model, batch, reference = bus_photo_reference(shared)
     runner = open_runner(model, backend, threads=2, concurrent=2)
     if backend == "onnxruntime":
         assert runner.session.get_session_options().intra_op_num_threads == 1
