@@ -25,7 +25,7 @@ from mot.storage import load_tracklet_file
 from mtmc.run_express_mtmc import main as run_express
 from mtmc.run_mtmc import main as run_mtmc
 from tests.conftest import EXAMPLES
-from tests.mtmc.chaos import short_cameras
+from tests.mtmc.chaos import express_argv, short_cameras
 
 MVI = "data/traffic/MVI_20011"
 
@@ -55,24 +55,8 @@ def eval_args(shared: Path, prediction: Path) -> list[str]:
 
 
 def express_args(cameras: Path, out: Path, *extra: str) -> list[str]:
-    entries = f"[{{name: far, video: {cameras / 'far.mp4'}}}, {{name: near, video: {cameras / 'near.mp4'}}}]"
-    return [
-        "--config",
-        str(EXAMPLES / "express_demo.yaml"),
-        "OUTPUT_DIR",
-        str(out),
-        "EXPRESS.CAMERAS",
-        entries,
-        "MTMC.CAMERA_LAYOUT",
-        str(cameras / "layout.txt"),
-        "MOT.VIDEO_OUTPUT",
-        "false",
-        "EXPRESS.FINAL_VIDEO_OUTPUT",
-        "false",
-        "EXPRESS.EXECUTOR",
-        "sequential",
-        *extra,
-    ]
+    """In-process express arguments: no videos, one camera after another."""
+    return express_argv(cameras, out, "MOT.VIDEO_OUTPUT", "false", "EXPRESS.EXECUTOR", "sequential", *extra)
 
 
 @pytest.fixture(scope="module")

@@ -51,10 +51,14 @@ def short_cameras(demo_cameras: Path, folder: Path, frames: int) -> Path:
 
 
 def express_command(cameras: Path, out: Path, *extra: str) -> list[str]:
+    """The express runner as a child process on the two demo cameras in ``cameras``."""
+    return [sys.executable, str(RUNNER), *express_argv(cameras, out, *extra)]
+
+
+def express_argv(cameras: Path, out: Path, *extra: str) -> list[str]:
+    """The express runner's arguments for the two demo cameras in ``cameras`` (final video off)."""
     entries = json.dumps([{"name": n, "video": str(cameras / f"{n}.mp4")} for n in ("far", "near")])
     return [
-        sys.executable,
-        str(RUNNER),
         "--config",
         str(EXAMPLES / "express_demo.yaml"),
         "OUTPUT_DIR",
