@@ -23,6 +23,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -109,6 +110,17 @@ def kitti_track_lines(frame: int, track_id: np.ndarray, xyxy: np.ndarray, score:
         f"-1 -1 -1 -1000 -1000 -1000 -10 {s:.4f}"
         for i, b, s in zip(track_id, xyxy, score, strict=True)
     ]
+
+
+def tracked_lines(tracker: Any, sequence: KittiSequence) -> list[str]:
+    """KITTI result rows of ``sequence`` run through ``tracker`` (a ``mot.base.Tracker``): its
+    confirmed tracks per frame with their Kalman boxes, as the reference ByteTrack reports them."""
+    lines: list[str] = []
+    for frame, dets in enumerate(sequence.detections):
+        tracks = tracker.update(dets)
+        tracks = tracks[tracks.confirmed]
+        lines += kitti_track_lines(frame, tracks.track_id, tracks.xyxy, tracks.score)
+    return lines
 
 
 def evaluate_kitti(

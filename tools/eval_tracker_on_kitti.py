@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from config.defaults import get_cfg_defaults
-from evaluate.kitti import SUMMARY, KittiSequence, evaluate_kitti, kitti_track_lines, load_kitti
+from evaluate.kitti import SUMMARY, KittiSequence, evaluate_kitti, load_kitti, tracked_lines
 from mot.camera import tracker_params
 from mot.factory import build_tracker
 
@@ -35,13 +35,7 @@ RATIOS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1")
 
 def track_kitti(sequence: KittiSequence, params: Mapping[str, Any], fps: float = KITTI_FPS) -> list[str]:
     """KITTI result rows of one sequence: confirmed tracks per frame, Kalman boxes."""
-    tracker = build_tracker("bytetrack_iou", params, frame_rate=fps)
-    lines: list[str] = []
-    for frame, dets in enumerate(sequence.detections):
-        tracks = tracker.update(dets)
-        tracks = tracks[tracks.confirmed]
-        lines += kitti_track_lines(frame, tracks.track_id, tracks.xyxy, tracks.score)
-    return lines
+    return tracked_lines(build_tracker("bytetrack_iou", params, frame_rate=fps), sequence)
 
 
 def run(kitti: Path, overrides: Mapping[str, Any] | None = None) -> dict[str, dict[str, float]]:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from detection.types import Detections
-from evaluate.kitti import KittiSequence, evaluate_kitti, kitti_track_lines, load_kitti
+from evaluate.kitti import KittiSequence, evaluate_kitti, load_kitti, tracked_lines
 from mot.association import iou_distance
 from mot.bytetrack.tracker import ByteTrack, is_score_valley, otsu_threshold
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
@@ -30,13 +30,7 @@ def seq_0000(kitti: Path) -> KittiSequence:
 
 
 def run_tracker(seq: KittiSequence, **kwargs: object) -> list[str]:
-    tracker = ByteTrack(frame_rate=10.0, **kwargs)  # type: ignore[arg-type]
-    lines: list[str] = []
-    for frame, dets in enumerate(seq.detections):
-        tracks = tracker.update(dets)
-        tracks = tracks[tracks.confirmed]
-        lines += kitti_track_lines(frame, tracks.track_id, tracks.xyxy, tracks.score)
-    return lines
+    return tracked_lines(ByteTrack(frame_rate=10.0, **kwargs), seq)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- IoU convention
