@@ -54,6 +54,7 @@ from mot.pipeline import (
     CameraLoop,
     FrameHook,
     LoopStats,
+    detection_concurrency,
     finish_tracks,
     sparse_result_warnings,
     track_frames,
@@ -140,8 +141,7 @@ class ModelCache:
         """The camera's detector; ``batched`` lets an OpenVINO model saved with batch 1 take any batch."""
         backend = detector_backend(mot.DETECTOR, mot.DETECTOR_BACKEND)
         dynamic = batched and backend == "openvino"
-        # frames detected at once: the pipeline's workers; a batched run calls from one thread
-        concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 and not batched else 1
+        concurrent = detection_concurrency(mot, batched)
         key = (
             dynamic,
             concurrent,

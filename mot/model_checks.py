@@ -24,6 +24,7 @@ from detection.ssd import is_ssd_shape
 from models.checks import embedder_problems
 from models.registry import ModelNotFoundError, resolve_model
 from models.runtime import BackendUnavailableError, ModelRunner, detector_backend
+from mot.pipeline import detection_concurrency
 
 LOAD_ERRORS = (ValueError, BackendUnavailableError, ModelNotFoundError, OSError)
 
@@ -68,7 +69,7 @@ def detector_problems(mot: CfgNode, models: OpenModel) -> list[str]:
     if backend in ("ultralytics", "tensorrt"):
         return []  # loaded by their own packages (ultralytics) or on a GPU only (TensorRT)
     reshape = reshape_args(backend, mot.DETECTOR_INPUT_SIZE)
-    concurrent = mot.DETECTION_WORKERS if mot.PIPELINE_LOOKAHEAD > 0 else 1  # as the run opens it
+    concurrent = detection_concurrency(mot)  # as the run opens it: the cache then reuses this load
     runner = _load(
         models,
         "MOT.DETECTOR",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,6 +48,12 @@ class LoopStats:
 
     def add(self, stage: str, seconds: float) -> None:
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+
+def detection_concurrency(mot: Any, batched: bool = False) -> int:
+    """Frames the detector is called on at once (``cfg.MOT``): the pipeline's workers; a
+    sequential or batched run calls it from one thread."""
+    return int(mot.DETECTION_WORKERS) if mot.PIPELINE_LOOKAHEAD > 0 and not batched else 1
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], lookahead: int, workers: int = 1) -> Iterator[R]:
