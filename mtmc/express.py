@@ -21,8 +21,8 @@ from pathlib import Path
 
 from yacs.config import CfgNode
 
+from config.cameras import camera_config, camera_name
 from config.layout import parse_layout
-from config.loader import camera_config, camera_name
 from detection.video import probe_video
 from evaluate.formats import from_tracklets, read_ground_truth
 from evaluate.multicam import evaluate_cameras

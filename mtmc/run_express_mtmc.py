@@ -23,8 +23,8 @@ log = logging.getLogger("mtmc.express")
 
 
 def express_plan(cfg: CfgNode) -> dict[str, Any]:
+    from config.cameras import camera_config, camera_name
     from config.layout import parse_layout
-    from config.loader import camera_config, camera_name
     from mot.camera import model_cache
     from mot.plan import camera_plan
 
