@@ -516,6 +516,12 @@ SCHEMA: tuple[Key, ...] = (
         ck.float_range(0.0, 1.0),
         "Weight of the colour-histogram similarity blended into the descriptor similarity.",
     ),
+    Key(
+        "MTMC.REPORT_MAX_VEHICLES",
+        200,
+        ck.non_negative_int(),
+        "Vehicles shown with crops in report.html (multi-camera ones first); 0 writes no report.",
+    ),
     # ---------------------------------------------------------------- EXPRESS
     Key(
         "EXPRESS.CAMERAS",

@@ -95,8 +95,12 @@ def mtmc_fingerprint(cfg: CfgNode, inputs: Sequence[Path]) -> str:
 
 
 def clear_mtmc(output_dir: Path, folders: Sequence[Path]) -> None:
-    """Remove the earlier multi-camera set (manifest first), so no stale ``mtmc.*`` survives a crash."""
+    """Remove the earlier multi-camera set (manifest first), so no stale ``mtmc.*`` survives a crash.
+
+    The earlier ``report.html`` goes too: it shows the old set until the new one is written.
+    """
     remove_set(output_dir, RESULT_STEM, folders)
+    (output_dir / "report.html").unlink(missing_ok=True)
 
 
 def save_mtmc_set(
@@ -173,6 +177,21 @@ def render_videos(
     if output_dir is not None and written:
         add_files(output_dir, RESULT_STEM, written)
     return written
+
+
+def write_run_report(cfg: CfgNode) -> Path | None:
+    """``OUTPUT_DIR/report.html`` (``mtmc.report``); a failure is logged, the results stay as written."""
+    from mtmc.report.build import write_report
+    from mtmc.report.inputs import ReportInputError
+
+    limit = cfg.MTMC.REPORT_MAX_VEHICLES
+    if limit == 0:
+        return None
+    try:
+        return write_report(cfg.OUTPUT_DIR, limit)
+    except (ReportInputError, OSError, ValueError) as err:
+        log.warning("no report.html: %s", err)
+        return None
 
 
 def evaluate_result(cfg: CfgNode, names: list[str], result: MatchingResult) -> dict | None:

@@ -82,7 +82,14 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
 def track_and_match(cfg: CfgNode) -> int:
     from mot.manifest import new_run_id
     from mtmc.executors import run_cameras
-    from mtmc.express import camera_jobs, clear_mtmc, evaluate_result, render_videos, run_matching
+    from mtmc.express import (
+        camera_jobs,
+        clear_mtmc,
+        evaluate_result,
+        render_videos,
+        run_matching,
+        write_run_report,
+    )
 
     run_id = new_run_id()
     log.info("run %s", run_id)
@@ -115,6 +122,7 @@ def track_and_match(cfg: CfgNode) -> int:
     result = run_matching(cfg, jobs, tracklets, skip, run_id)
     if cfg.EXPRESS.FINAL_VIDEO_OUTPUT:
         render_videos(jobs, result, skip=skip, output_dir=Path(cfg.OUTPUT_DIR))
+    write_run_report(cfg)
     evaluate_result(cfg, [job.name for job in jobs], result)
     return 1 if failed else 0
 
