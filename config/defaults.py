@@ -2,7 +2,7 @@
 
 The schema below is the single source of truth: ``get_cfg_defaults()`` builds the
 yacs tree from it, ``config.verify_config`` checks values against it, and the
-README's configuration reference is generated from it (``tools/config_reference.py``).
+The configuration reference in docs/configuration.md is generated from it (``tools/config_reference.py``).
 
 Path kinds (``path=``) say how a relative path is resolved by ``config.loader``:
 
@@ -93,7 +93,7 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTOR",
         "vehicle-detection-0202",
         ck.is_str(),
-        "Detector model file or name (the default runs on OpenVINO; see README 'Detector-aware defaults').",
+        "Detector model file or name (the default runs on OpenVINO; see docs/models.md).",
         path="model",
     ),
     Key(
@@ -173,7 +173,7 @@ SCHEMA: tuple[Key, ...] = (
         2,
         ck.positive_int(),
         "Frames detected at once when MOT.PIPELINE_LOOKAHEAD > 0, the cores split between them "
-        "(results do not change; 2 on 2 cores: 1.35x YOLOX-Nano frames/s, see README).",
+        "(results do not change; 2 on 2 cores: 1.35x YOLOX-Nano frames/s, see docs/benchmarks.md).",
     ),
     Key(
         "MOT.TRACKED_CLASSES",

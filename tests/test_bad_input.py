@@ -1,6 +1,6 @@
 """Bad input as a user types it: each case exits 2 with a message naming the key, file or line, no traceback.
 
-The README's "Faults and bad input" table lists these cases and what the user sees.
+The table of docs/faults.md lists these cases and what the user sees.
 """
 
 from __future__ import annotations

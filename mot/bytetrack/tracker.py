@@ -13,7 +13,7 @@ overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track s
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
 Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU and
-the adaptive split, measured not worse on KITTI, AI City S02 and c010, see README):
+the adaptive split, measured not worse on KITTI, AI City S02 and c010, see docs/tracking.md):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
 * ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is

@@ -2,7 +2,7 @@
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` and ``run_tests.sh`` install them
 when running as root) and the ``selenium`` package (dev extra); skipped with the reason otherwise.
-Set ``VEHICLE_MTMC_SCREENSHOT=path.png`` to keep the page's screenshot (the README's is made so).
+Set ``VEHICLE_MTMC_SCREENSHOT=path.png`` to keep the page's screenshot (docs/live.png is made so).
 """
 
 from __future__ import annotations
