@@ -7,8 +7,10 @@ to keep its screenshot (the README's ``docs/report.png`` is made so).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from mtmc.multicam_tracklet import MulticamTracklet
 from mtmc.report.html import Page, render, tick_step, timeline_svg
 from mtmc.report.summary import best_row, cross_camera_similarity, overlap_seconds, select, summarise
 from mtmc.run_express_mtmc import main as run_express
+from mtmc.run_mtmc import main as run_mtmc
 from mtmc.run_report import main as run_report
 from mtmc.storage import load_multicam
 from tests.mtmc.chaos import express_argv
@@ -136,6 +139,34 @@ def test_mtmc_report_rebuilds_it_with_a_cap_and_refuses_a_folder_without_results
     assert len(list((demo_run / "report_files").iterdir())) == len(image_sources(page))  # no stale image
     assert run_report([str(tmp_path)]) == 2
     assert run_report([str(demo_run)]) == 0  # back to the run's own cap for the browser test
+
+
+def test_an_mtmc_only_run_writes_the_report_with_crops_from_its_inputs_videos(
+    demo_run: Path, demo_cameras: Path, tmp_path: Path
+) -> None:
+    files = f"[{demo_run / '0_far/mot.npz'}, {demo_run / '1_near/mot.npz'}]"
+    config = tmp_path / "mtmc.yaml"
+    config.write_text(
+        f"OUTPUT_DIR: {tmp_path / 'out'}\nMTMC:\n  CAMERA_LAYOUT: {demo_cameras / 'layout.txt'}\n"
+        f"  TRACKLETS: {files}\n"
+    )
+    assert run_mtmc(["--config", str(config)]) == 0
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "far" in page and "near" in page and "no image" not in page  # names and videos from mot.npz
+    assert page.count('class="vehicle"') == (demo_run / "report.html").read_text().count('class="vehicle"')
+
+
+def test_a_missing_video_leaves_its_crops_out_and_the_page_says_so(demo_run: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "run"
+    shutil.copytree(demo_run, copy)
+    plan = json.loads((copy / "plan.json").read_text())
+    plan["cameras"][1]["video"] = str(tmp_path / "gone.mp4")
+    (copy / "plan.json").write_text(json.dumps(plan))
+    assert run_report([str(copy)]) == 0
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert "no image" in page and "report_files/camera0.jpg" in page
+    assert "report_files/camera1.jpg" not in page
+    assert all((copy / s).is_file() for s in image_sources(page))
 
 
 def test_report_in_headless_chromium(demo_run: Path, tmp_path: Path) -> None:
