@@ -181,15 +181,16 @@ def render_videos(
 
 def write_run_report(cfg: CfgNode) -> Path | None:
     """``OUTPUT_DIR/report.html`` (``mtmc.report``); a failure is logged, the results stay as written."""
+    import cv2
+
     from mtmc.report.build import write_report
-    from mtmc.report.inputs import ReportInputError
 
     limit = cfg.MTMC.REPORT_MAX_VEHICLES
     if limit == 0:
         return None
     try:
         return write_report(cfg.OUTPUT_DIR, limit)
-    except (ReportInputError, OSError, ValueError) as err:
+    except (OSError, ValueError, cv2.error) as err:  # ReportInputError is a ValueError
         log.warning("no report.html: %s", err)
         return None
 

@@ -54,11 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 
     limit = args.max_vehicles or configured_limit(args.output_dir) or DEFAULT_MAX_VEHICLES
     try:
-        path = write_report(args.output_dir, limit)
+        write_report(args.output_dir, limit)  # logs where it wrote the page
     except ReportInputError as err:
         log.error("%s", err)
         return 2
-    print(path)
     return 0
 
 

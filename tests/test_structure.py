@@ -113,3 +113,29 @@ def test_cycle_finder_sees_a_circle_through_a_function_level_import() -> None:
 def test_no_import_circle_between_project_modules() -> None:
     found = cycles(import_graph(project_modules()))
     assert not found, f"modules importing each other (directly or through others): {found}"
+
+
+# models (runtimes) -> config -> detection -> reid -> mot -> mtmc -> evaluate: imports go leftwards.
+LAYERS = ("models", "config", "detection", "reid", "mot", "mtmc", "evaluate")
+# Runners (and the express glue they share) compose the stages, evaluation included.
+RUNNERS = {
+    "mot.run_tracker",
+    "mtmc.express",
+    "mtmc.run_express_mtmc",
+    "mtmc.run_mtmc",
+    "mtmc.run_live_mtmc",
+    "mtmc.run_report",
+    "evaluate.run_eval",
+}
+
+
+def test_stages_import_only_the_stages_to_their_left() -> None:
+    rank = {layer: i for i, layer in enumerate(LAYERS)}
+    wrong = [
+        f"{module} -> {target}"
+        for module, targets in sorted(import_graph(project_modules()).items())
+        if module.split(".")[0] in rank and module not in RUNNERS
+        for target in sorted(targets)
+        if rank.get(target.split(".")[0], -1) > rank[module.split(".")[0]]
+    ]
+    assert not wrong, f"imports against the data flow: {wrong}"

@@ -154,6 +154,9 @@ def test_an_mtmc_only_run_writes_the_report_with_crops_from_its_inputs_videos(
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "far" in page and "near" in page and "no image" not in page  # names and videos from mot.npz
     assert page.count('class="vehicle"') == (demo_run / "report.html").read_text().count('class="vehicle"')
+    # MTMC.REPORT_MAX_VEHICLES 0: no report, and the earlier one is gone with the earlier result set
+    assert run_mtmc(["--config", str(config), "MTMC.REPORT_MAX_VEHICLES", "0"]) == 0
+    assert not (tmp_path / "out" / "report.html").exists()
 
 
 def test_a_missing_video_leaves_its_crops_out_and_the_page_says_so(demo_run: Path, tmp_path: Path) -> None:
