@@ -33,7 +33,7 @@ the adaptive split, measured not worse on KITTI, AI City S02 and c010, see docs/
   above it. A confident detector whose clutter reaches 0.7 (PointRCNN on KITTI) keeps that
   clutter out of the first association and out of new tracks. The split never falls below
   ``track_thresh``: lowering it for weak detectors admitted their clutter and lost HOTA on
-  every clip measured (README), so a weak detector's floor is its own ``track_thresh``.
+  every clip measured (docs/tracking.md), so a weak detector's floor is its own ``track_thresh``.
 """
 
 from __future__ import annotations
