@@ -28,6 +28,7 @@ figure img{display:block;max-width:480px}figcaption{margin-top:4px}
 .missing{display:flex;align-items:center;justify-content:center;height:112px;width:112px;background:#eee;color:#888}
 .warn{color:#b00}details summary{cursor:pointer;font-weight:600;margin:16px 0 8px}
 svg text{font:11px system-ui,sans-serif;fill:#333}
+.grid{display:flex;flex-wrap:wrap;gap:10px}.grid .vehicle{margin:0;max-width:280px}
 """
 
 
@@ -181,6 +182,7 @@ def render(page: Page) -> str:
         f"<h2>Cameras</h2>{_cameras(page)}"
         f"<h2>Timeline</h2>{timeline_svg([*page.multi, *page.single], page.camera_names)}"
         f'<h2 id="multi">Vehicles seen by several cameras ({multi_total})</h2>{multi}'
-        f"<details><summary>Vehicles seen by one camera ({total - multi_total})</summary>{single}</details>"
+        f"<details><summary>Vehicles seen by one camera ({total - multi_total})</summary>"
+        f'<div class="grid">{single}</div></details>'
         "</body></html>\n"
     )
