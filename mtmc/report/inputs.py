@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,8 @@ def _input_source(path: Path, index: int) -> CameraSource:
             info = load_tracklet_file(path).info
         except TrackletFileError as err:
             log.warning("%s; camera %d gets no crops", err, index)
-    name = info.get("camera") or (path.parent.name if path.stem in ("mot", "live") else path.stem)
+    folder = re.sub(r"^[0-9]+_", "", path.parent.name)  # OUTPUT_DIR/{index}_{name}/mot.npz
+    name = info.get("camera") or (folder if path.stem in ("mot", "live") else path.stem)
     return CameraSource(str(name), info.get("video"), float(info.get("fps") or DEFAULT_FPS))
 
 
@@ -125,6 +127,12 @@ def run_layout(config: dict[str, Any], cameras: list[CameraSource]) -> CameraLay
             layout = parse_layout(path, names)
             if layout.n_cams == len(cameras):
                 return layout
+            log.warning(
+                "MTMC.CAMERA_LAYOUT %s: %d cameras, the run has %d; times use each camera's frame rate",
+                path,
+                layout.n_cams,
+                len(cameras),
+            )
         except (LayoutError, OSError) as err:
             log.warning("MTMC.CAMERA_LAYOUT %s: %s; times use each camera's frame rate", path, err)
     n = len(cameras)

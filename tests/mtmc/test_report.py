@@ -20,6 +20,7 @@ from config.layout import CameraLayout
 from mot.tracklet import Tracklet
 from mtmc.multicam_tracklet import MulticamTracklet
 from mtmc.report.html import Page, render, tick_step, timeline_svg
+from mtmc.report.inputs import CameraSource, camera_sources, run_layout
 from mtmc.report.summary import best_row, cross_camera_similarity, overlap_seconds, select, summarise
 from mtmc.run_express_mtmc import main as run_express
 from mtmc.run_mtmc import main as run_mtmc
@@ -105,6 +106,15 @@ def test_timeline_has_a_bar_per_tracklet_and_the_page_escapes_names() -> None:
     text = render(page)
     assert "<near>" not in text and "white, van" in text and "no image" in text
     assert re.search(r"<details><summary>Vehicles seen by one camera \(1\)</summary>.*G2", text)
+
+
+def test_cameras_and_clocks_come_from_the_plan_or_fall_back_to_names_and_frame_rates(tmp_path: Path) -> None:
+    express = {"cameras": [{"name": "far", "video": "far.mp4", "video_info": {"fps": 25.0}}]}
+    assert camera_sources(express, 2) == [CameraSource("far", "far.mp4", 25.0), CameraSource("camera1")]
+    only = {"inputs": [{"file": str(tmp_path / "0_gate" / "mot.npz")}, {"file": str(tmp_path / "east.csv")}]}
+    assert [c.name for c in camera_sources(only, 2)] == ["gate", "east"]  # files gone: names from paths
+    clock = run_layout({}, [CameraSource("a", fps=25.0), CameraSource("b")])
+    assert clock.global_time(np.array([0, 1]), np.array([50.0, 60.0])).tolist() == [2.0, 2.0]
 
 
 @pytest.fixture(scope="module")
