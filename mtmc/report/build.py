@@ -97,6 +97,8 @@ def _write_images(output_dir: Path, inputs: ReportInputs, shown: Sequence[Vehicl
     for vehicle in shown:
         for m in vehicle.members:
             requests[m.camera].append(CropRequest(m.best_frame, m.best_box, crop_name(vehicle.global_id, m)))
+    for stale in output_dir.glob(f".{FILES_DIR}.*"):  # left by a report killed while writing
+        shutil.rmtree(stale, ignore_errors=True)
     fresh = output_dir / f".{FILES_DIR}.{secrets.token_hex(4)}.tmp"
     fresh.mkdir(parents=True)
     try:
