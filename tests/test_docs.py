@@ -37,6 +37,7 @@ LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 SCRIPT = re.compile(r"\b(?:python|bash)\s+((?:[\w-]+/)*[\w-]+\.(?:py|sh))\b")
 CONSOLE = re.compile(r"(?<![\w/.-])(mtmc-[a-z-]+)\b")
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
+SOURCE = re.compile(r"`((?:config|detection|reid|mot|mtmc|evaluate|models|tools|bench|tests)/[\w/]+\.py)")
 
 
 def page_id(page: Path) -> str:
@@ -100,6 +101,13 @@ def test_pending_pages_are_only_those_not_yet_written() -> None:
 def test_every_script_named_exists(page: Path) -> None:
     missing = sorted({s for s in SCRIPT.findall(text(page)) if not (REPO / s).is_file()})
     assert not missing, f"{page_id(page)} names scripts that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_source_file_named_exists(page: Path) -> None:
+    """Modules the pages point a reader to (``mot/pipeline.py``, ...) are still where they say."""
+    missing = sorted({s for s in SOURCE.findall(text(page)) if not (REPO / s).is_file()})
+    assert not missing, f"{page_id(page)} names files that do not exist: {missing}"
 
 
 def console_scripts() -> dict[str, str]:
