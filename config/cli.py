@@ -116,8 +116,8 @@ def run_cli(
     started = time.time()
     try:
         return body(cfg, args)
-    except KeyboardInterrupt as err:
-        code = stop_exit_code(err)
+    except KeyboardInterrupt as err:  # some libraries (Ray) re-raise it as a plain KeyboardInterrupt
+        code = stop_exit_code(args.signals.signum if args.signals.signum is not None else err)
         log.warning("%s; %s", stop_reason(code), saved_summary(Path(cfg.OUTPUT_DIR), started))
         return code
 
