@@ -191,6 +191,7 @@ class LiveRun:
                     "frame_seconds": round(w.stats.frame_seconds, 4),
                     "frames": w.stats.frames,
                     "saved_tracklets": w.stats.saved,
+                    "finished_tracklets": w.stats.saved + w.finished_unsaved,
                     "checkpoints": w.stats.checkpoints,
                     "skipped_ticks": w.stats.skipped,
                     "tracks": w.stats.tracks,

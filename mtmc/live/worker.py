@@ -293,6 +293,11 @@ class LiveMOTWorker(threading.Thread):
         return sorted(tracklets, key=lambda t: t.track_id)
 
     @property
+    def finished_unsaved(self) -> int:
+        """Kept tracklets that finished and are not in the journal yet."""
+        return self.builder.finished_tracks + len(self._unsaved)
+
+    @property
     def unsaved_tracks(self) -> int:
         """Tracks a crash would lose now: open ones and finished ones not yet in the journal."""
         return self.builder.live_tracks + self.builder.finished_tracks + len(self._unsaved)
