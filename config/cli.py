@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.interrupts import install_stop_handlers, stop_exit_code
+from config.interrupts import STOP_SIGNALS, install_stop_handlers, stop_exit_code
 
 if TYPE_CHECKING:  # the config modules import numpy: not needed for --help
     from yacs.config import CfgNode
@@ -112,6 +114,7 @@ def run_cli(
     except ConfigError as err:
         log.error("%s", err)
         return 2
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     args.signals = install_stop_handlers()
     started = time.time()
     try:
@@ -120,11 +123,13 @@ def run_cli(
         code = stop_exit_code(args.signals.signum if args.signals.signum is not None else err)
         log.warning("%s; %s", stop_reason(code), saved_summary(Path(cfg.OUTPUT_DIR), started))
         return code
+    finally:  # a caller in the same process (tests, notebooks) gets its own handlers back
+        for sig, handler in previous.items():
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(sig, handler)
 
 
 def stop_reason(code: int) -> str:
-    import signal
-
     return f"stopped by {signal.Signals(code - 128).name}" if 128 < code < 128 + 65 else "interrupted"
 
 
