@@ -152,9 +152,9 @@ def saved_files(out: Path, since: float) -> list[Path]:
 def saved_summary(out: Path, since: float) -> str:
     """What the stopped run saved, from the disk itself: only files really written are named."""
     files = saved_files(out, since)
-    if not files:
-        return f"nothing was tracked yet, so nothing was saved in {out}"
-    canonical = [p for p in files if p.suffix == ".npz"] or files
+    canonical = [p for p in files if p.suffix == ".npz"]  # every result set has its canonical file
+    if not canonical:
+        return f"nothing was tracked yet, so no tracklets were saved in {out}"
     shown = ", ".join(str(p.relative_to(out)) for p in canonical[:8])
     more = f" and {len(files) - len(canonical[:8])} more files" if len(files) > len(canonical[:8]) else ""
     return f"what was tracked so far is saved, marked incomplete, in {out}: {shown}{more}"

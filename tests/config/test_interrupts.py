@@ -89,6 +89,7 @@ def test_the_stop_message_names_only_what_was_really_saved(tmp_path: Path) -> No
     started = time.time()
     assert saved_summary(tmp_path / "missing", started).startswith("nothing was tracked yet")
     (tmp_path / "plan.json").write_text("{}")  # written before tracking: not a result
+    (tmp_path / "live_session.json").write_text("{}")  # nor is a session record
     assert saved_summary(tmp_path, started).startswith("nothing was tracked yet")
     (tmp_path / "0_far").mkdir()
     (tmp_path / "0_far" / "mot.npz").write_bytes(b"x")
