@@ -95,4 +95,4 @@ def test_the_stop_message_names_only_what_was_really_saved(tmp_path: Path) -> No
     (tmp_path / "0_far" / "mot.npz").write_bytes(b"x")
     (tmp_path / "0_far" / "mot.csv").write_text("x")
     summary = saved_summary(tmp_path, started)
-    assert "is saved" in summary and "0_far/mot.npz and 1 more files" in summary
+    assert "is saved" in summary and "0_far/mot.npz and 2 more files" in summary
