@@ -74,6 +74,7 @@ class LiveRun:
         live = cfg.LIVE
         self.cfg, self.fps = cfg, float(live.TARGET_FPS)
         self.session_id, self.folder = session_id or new_run_id(), Path(cfg.OUTPUT_DIR)
+        self.saved = False  # every camera's result set was written by ``shutdown``
         self.jobs = camera_jobs(cfg)
         names = [job.name for job in self.jobs]
         self.layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT, names)
@@ -259,7 +260,11 @@ class LiveRun:
             except OSError as err:
                 saved_all = False
                 log.error("camera '%s': cannot save (%s: %s)", camera.name, err.strerror or err, err.filename)
+            except ValueError as err:  # a damaged journal (TrackletFileError) or an unusable value
+                saved_all = False
+                log.error("camera '%s': cannot save (%s)", camera.name, err)
         self._write_ids()
+        self.saved = saved_all
         if saved_all:
             finish_session(self.folder, self.session_id, self.cameras)
         return [*written, self.folder / "live_layout.txt", self.folder / "live_ids.json"]
@@ -377,6 +382,9 @@ def run_session(session: LiveRun, signals: StopSignals) -> int:
             time.monotonic() - start,
             _saved_text(session, written),
         )
+    if not session.saved:
+        log.error("not every camera was saved; their checkpoints stay and the next start saves them")
+        return 1
     return stop_exit_code(signals.signum) if signals.signum is not None else 0
 
 

@@ -4,7 +4,8 @@
   camera's result set must be written and complete;
 * SIGHUP (a closed terminal) stops and saves like SIGTERM, exit 129;
 * kill -9: the checkpointed tracklets are in the journals, and the next start consolidates
-  them (marked incomplete) before starting a new session in a new folder.
+  them (marked incomplete) before starting a new session in a new folder;
+* a camera whose final save fails leaves the others saved and its journal for recovery.
 
 Waits are for conditions (log lines, the JSON API), with generous deadlines.
 """
@@ -15,15 +16,18 @@ import json
 import re
 import signal
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from config.loader import load_config
 from mot.manifest import check_result_file, read_manifest
 from mot.storage import load_tracklet_file
-from mtmc.live.session import SESSION_FILE
+from mtmc.live.session import SESSION_FILE, recover
+from mtmc.run_live_mtmc import LiveRun
 from tests.conftest import EXAMPLES, REPO
 from tests.mtmc.chaos import DEADLINE, Run, run_to_end
 
@@ -107,3 +111,19 @@ def test_a_killed_session_is_recovered_from_its_checkpoints_by_the_next_start(
     assert_saved(tmp_path, saved, complete=False)  # the killed session, from its journals
     (new,) = tmp_path.glob("session_*")  # the new session did not replace it
     assert json.loads((new / SESSION_FILE).read_text())["state"] == "saved"
+
+
+def test_a_camera_that_cannot_be_saved_does_not_stop_the_others(demo_cameras: Path, tmp_path: Path) -> None:
+    """A folder where ``live.pkl`` should go makes camera 0's save fail (EISDIR), as a full disk would."""
+    overrides = ["OUTPUT_DIR", str(tmp_path), "LIVE.MJPEG_PORT", "0", "LIVE.DURATION", "4"]
+    session = LiveRun(load_config(EXAMPLES / "live_demo.yaml", overrides, mode="live"))
+    session.run(threading.Event())
+    (tmp_path / CAMERAS[0] / "live.pkl").mkdir()
+    written = session.shutdown()
+    assert session.saved is False
+    assert tmp_path / CAMERAS[1] / "live.npz" in written and tmp_path / CAMERAS[0] / "live.npz" not in written
+    assert (tmp_path / CAMERAS[0] / "live.journal").is_file()  # kept for the next start
+    assert json.loads((tmp_path / SESSION_FILE).read_text())["state"] == "running"
+    (tmp_path / CAMERAS[0] / "live.pkl").rmdir()
+    assert tmp_path / CAMERAS[0] / "live.npz" in recover(tmp_path)
+    assert load_tracklet_file(tmp_path / CAMERAS[0] / "live.npz").info["complete"] is False
