@@ -663,6 +663,13 @@ SCHEMA: tuple[Key, ...] = (
         "Seconds the live run lasts before stopping by itself; 0 runs until Ctrl-C or SIGTERM.",
     ),
     Key(
+        "LIVE.CHECKPOINT_SECONDS",
+        10.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Seconds between writes of finished tracklets to each camera's live.journal; a crash loses at "
+        "most this much.",
+    ),
+    Key(
         "LIVE.MAX_INACTIVE_SECS",
         3.0,
         ck.float_range(0.0, None, lo_open=True),

@@ -10,6 +10,10 @@ target fps``), looping with ``LIVE.LOOP_VIDEO``; a stream (rtsp://, http://) is 
 background thread that keeps only the latest frame and reconnects with back-off when it drops.
 Models are shared by all workers (ONNX Runtime and OpenVINO inference is thread-safe); the
 tracker and everything about tracks are the worker's own.
+
+Every ``checkpoint_seconds`` the worker appends the tracklets that finished since the last
+checkpoint to its camera's journal (``mtmc.live.journal``) and forgets them, so memory stays
+bounded and a crash loses at most one interval.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +38,7 @@ from mot.tracklet import Tracklet
 from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.clock import VirtualClock
+from mtmc.live.journal import Journal
 from mtmc.live.server import FrameHub
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,14 @@ log = logging.getLogger(__name__)
 EMBEDS_PER_FRAME = 4  # crops embedded per tick at most
 EMBED_EVERY = 1.0  # seconds between two embeddings of one track
 JPEG_QUALITY = 80
+FPS_WINDOW = 5.0  # seconds of frames the achieved rate is measured over
+
+
+def achieved_fps(times: Sequence[float]) -> float:
+    """Frames per second over monotonic frame times (0 with fewer than two)."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
 
 
 class LiveSource:
@@ -137,7 +151,10 @@ class _Appearance:
 class WorkerStats:
     frames: int = 0
     skipped: int = 0  # ticks jumped over to keep up with real time
-    fps: float = 0.0
+    fps: float = 0.0  # frames processed per second of wall time (over the last FPS_WINDOW)
+    frame_seconds: float = 0.0  # smoothed processing time of one frame
+    saved: int = 0  # finished tracklets written to the journal
+    checkpoints: int = 0
     tracks: int = 0
     last_tick: int = -1
     last_frame_at: float | None = None  # time.monotonic() of the last published frame
@@ -160,6 +177,8 @@ class LiveMOTWorker(threading.Thread):
         builder: TrackletBuilder,
         sleep_on_empty: float = 0.02,
         samples_per_track: int = 10,
+        journal: Journal | None = None,
+        checkpoint_seconds: float = 10.0,
     ) -> None:
         super().__init__(name=f"camera:{name}", daemon=True)
         self.index, self.camera = index, name
@@ -168,6 +187,11 @@ class LiveMOTWorker(threading.Thread):
         self.builder, self.sleep_on_empty, self.samples_per_track = builder, sleep_on_empty, samples_per_track
         self.embed_every = max(1, round(EMBED_EVERY * source.target_fps))
         self.stats = WorkerStats()
+        self.journal, self.checkpoint_seconds = journal, checkpoint_seconds
+        self._next_checkpoint = time.monotonic() + checkpoint_seconds
+        self._unsaved: list[Tracklet] = []  # finished, not yet in the journal (a write failed)
+        self._ended: set[int] = set()  # ended tracks whose appearance the next checkpoint drops
+        self._frame_times: deque[float] = deque()
         self._appearance: dict[int, _Appearance] = {}
         self._first_tick: dict[int, int] = {}
         self._frames_seen: dict[int, int] = {}
@@ -189,6 +213,8 @@ class LiveMOTWorker(threading.Thread):
                     time.sleep(self.sleep_on_empty)
                 else:
                     self.process(tick, frame)
+                if time.monotonic() >= self._next_checkpoint:
+                    self.checkpoint()
                 last = tick
         except Exception as err:  # a broken camera must not take the others down
             self.stats.error = f"{type(err).__name__}: {err}"
@@ -208,6 +234,7 @@ class LiveMOTWorker(threading.Thread):
         for track_id in tracks.ended.tolist():
             self._first_tick.pop(track_id, None)
             self._frames_seen.pop(track_id, None)
+            self._ended.add(track_id)
         labels = [f"G{global_ids[t]}" if t in global_ids else "" for t in shown.track_id.tolist()]
         image = draw_tracks(frame, shown.xyxy, shown.track_id.tolist(), labels)
         cv2.putText(
@@ -217,24 +244,72 @@ class LiveMOTWorker(threading.Thread):
         if ok:
             self.hub.publish(self.camera, jpeg.tobytes())
         seconds = time.perf_counter() - start
-        rate = 1.0 / max(seconds, 1e-6)
-        self.stats.fps = rate if self.stats.frames == 0 else 0.9 * self.stats.fps + 0.1 * rate
-        self.stats.frames += 1
-        self.stats.tracks = len(shown)
-        self.stats.last_tick = tick
-        self.stats.last_frame_at = time.monotonic()
+        stats = self.stats
+        stats.frame_seconds = seconds if stats.frames == 0 else 0.9 * stats.frame_seconds + 0.1 * seconds
+        now = time.monotonic()
+        self._frame_times.append(now)
+        while now - self._frame_times[0] > FPS_WINDOW:
+            self._frame_times.popleft()
+        stats.fps = achieved_fps(self._frame_times)
+        stats.frames += 1
+        stats.tracks = len(shown)
+        stats.last_tick = tick
+        stats.last_frame_at = now
+
+    def checkpoint(self) -> int:
+        """Append the tracklets finished since the last checkpoint to the journal, then forget them.
+
+        A failed write (disk full) keeps them for the next try. Returns the number written.
+        """
+        self._next_checkpoint = time.monotonic() + self.checkpoint_seconds
+        self._unsaved += self._with_appearance(self.builder.take_finished())
+        for track_id in self._ended:
+            self._appearance.pop(track_id, None)
+        self._ended.clear()
+        if self.journal is None or not self._unsaved:
+            return 0
+        try:
+            self.journal.append(self._unsaved)
+        except OSError as err:
+            log.error(
+                "camera '%s': cannot write the checkpoint %s (%s); %d finished tracklets stay in memory",
+                self.camera,
+                self.journal.path,
+                err.strerror or err,
+                len(self._unsaved),
+            )
+            return 0
+        written, self._unsaved = len(self._unsaved), []
+        self.stats.saved += written
+        self.stats.checkpoints += 1
+        return written
 
     def finish(self) -> list[Tracklet]:
-        """Every track so far as tracklets (ticks as frames), with the appearance gathered live."""
+        """The tracks not yet checkpointed as tracklets (ticks as frames), with their appearance."""
         self.builder.end(self.tracker.finish())
-        tracklets = self.builder.finish()
+        tracklets = self._unsaved + self._with_appearance(self.builder.finish())
+        self._unsaved = []
+        self.source.close()
+        return sorted(tracklets, key=lambda t: t.track_id)
+
+    @property
+    def finished_unsaved(self) -> int:
+        """Kept tracklets that finished and are not in the journal yet."""
+        return self.builder.finished_tracks + len(self._unsaved)
+
+    @property
+    def unsaved_tracks(self) -> int:
+        """Tracks a crash would lose now: open ones and finished ones not yet in the journal."""
+        return self.builder.live_tracks + self.builder.finished_tracks + len(self._unsaved)
+
+    def _with_appearance(self, tracklets: list[Tracklet]) -> list[Tracklet]:
+        """Give tracklets the appearance gathered live (the builder's enricher has no models)."""
         for t in tracklets:
             appearance = self._appearance.get(t.track_id)
             if appearance is not None and appearance.samples:
                 t.features = np.stack([f for _, f in appearance.samples])
                 t.feature_frames = np.array([tick for tick, _ in appearance.samples], np.int64)
                 t.mean_feature = appearance.mean
-        self.source.close()
         return tracklets
 
     # ------------------------------------------------------------------ internals

@@ -23,6 +23,7 @@ import pytest
 import mot.camera
 from config.layout import CameraLayout
 from config.loader import load_config
+from mot.storage import load_tracklet_file
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
 from mtmc.matching import MatchingOptions
@@ -85,6 +86,11 @@ def test_global_ids_survive_new_rounds_expiry_and_new_tracks() -> None:
     agg.cluster()
     assert agg.local_to_global(0)[9] == first[0][1]  # it joins its vehicle and takes its id
     assert agg.local_to_global(1) == first[1]
+    # memory stays bounded: the features of ids no track carries any more are dropped
+    now.now += 10.0
+    agg.update(1, [live_track(1, 8, 5, 140, v3)])
+    agg.cluster()
+    assert set(agg._features) == set(agg.local_to_global(1).values()) == {first[1][8]}
 
 
 def wait_for(check: Callable[[], T], what: str, timeout: float = 60.0) -> T:
@@ -405,6 +411,8 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
         "2",
         "LIVE.TARGET_FPS",
         "8",
+        "LIVE.CHECKPOINT_SECONDS",
+        "1",
     ]
     session = LiveRun(load_config(EXAMPLES / "live_demo.yaml", overrides, mode="live"))
     stop = threading.Event()
@@ -416,9 +424,18 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
     finally:
         stop.set()
         runner.join(timeout=60)
+    session.clock.stop()
+    for worker in session.workers:
+        worker.join(timeout=60)
+        worker.checkpoint()  # finished tracklets go to disk and leave memory, their appearance too
+        assert worker.builder.finished_tracks == 0 and len(worker._appearance) <= worker.builder.live_tracks
+    saved = sum(w.stats.saved for w in session.workers)
     written = session.shutdown()
     assert all(not w.is_alive() for w in session.workers)
     assert stats["tick"] >= 12 and all(c["running"] and not c["error"] for c in stats["per_camera"])
+    assert all(0 < c["fps"] <= 8 * 1.25 for c in stats["per_camera"])  # achieved, at most the tick rate
+    npz = [p for p in written if p.suffix == ".npz"]
+    assert saved > 0 and sum(len(load_tracklet_file(p).tracklets) for p in npz) >= saved
     assert {p.name for p in written} >= {"live.npz", "live.csv", "live_layout.txt", "live_ids.json"}
     # the session can be re-clustered offline
     config = tmp_path / "again.yaml"
