@@ -93,8 +93,9 @@ def run_cli(
 ) -> int:
     """Parse arguments, load and validate the config, then run ``body``; map errors to exit codes.
 
-    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 130 interrupted
-    (SIGINT), 143 terminated (SIGTERM); both save what was tracked, marked incomplete.
+    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 3 finished and saved
+    but a video was not fully read (a corrupt stretch skipped, or it ended early), 130
+    interrupted (SIGINT), 143 terminated (SIGTERM); both save what was tracked, marked incomplete.
     """
     parser = build_parser(description)
     args = parse_args(parser, argv)
