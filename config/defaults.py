@@ -637,7 +637,7 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.STALL_SECONDS",
         5.0,
         ck.float_range(0.0, None, lo_open=True),
-        "A camera stuck this long stops holding the others back; /healthz fails when all are.",
+        "A camera with no new frame this long is stalled: not tracked, its tracks end, /healthz 503.",
     ),
     Key("LIVE.LOOP_VIDEO", True, ck.is_bool(), "Restart video files when they end."),
     Key(

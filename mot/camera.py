@@ -352,7 +352,8 @@ def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], 
     mask = None
     if mot.DETECTION_MASK:
         mask = load_mask(mot.DETECTION_MASK)
-        check_mask_size(mask, (info.height, info.width), mot.DETECTION_MASK)
+        if info.width > 0:  # 0: a live stream not up yet (the mask then applies by clipped box centres)
+            check_mask_size(mask, (info.height, info.width), mot.DETECTION_MASK)
     classes = list(mot.TRACKED_CLASSES)
     return lambda dets: filter_detections(dets, conf, classes, mask)
 

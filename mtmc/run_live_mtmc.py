@@ -3,9 +3,11 @@
 python mtmc/run_live_mtmc.py --config config/examples/live_demo.yaml [KEY VALUE ...]
 
 Cameras are EXPRESS.CAMERAS (files loop with LIVE.LOOP_VIDEO; rtsp:// and http:// streams are
-read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
+read live, each in its own capture process; one that is down at start-up joins when it comes
+up). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
 LIVE.ACCESS_TOKEN is set; a non-loopback LIVE.BIND_ADDRESS needs one); /api/tracks and
-/api/stats give JSON, /healthz fails (503) once no camera produced a frame for LIVE.STALL_SECONDS.
+/api/stats give JSON, /healthz fails (503, naming the cameras) while any camera delivered no new
+frame for LIVE.STALL_SECONDS (it is then stalled: not tracked, its tracks end).
 Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two seconds (a camera inside a
 slow frame gets up to FINISH_WITHIN more) and writes what was gathered: per camera
 ``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}`` (frames are ticks at LIVE.TARGET_FPS),
@@ -40,9 +42,10 @@ from mot.plan import save_plan
 from mot.storage import save_all
 from mtmc.express import camera_jobs, matching_options
 from mtmc.live.aggregator import LiveMTMCAggregator
+from mtmc.live.capture import LiveSource, is_stream
 from mtmc.live.clock import VirtualClock, health
 from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
-from mtmc.live.worker import LiveMOTWorker, LiveSource
+from mtmc.live.worker import LiveMOTWorker
 
 log = logging.getLogger("mtmc.live")
 
@@ -124,13 +127,17 @@ class LiveRun:
             builder,
             self.cfg.LIVE.SLEEP_ON_EMPTY,
             mot.REID_SAMPLES_PER_TRACK,
+            self.cfg.LIVE.STALL_SECONDS,
         )
 
     # ------------------------------------------------------------------ API payloads
 
     def health(self) -> tuple[bool, str]:
-        last = {w.camera: w.stats.last_frame_at for w in self.workers}
-        return health(last, self.started_monotonic, time.monotonic(), self.cfg.LIVE.STALL_SECONDS)
+        ended = {w.camera for w in self.workers if w.ident and not w.is_alive() and not w.stats.error}
+        last = {w.camera: w.stats.last_frame_at for w in self.workers if w.camera not in ended}
+        failed = {w.camera: w.stats.error for w in self.workers if w.stats.error}
+        now, stall = time.monotonic(), self.cfg.LIVE.STALL_SECONDS
+        return health(last, self.started_monotonic, now, stall, failed)  # a file that ended is no fault
 
     def tracks_json(self) -> dict[str, Any]:
         snapshot = self.aggregator.snapshot()
@@ -173,6 +180,10 @@ class LiveRun:
                     "tracks": w.stats.tracks,
                     "running": w.is_alive(),
                     "error": w.stats.error,
+                    "stalled": w.stats.stalled,
+                    "stalls": w.stats.stalls,
+                    "connected": w.source.connected,
+                    "decode_errors": w.source.decode_errors,
                 }
                 for w in self.workers
             ],
@@ -218,6 +229,8 @@ class LiveRun:
                 "fps": self.fps,
                 "live": True,
                 "complete": True,
+                "stalls": worker.stats.stalls,
+                "decode_errors": worker.source.decode_errors,
             }
             written += save_all(job.output_dir, "live", tracklets, info=info)
             ids[job.name] = {str(k): v for k, v in self.aggregator.local_to_global(job.index).items()}
@@ -275,6 +288,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.error("%s", problem)
         return 2
     for job in camera_jobs(cfg):
+        if is_stream(job.cfg.MOT.VIDEO):
+            continue  # a network camera down now joins when it comes up (the others do not wait for it)
         try:
             probe_video(job.cfg.MOT.VIDEO)
         except VideoSourceError as err:

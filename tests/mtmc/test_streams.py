@@ -17,7 +17,7 @@ import pytest
 from mot.run_tracker import main as run_tracker
 from mot.storage import load_tracklet_file
 from mtmc.live.server import FrameHub, LiveServer
-from mtmc.live.worker import LiveSource
+from mtmc.live.capture import LiveSource
 from tests.conftest import EXAMPLES, INTERSECTION
 
 
@@ -75,23 +75,25 @@ def test_a_live_stream_source_reconnects_when_the_stream_comes_back(broadcast: B
     try:
         assert source.is_stream
 
-        def wait_frame() -> bool:
-            deadline = time.monotonic() + 10
+        def wait_frame(after: int) -> int:
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                if source.frame(0) is not None:
-                    return True
+                frame = source.frame(0)
+                if frame is not None and frame.seq > after:
+                    return frame.seq
                 time.sleep(0.1)
-            return False
+            return 0
 
-        assert wait_frame()
+        seq = wait_frame(0)
+        assert seq
         port = broadcast.server.port
         broadcast.stop()
         time.sleep(0.5)
-        with source._lock:  # forget the last frame, so a new one must come from the new server
-            source._latest = None
+        dropped = source.frame(0)
+        assert dropped is not None
         again = Broadcast(video_jpegs(5), port=port)
         try:
-            assert wait_frame(), "no frame after the stream came back"
+            assert wait_frame(dropped.seq), "no new frame after the stream came back"
         finally:
             again.stop()
     finally:
