@@ -610,7 +610,8 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.ACCESS_TOKEN",
         "",
         ck.is_str(),
-        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...).",
+        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...); "
+        "at least 16 characters when LIVE.BIND_ADDRESS is not loopback.",
     ),
     Key(
         "LIVE.REQUEST_TIMEOUT",

@@ -182,7 +182,7 @@ class LiveRun:
                     "error": w.stats.error,
                     "stalled": w.stats.stalled,
                     "stalls": w.stats.stalls,
-                    "connected": w.source.connected,
+                    "source": w.source.state,
                     "decode_errors": w.source.decode_errors,
                 }
                 for w in self.workers

@@ -85,12 +85,15 @@ class LiveSource:
             if not self.loop:
                 return None
             index %= self._length
-        return self._read_file(index)
+        frame = self._read_file(index)
+        if frame is None and self.loop and 0 < self._length <= index:  # the end of a file that did not say
+            return self._read_file(index % self._length)
+        return frame
 
     @property
-    def connected(self) -> bool:
-        """A stream's capture is receiving frames (files: always)."""
-        return self._stream.connected if self._stream is not None else True
+    def state(self) -> str:
+        """A stream's capture state ("starting", "up", "down"); "file" for a file."""
+        return self._stream.state if self._stream is not None else "file"
 
     def close(self) -> None:
         if self._stream is not None:
@@ -143,7 +146,7 @@ class StreamCapture:
         self._latest: Frame | None = None
         self._received = 0
         self._closed = threading.Event()
-        self.connected = False
+        self.state = "starting"  # until the capture process reports "up" or "down"
         self._start_child()
         self._thread = threading.Thread(target=self._receive, name=f"capture:{url}", daemon=True)
         self._thread.start()
@@ -218,12 +221,11 @@ class StreamCapture:
                 kind, message = self._events.get_nowait()
             except (queue.Empty, EOFError, OSError):
                 return
-            up = kind == "up"
-            if up != self.connected:
-                log.log(logging.INFO if up else logging.WARNING, "%s: %s", self.url, message)
+            if kind != self.state:
+                log.log(logging.INFO if kind == "up" else logging.WARNING, "%s: %s", self.url, message)
             else:
                 log.debug("%s: %s", self.url, message)
-            self.connected = up
+            self.state = kind
 
 
 def _same_picture(image: np.ndarray, previous: np.ndarray | None) -> bool:
@@ -237,6 +239,8 @@ def _same_picture(image: np.ndarray, previous: np.ndarray | None) -> bool:
 def capture_main(url: str, frames: Any, events: Any, want: Any, stop: Any, open_timeout: float) -> None:
     """Open ``url``, read it and hand a frame over whenever ``want`` is set; reconnect when it drops."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # FFmpeg's fatal errors only: we report the state
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
     frames.cancel_join_thread()  # exiting never waits for the parent to read
     events.cancel_join_thread()
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()

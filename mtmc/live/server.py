@@ -26,7 +26,10 @@ What keeps a misbehaving client from taking the server down:
 
 With an access token set, every route needs it, as ``Authorization: Bearer <token>``, an
 ``X-Access-Token`` header or a ``?token=`` query parameter (the index page passes it on to its
-streams and API calls). ``exposure_problem`` refuses a non-loopback address without a token.
+streams and API calls). ``exposure_problem`` refuses a non-loopback address without a token of
+at least ``MIN_PUBLIC_TOKEN`` characters. A token may be any Unicode text: header values sent as
+UTF-8 are accepted too. No token, right or wrong, is ever written to the log. The listen backlog
+(``LISTEN_BACKLOG``) lets a burst of connections wait to be answered (or refused with 503).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import ipaddress
 import json
 import logging
 import math
+import re
 import select
 import socket
 import sys
@@ -56,6 +60,9 @@ EXTRA_THREADS = 16  # handler threads beyond the stream slots, for pages, API ca
 KEEPALIVE_SECONDS = 5.0  # a silent camera's stream repeats its last frame this often
 STREAM_WRITE_TIMEOUT = 10.0  # a stream client that stops reading for this long is dropped
 SERVER_NAME = "vehicle-mtmc"
+MIN_PUBLIC_TOKEN = 16  # characters an access token needs when the server is reachable from other machines
+LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them (the default is 5)
+TOKEN_IN_QUERY = re.compile(r"(?i)(token=)[^&\s]*")
 DISCONNECTS = (ConnectionError, TimeoutError)
 
 
@@ -185,9 +192,12 @@ class LiveServer:
         if not self.token:
             return True
         bearer = headers.get("Authorization", "")
-        given = [
+        sent = [
             bearer[7:].strip() if bearer[:7].lower() == "bearer " else "",
             headers.get("X-Access-Token", ""),
+        ]
+        given = [
+            *(form for value in sent for form in header_forms(value)),
             *urllib.parse.parse_qs(query).get("token", []),
         ]
         expected = self.token.encode()
@@ -203,6 +213,7 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], handler: type, max_threads: int) -> None:
         self.max_threads, self.threads = max_threads, 0
@@ -268,15 +279,7 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
             return SERVER_NAME  # no Python version banner
 
         def log_message(self, format: str, *args: Any) -> None:
-            message = format % args
-            if server.token:  # request lines may carry it as ?token=
-                for form in {
-                    server.token,
-                    urllib.parse.quote(server.token, safe=""),
-                    urllib.parse.quote_plus(server.token),
-                }:
-                    message = message.replace(form, "<token>")
-            log.debug("%s %s", self.address_string(), message)
+            log.debug("%s %s", self.address_string(), redact(format % args, server.token))
 
         def do_GET(self) -> None:
             try:
@@ -393,6 +396,20 @@ def _peer_gone(sock: socket.socket) -> bool:
         return True
 
 
+def header_forms(value: str) -> list[str]:
+    """A header value as received (latin-1, as HTTP says) and, when it is UTF-8 bytes, as Unicode."""
+    try:
+        return [value, value.encode("latin-1").decode("utf-8")]
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return [value]
+
+
+def redact(message: str, token: str) -> str:
+    """A log line without any token: every ``token=`` value (right or wrong) and the token itself."""
+    message = TOKEN_IN_QUERY.sub(r"\1<token>", message)
+    return message.replace(token, "<token>") if token else message
+
+
 def is_loopback(address: str) -> bool:
     """Whether ``address`` (an IP or a host name) is reachable only from this machine."""
     if not address:
@@ -409,10 +426,17 @@ def is_loopback(address: str) -> bool:
 
 
 def exposure_problem(address: str, token: str) -> str | None:
-    """Why serving on ``address`` without ``token`` is refused (None when it is fine)."""
-    if token or is_loopback(address):
+    """Why serving on ``address`` with ``token`` is refused (None when it is fine)."""
+    if is_loopback(address):
         return None
     shown = address or "every interface"
+    if token and len(token) < MIN_PUBLIC_TOKEN:
+        return (
+            f"LIVE.ACCESS_TOKEN: too short ({len(token)} characters) for {shown}, which other machines can "
+            f'reach; use at least {MIN_PUBLIC_TOKEN}, e.g. "$(openssl rand -hex 16)"'
+        )
+    if token:
+        return None
     return (
         f"LIVE.BIND_ADDRESS: {shown} can be reached from other machines, and the live server has no "
         "access token, so anyone on the network could watch the cameras. Set one, e.g. "

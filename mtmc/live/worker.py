@@ -105,7 +105,7 @@ class LiveMOTWorker(threading.Thread):
         self.detector, self.select, self.embed_crops, self.tracker = detector, select, embed_crops, tracker
         self.builder, self.sleep_on_empty, self.samples_per_track = builder, sleep_on_empty, samples_per_track
         self.stall_seconds = stall_seconds
-        self._started = time.monotonic()
+        self._began = time.monotonic()
         self._last_seq = -1
         self.embed_every = max(1, round(EMBED_EVERY * source.target_fps))
         self.stats = WorkerStats()
@@ -116,7 +116,7 @@ class LiveMOTWorker(threading.Thread):
 
     def run(self) -> None:
         last = -1
-        self._started = time.monotonic()
+        self._began = time.monotonic()
         try:
             while True:
                 tick = self.clock.wait_for_tick(self.camera, last)
@@ -186,7 +186,7 @@ class LiveMOTWorker(threading.Thread):
 
     def _check_stall(self) -> None:
         """Mark the camera stalled once it delivered no new frame for ``stall_seconds``; end its tracks."""
-        since = self.stats.last_frame_at if self.stats.last_frame_at is not None else self._started
+        since = self.stats.last_frame_at if self.stats.last_frame_at is not None else self._began
         if self.stats.stalled or time.monotonic() - since < self.stall_seconds:
             return
         self.stats.stalled, self.stats.stalls = True, self.stats.stalls + 1

@@ -335,13 +335,18 @@ def test_the_access_token_is_required_by_every_route(
         ("0.0.0.0", "", True),
         ("", "", True),
         ("192.168.1.20", "", True),
-        ("0.0.0.0", "s3cret", False),
+        ("0.0.0.0", "0123456789abcdef", False),
+        ("0.0.0.0", "s3cret", True),  # too short for a public bind
+        ("0.0.0.0", "x", True),
+        ("127.0.0.1", "x", False),  # loopback: any token
     ],
 )
-def test_exposure_without_a_token_is_refused(address: str, token: str, refused: bool) -> None:
+def test_exposure_without_a_long_enough_token_is_refused(address: str, token: str, refused: bool) -> None:
     problem = exposure_problem(address, token)
     assert (problem is not None) is refused
-    if problem:
+    if problem and token:
+        assert problem.startswith("LIVE.ACCESS_TOKEN") and "at least 16" in problem
+    elif problem:
         assert problem.startswith("LIVE.BIND_ADDRESS") and "LIVE.ACCESS_TOKEN" in problem
 
 
