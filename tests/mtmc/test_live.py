@@ -417,7 +417,8 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
     runner.start()
     try:
         stats = wait_for(lambda: camera_stats(session), "frames, two clustering rounds and global ids", 300)
-        assert get(session.server, "/healthz")[::2] == (200, b"ok\n")
+        status, _, body = get(session.server, "/healthz")
+        assert status == 200 and body.startswith(b"ok\ncam_a: ok") and b"\ncam_b: ok" in body
     finally:
         stop.set()
         runner.join(timeout=60)
