@@ -6,26 +6,31 @@ the camera delivered a new picture, so the worker can tell a new frame from the 
 
 Why a process per network camera: OpenCV's FFmpeg backend serialises ``open()`` within a
 process, so one camera waiting on an unreachable URL (up to its open timeout) would hold up
-every other camera's (re)open. ``StreamCapture`` runs open and read in a child process (spawned:
-no copy of the parent's model threads) that reconnects with back-off and sends a frame when the
-parent asks for one (at most one in flight: a bounded queue of one, so nothing grows when the
-parent is slow). A camera that is down at start-up simply has no frame until it comes up. Files
-are read in the worker's own thread: a local file opens in milliseconds and only ever blocks on
-itself once network opens happen elsewhere.
+every other camera's (re)open. ``StreamCapture`` runs open and read in a child process
+(``python -m mtmc.live.capture URL``: a fresh interpreter that imports OpenCV only, not the
+models) that reconnects with back-off. The two talk over pipes: the parent writes one byte to
+ask for a frame, the child answers with the next frame it reads (so at most one frame is in
+flight and nothing queues up when the parent is slow) and reports "up"/"down" as it happens. The
+child exits when its stdin closes, which also happens when the parent dies (even ``kill -9``).
+A camera that is down at start-up simply has no frame until it comes up. Files are read in the
+worker's own thread: a local file opens in milliseconds and only ever blocks on itself once
+network opens happen elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import os
-import queue
 import signal
+import struct
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import BinaryIO
 
 import cv2
 import numpy as np
@@ -36,7 +41,10 @@ log = logging.getLogger(__name__)
 
 OPEN_TIMEOUT = 10.0  # seconds a network camera's open() may take before it counts as down
 READ_TIMEOUT = 10.0  # seconds without data before a read fails and the camera reconnects
-MAX_BACKOFF = 10.0  # seconds between two reconnection attempts at most
+MAX_BACKOFF = 10.0  # seconds between two reconnection attempts (or capture process restarts) at most
+HEADER = struct.Struct("<cIIII")  # kind (F frame, U up, D down), height, width, channels, payload bytes
+ASK = b"f"  # parent -> child: send the next frame you read
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -139,15 +147,13 @@ class StreamCapture:
     """A network camera read in a child process; ``latest()`` is the newest frame received."""
 
     def __init__(self, url: str, target_fps: float, open_timeout: float = OPEN_TIMEOUT) -> None:
-        self.url, self.period = url, 1.0 / target_fps
-        self.open_timeout = open_timeout
-        self._ctx = mp.get_context("spawn")
+        self.url, self.period, self.open_timeout = url, 1.0 / target_fps, open_timeout
         self._lock = threading.Lock()
         self._latest: Frame | None = None
         self._received = 0
         self._closed = threading.Event()
         self.state = "starting"  # until the capture process reports "up" or "down"
-        self._start_child()
+        self._process = self._start_child()
         self._thread = threading.Thread(target=self._receive, name=f"capture:{url}", daemon=True)
         self._thread.start()
 
@@ -155,77 +161,84 @@ class StreamCapture:
         with self._lock:
             return self._latest
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
     def close(self) -> None:
         self._closed.set()
-        self._thread.join(timeout=2.0)
-        self._stop_child()
+        self._stop_child(self._process)
+        self._thread.join(timeout=2.0)  # it sees the end of the child's output
+        if not self._thread.is_alive():
+            self._process.stdout.close()  # type: ignore[union-attr]
 
     # ------------------------------------------------------------------ internals
 
-    def _start_child(self) -> None:
-        self._frames: Any = self._ctx.Queue(maxsize=1)
-        self._events: Any = self._ctx.Queue(maxsize=16)
-        self._want, self._stop = self._ctx.Event(), self._ctx.Event()
-        self._process = self._ctx.Process(
-            target=capture_main,
-            args=(self.url, self._frames, self._events, self._want, self._stop, self.open_timeout),
-            name=f"capture:{self.url}",
-            daemon=True,
+    def _start_child(self) -> subprocess.Popen:
+        path = os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))
+        return subprocess.Popen(
+            [sys.executable, "-m", "mtmc.live.capture", self.url, str(self.open_timeout)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
+            start_new_session=True,  # a Ctrl-C in the terminal is for the parent, which then stops it
         )
-        self._process.start()
 
-    def _stop_child(self) -> None:
-        self._stop.set()
-        self._process.join(timeout=1.0)
-        if self._process.is_alive():  # inside a blocking open or read
-            self._process.terminate()
-            self._process.join(timeout=2.0)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=2.0)
-        for q in (self._frames, self._events):
-            q.close()
-            q.cancel_join_thread()
+    @staticmethod
+    def _stop_child(process: subprocess.Popen) -> None:
+        """Closing its stdin ends it at once, even inside a blocking open (its stdout then ends)."""
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # type: ignore[union-attr]
+        try:
+            process.wait(timeout=2.0)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=2.0)
 
     def _receive(self) -> None:
-        """Ask for a frame once per tick period; a picture identical to the last one is not new."""
-        previous: np.ndarray | None = None
+        """Ask for a frame once per tick period; restart the child (with back-off) if it dies."""
+        delay = 0.5
         while not self._closed.is_set():
-            asked = time.monotonic()
-            self._want.set()
-            try:
-                image = self._frames.get(timeout=0.25)
-            except queue.Empty:
-                image = None
-            except (EOFError, OSError):  # the child went away while sending
-                image = None
-            self._drain_events()
-            if not self._process.is_alive() and not self._closed.is_set():
-                log.warning(
-                    "%s: the capture process ended (exit code %s); restarting it",
-                    self.url,
-                    self._process.exitcode,
-                )
-                self._stop_child()
-                self._start_child()
-            if image is not None and not _same_picture(image, previous):
-                previous = image
+            started = time.monotonic()
+            self._serve(self._process)
+            if self._closed.is_set():
+                return
+            log.warning(
+                "%s: the capture process ended (exit code %s); restarting it", self.url, self._process.poll()
+            )
+            self._stop_child(self._process)
+            self._process.stdout.close()  # type: ignore[union-attr]
+            delay = 0.5 if time.monotonic() - started > 60 else min(2 * delay, MAX_BACKOFF)
+            if self._closed.wait(delay):
+                return
+            self._process = self._start_child()
+
+    def _serve(self, process: subprocess.Popen) -> None:
+        """Read the child's messages until its output ends; a picture identical to the last is not new."""
+        previous: np.ndarray | None = None
+        asked = time.monotonic()
+        if not _ask(process.stdin):  # type: ignore[arg-type]
+            return
+        while (message := _read_message(process.stdout)) is not None:  # type: ignore[arg-type]
+            kind, payload = message
+            if isinstance(payload, bytes):
+                self._state(kind, payload.decode(errors="replace"))
+                continue
+            if not _same_picture(payload, previous):
+                previous = payload
                 with self._lock:
                     self._received += 1
-                    self._latest = Frame(self._received, image)
+                    self._latest = Frame(self._received, payload)
             self._closed.wait(max(0.0, self.period - (time.monotonic() - asked)))
-
-    def _drain_events(self) -> None:
-        while True:
-            try:
-                kind, message = self._events.get_nowait()
-            except (queue.Empty, EOFError, OSError):
+            asked = time.monotonic()
+            if self._closed.is_set() or not _ask(process.stdin):  # type: ignore[arg-type]
                 return
-            if kind != self.state:
-                log.log(logging.INFO if kind == "up" else logging.WARNING, "%s: %s", self.url, message)
-            else:
-                log.debug("%s: %s", self.url, message)
-            self.state = kind
+
+    def _state(self, kind: str, message: str) -> None:
+        state = "up" if kind == "U" else "down"
+        level = logging.DEBUG if state == self.state else logging.INFO if state == "up" else logging.WARNING
+        log.log(level, "%s: %s", self.url, message)
+        self.state = state
 
 
 def _same_picture(image: np.ndarray, previous: np.ndarray | None) -> bool:
@@ -233,31 +246,62 @@ def _same_picture(image: np.ndarray, previous: np.ndarray | None) -> bool:
     return previous is not None and image.shape == previous.shape and np.array_equal(image, previous)
 
 
+def _ask(pipe: BinaryIO) -> bool:
+    try:
+        pipe.write(ASK)
+        pipe.flush()
+        return True
+    except (OSError, ValueError):  # the child is gone, or we closed the pipe
+        return False
+
+
+def _read_message(pipe: BinaryIO) -> tuple[str, np.ndarray | bytes] | None:
+    """One message of the child: ("F", image) or ("U"/"D", text); None at the end of its output."""
+    try:
+        head = pipe.read(HEADER.size)
+        if len(head) < HEADER.size:
+            return None
+        kind, height, width, channels, length = HEADER.unpack(head)
+        payload = bytearray(length)  # writable: the worker draws on the image
+        if pipe.readinto(payload) < length:  # type: ignore[attr-defined]
+            return None
+    except (OSError, ValueError):
+        return None
+    if kind == b"F":
+        return "F", np.frombuffer(payload, np.uint8).reshape(height, width, channels)
+    return kind.decode(), bytes(payload)
+
+
 # ---------------------------------------------------------------------- the child process
 
 
-def capture_main(url: str, frames: Any, events: Any, want: Any, stop: Any, open_timeout: float) -> None:
-    """Open ``url``, read it and hand a frame over whenever ``want`` is set; reconnect when it drops."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent stops us
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # FFmpeg's fatal errors only: we report the state
+def capture_main(url: str, open_timeout: float) -> None:
+    """Open ``url``, read it and send a frame whenever asked; reconnect when it drops."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    frames.cancel_join_thread()  # exiting never waits for the parent to read
-    events.cancel_join_thread()
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    out = sys.stdout.buffer
+    want, lock = threading.Event(), threading.Lock()
+    threading.Thread(target=_listen, args=(sys.stdin.buffer, want), daemon=True).start()
     delay = 0.5
-    while not stop.is_set():
+    while True:
         cap = _open(url, open_timeout)
         if cap is None:
-            _event(events, "down", f"cannot open the stream; retrying in {delay:.1f} s")
-            stop.wait(delay)
+            _send(out, lock, b"D", f"cannot open the stream; retrying in {delay:.1f} s".encode())
+            time.sleep(delay)
             delay = min(2 * delay, MAX_BACKOFF)
             continue
         delay = 0.5
-        _event(events, "up", "the stream is up")
-        _pump(cap, frames, want, stop)
+        _send(out, lock, b"U", b"the stream is up")
+        _pump(cap, out, lock, want)
         cap.release()
-        if not stop.is_set():
-            _event(events, "down", "the stream dropped; reconnecting")
+        _send(out, lock, b"D", b"the stream dropped; reconnecting")
+
+
+def _listen(pipe: BinaryIO, want: threading.Event) -> None:
+    """Requests from the parent; its end of the pipe closing (it stopped us, or died) ends us."""
+    while pipe.read(1):
+        want.set()
+    os._exit(0)
 
 
 def _open(url: str, open_timeout: float) -> cv2.VideoCapture | None:
@@ -274,25 +318,38 @@ def _open(url: str, open_timeout: float) -> cv2.VideoCapture | None:
     return None
 
 
-def _pump(cap: cv2.VideoCapture, frames: Any, want: Any, stop: Any) -> None:
+def _pump(cap: cv2.VideoCapture, out: BinaryIO, lock: threading.Lock, want: threading.Event) -> None:
     """Read every frame (a live stream must be drained), send one when asked."""
-    while not stop.is_set():
+    while True:
         ok, image = cap.read()
         if not ok:
             return
         if want.is_set():
             want.clear()
-            with contextlib.suppress(queue.Full):  # the parent has not taken the last one yet
-                frames.put_nowait(image)
+            image = np.ascontiguousarray(image, np.uint8)
+            if image.ndim == 2:
+                image = image[:, :, None]
+            _send(out, lock, b"F", image.data, image.shape)
 
 
-def _event(events: Any, kind: str, message: str) -> None:
-    with contextlib.suppress(queue.Full):
-        events.put_nowait((kind, message))
+def _send(
+    out: BinaryIO,
+    lock: threading.Lock,
+    kind: bytes,
+    payload: bytes | memoryview,
+    shape: tuple[int, ...] = (0, 0, 0),
+) -> None:
+    with lock:
+        try:
+            out.write(
+                HEADER.pack(kind, *shape, len(payload) if isinstance(payload, bytes) else payload.nbytes)
+            )
+            out.write(payload)
+            out.flush()
+        except (OSError, ValueError):  # the parent is gone
+            os._exit(0)
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A killed parent (kill -9) leaves no capture process behind, even one inside a blocking open."""
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
+if __name__ == "__main__":
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "8")  # FFmpeg's fatal errors only: we report the state
+    capture_main(sys.argv[1], float(sys.argv[2]))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import http.client
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ from mot.storage import load_tracklet_file
 from mtmc.live.capture import LiveSource, StreamCapture
 from mtmc.run_live_mtmc import LiveRun
 from mtmc.run_live_mtmc import main as run_live
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, REPO
 from tests.detection.test_video_faults import corrupt_copy, raw_mjpeg
 from tests.mtmc.test_live import wait_for
 from tests.mtmc.test_streams import Broadcast, video_jpegs
@@ -195,3 +197,30 @@ def test_a_slow_file_repeats_its_frame_without_a_new_sequence_number(shared: Pat
         assert seqs == [1, 1, 2, 2, 3, 3, 4, 4]
     finally:
         source.close()
+
+
+def test_a_killed_live_process_leaves_no_capture_process(tmp_path: Path) -> None:
+    """kill -9 of the parent closes the pipe the capture process listens on: it exits, even inside open()."""
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(4)
+        code = (
+            "import sys, time; from mtmc.live.capture import StreamCapture; "
+            f"c = StreamCapture('http://127.0.0.1:{hole.getsockname()[1]}/cam.mjpg', 4.0, 300); "
+            "print(c.pid, flush=True); time.sleep(600)"
+        )
+        parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
+        child = int(parent.stdout.readline())  # type: ignore[union-attr]
+        hole.settimeout(60)
+        peer, _ = hole.accept()  # the capture process is inside open()
+        parent.kill()
+        parent.wait(timeout=30)
+        wait_for(lambda: not Path(f"/proc/{child}").exists() or zombie(child), "the capture process to exit")
+        peer.close()
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")
+    except OSError:
+        return True
