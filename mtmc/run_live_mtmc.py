@@ -41,10 +41,11 @@ from mot.factory import build_tracker
 from mot.plan import save_plan
 from mot.storage import save_all
 from mtmc.express import camera_jobs, matching_options
+from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator
 from mtmc.live.capture import LiveSource, is_stream
 from mtmc.live.clock import VirtualClock, health
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError
 from mtmc.live.worker import LiveMOTWorker
 
 log = logging.getLogger("mtmc.live")

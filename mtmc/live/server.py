@@ -26,9 +26,8 @@ What keeps a misbehaving client from taking the server down:
 
 With an access token set, every route needs it, as ``Authorization: Bearer <token>``, an
 ``X-Access-Token`` header or a ``?token=`` query parameter (the index page passes it on to its
-streams and API calls). ``exposure_problem`` refuses a non-loopback address without a token of
-at least ``MIN_PUBLIC_TOKEN`` characters. A token may be any Unicode text: header values sent as
-UTF-8 are accepted too. No token, right or wrong, is ever written to the log. The listen backlog
+streams and API calls); ``mtmc.live.access`` holds the token rules (length for a public bind,
+UTF-8 header values, log redaction). No token, right or wrong, is ever written to the log. The listen backlog
 (``LISTEN_BACKLOG``) lets a burst of connections wait to be answered (or refused with 503).
 """
 
@@ -37,11 +36,9 @@ from __future__ import annotations
 import errno
 import hmac
 import html
-import ipaddress
 import json
 import logging
 import math
-import re
 import select
 import socket
 import sys
@@ -53,6 +50,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mtmc.live.access import header_forms, redact
+
 log = logging.getLogger(__name__)
 
 BOUNDARY = "frame"
@@ -60,9 +59,7 @@ EXTRA_THREADS = 16  # handler threads beyond the stream slots, for pages, API ca
 KEEPALIVE_SECONDS = 5.0  # a silent camera's stream repeats its last frame this often
 STREAM_WRITE_TIMEOUT = 10.0  # a stream client that stops reading for this long is dropped
 SERVER_NAME = "vehicle-mtmc"
-MIN_PUBLIC_TOKEN = 16  # characters an access token needs when the server is reachable from other machines
 LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them (the default is 5)
-TOKEN_IN_QUERY = re.compile(r"(?i)(token=)[^&\s]*")
 DISCONNECTS = (ConnectionError, TimeoutError)
 
 
@@ -394,55 +391,6 @@ def _peer_gone(sock: socket.socket) -> bool:
         return bool(readable) and not sock.recv(4096)
     except OSError:
         return True
-
-
-def header_forms(value: str) -> list[str]:
-    """A header value as received (latin-1, as HTTP says) and, when it is UTF-8 bytes, as Unicode."""
-    try:
-        return [value, value.encode("latin-1").decode("utf-8")]
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return [value]
-
-
-def redact(message: str, token: str) -> str:
-    """A log line without any token: every ``token=`` value (right or wrong) and the token itself."""
-    message = TOKEN_IN_QUERY.sub(r"\1<token>", message)
-    return message.replace(token, "<token>") if token else message
-
-
-def is_loopback(address: str) -> bool:
-    """Whether ``address`` (an IP or a host name) is reachable only from this machine."""
-    if not address:
-        return False  # '' listens on every interface
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(address, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
-
-
-def exposure_problem(address: str, token: str) -> str | None:
-    """Why serving on ``address`` with ``token`` is refused (None when it is fine)."""
-    if is_loopback(address):
-        return None
-    shown = address or "every interface"
-    if token and len(token) < MIN_PUBLIC_TOKEN:
-        return (
-            f"LIVE.ACCESS_TOKEN: too short ({len(token)} characters) for {shown}, which other machines can "
-            f'reach; use at least {MIN_PUBLIC_TOKEN}, e.g. "$(openssl rand -hex 16)"'
-        )
-    if token:
-        return None
-    return (
-        f"LIVE.BIND_ADDRESS: {shown} can be reached from other machines, and the live server has no "
-        "access token, so anyone on the network could watch the cameras. Set one, e.g. "
-        'LIVE.ACCESS_TOKEN "$(openssl rand -hex 16)" on the command line or LIVE: {ACCESS_TOKEN: ...} in '
-        "the config, and open the page as http://HOST:PORT/?token=<token>; or bind to 127.0.0.1"
-    )
 
 
 def bind_error_message(address: str, port: int, err: OSError) -> str:

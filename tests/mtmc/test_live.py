@@ -23,8 +23,9 @@ import pytest
 import mot.camera
 from config.layout import CameraLayout
 from config.loader import load_config
+from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError
 from mtmc.matching import MatchingOptions
 from mtmc.run_live_mtmc import LiveRun, live_model_problems
 from mtmc.run_mtmc import main as run_mtmc

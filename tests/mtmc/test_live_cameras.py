@@ -5,6 +5,7 @@ Every wait is for a condition with a generous deadline; nothing depends on the m
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import socket
 import subprocess
@@ -21,7 +22,7 @@ from config.loader import load_config
 from mot.storage import load_tracklet_file
 from mtmc.live.capture import LiveSource, StreamCapture
 from mtmc.run_live_mtmc import LiveRun
-from mtmc.run_live_mtmc import main as run_live
+from mtmc.run_live_mtmc import run as run_live
 from tests.conftest import EXAMPLES, REPO
 from tests.detection.test_video_faults import corrupt_copy, raw_mjpeg
 from tests.mtmc.test_live import wait_for
@@ -119,17 +120,18 @@ def test_a_stalled_and_a_dropped_stream_beside_a_file_camera(
 
 
 def test_a_dead_camera_at_start_up_joins_when_it_comes_up(
-    demo_cameras: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    demo_cameras: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/cam.mjpg"
     cfg = session_config(demo_cameras, tmp_path, url)
-    args = ["--config", str(EXAMPLES / "live_demo.yaml"), "--dry-run", "OUTPUT_DIR", str(tmp_path / "dry")]
-    cameras = "[{name: cam_a, video: %s}, {name: cam_b, video: '%s'}]"
-    assert run_live([*args, "EXPRESS.CAMERAS", cameras % (demo_cameras / "far.mp4", url)]) == 0
-    missing = cameras % (tmp_path / "nope.mp4", url)
-    assert run_live([*args, "EXPRESS.CAMERAS", missing]) == 2  # a missing file is still an error
-    assert "nope.mp4" in capfd.readouterr().err
+    dry = argparse.Namespace(dry_run=True)
+    assert run_live(session_config(demo_cameras, tmp_path / "dry", url), dry) == 0  # before: exit 2
+    (tmp_path / "bad.mp4").write_bytes(b"not a video" * 100)
+    cameras = f"[{{name: cam_a, video: {tmp_path / 'bad.mp4'}}}, {{name: cam_b, video: '{url}'}}]"
+    bad = load_config(EXAMPLES / "live_demo.yaml", ["EXPRESS.CAMERAS", cameras], mode="live")
+    assert run_live(bad, dry) == 2  # a file that cannot be decoded is still an error, naming it
+    assert "camera 'cam_a'" in caplog.text and "bad.mp4" in caplog.text
     session = Session(cfg)
     stream: Broadcast | None = None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import socket
 import urllib.parse
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mtmc.live.server import FrameHub, LiveServer, redact
+from mtmc.live.access import redact
+from mtmc.live.server import FrameHub, LiveServer
 from tests.conftest import EXAMPLES
 from tests.mtmc.test_live import request, status_of
 
@@ -75,12 +77,12 @@ def test_no_token_right_or_wrong_reaches_the_log(
 
 
 def test_a_short_token_for_a_public_bind_is_refused_at_start(
-    demo_cameras: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    demo_cameras: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from mtmc.run_live_mtmc import main as run_live
+    from config.loader import load_config
+    from mtmc.run_live_mtmc import run
 
-    base = ["--config", str(EXAMPLES / "live_demo.yaml"), "OUTPUT_DIR", str(tmp_path)]
-    assert run_live([*base, "LIVE.BIND_ADDRESS", "0.0.0.0", "LIVE.ACCESS_TOKEN", "x"]) == 2
-    err = capfd.readouterr().err
-    assert "LIVE.ACCESS_TOKEN: too short (1 characters)" in err and "at least 16" in err
-    assert "Traceback" not in err
+    overrides = ["OUTPUT_DIR", str(tmp_path), "LIVE.BIND_ADDRESS", "0.0.0.0", "LIVE.ACCESS_TOKEN", "x"]
+    cfg = load_config(EXAMPLES / "live_demo.yaml", overrides, mode="live")
+    assert run(cfg, argparse.Namespace(dry_run=True)) == 2
+    assert "LIVE.ACCESS_TOKEN: too short (1 characters)" in caplog.text and "at least 16" in caplog.text
