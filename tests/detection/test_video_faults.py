@@ -10,9 +10,12 @@ import cv2
 import pytest
 
 from detection.video import FrameReader, frame_number, iter_frames, probe_video
+from mot.camera import partly_read
 from mot.plan import camera_plan, format_camera
 from mot.run_tracker import main as run_tracker
 from mot.storage import load_tracklet_file
+from mtmc.express import CameraJob
+from mtmc.run_express_mtmc import not_fully_read_code
 from tests.conftest import EXAMPLES, INTERSECTION
 
 
@@ -99,3 +102,7 @@ def test_the_runner_tracks_past_a_corrupt_stretch_and_exits_3(
     assert max(int(t.frames.max()) for t in table.tracklets) > 200  # frames after the damage are tracked
     manifest = json.loads((out / "mot.manifest.json").read_text())
     assert manifest["video_read"] == read and table.info["complete"]
+    # express: a camera whose result set says so makes the run exit 3 (also when the set is reused)
+    jobs = [CameraJob(0, "corrupt", out, probe_mot(video))]
+    assert not_fully_read_code(jobs, set()) == 3 and not_fully_read_code(jobs, {0}) == 0
+    assert partly_read(out) == read and partly_read(tmp_path) is None
