@@ -99,9 +99,10 @@ def run_cli(
 ) -> int:
     """Parse arguments, load and validate the config, then run ``body``; map errors to exit codes.
 
-    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 128 + signal after a
-    stop signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP), having saved what was tracked, marked
-    incomplete. ``args.signals`` is the process's ``StopSignals`` (the live runner stops by it).
+    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 3 finished and saved
+    but a video was not fully read (a corrupt stretch skipped, or it ended early), 128 + signal
+    after a stop signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP), having saved what was tracked,
+    marked incomplete. ``args.signals`` is the process's ``StopSignals`` (the live runner stops by it).
     """
     parser = build_parser(description)
     args = parse_args(parser, argv)

@@ -380,6 +380,7 @@ def _receive(job: CameraJob, data: bytes) -> None:
         command=str(info.get("command", "express")),
         fingerprint=str(info.get("fingerprint", "")),
         complete=bool(info.get("complete")),
+        extra={"video_read": info["video_read"]} if "video_read" in info else None,
     )
     log.info("camera '%s': results received from the Ray worker and written to %s", job.name, job.output_dir)
 

@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,8 +103,17 @@ def read_session(path: Path) -> dict[str, Any] | None:
     return record
 
 
-def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: bool) -> list[Path]:
-    """Write the camera's result set from its journal; returns the files (none without a journal)."""
+def consolidate(
+    folder: Path,
+    session_id: str,
+    camera: SessionCamera,
+    complete: bool,
+    extra: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """Write the camera's result set from its journal; returns the files (none without a journal).
+
+    ``extra`` adds to the result metadata what only the running session knows (stalls, decode errors).
+    """
     directory = folder / camera.folder
     journal = directory / JOURNAL_NAME
     if not journal.is_file():
@@ -119,6 +129,7 @@ def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: 
         "complete": complete and not contents.problem,
         "checkpoint_records": contents.records,
         "skipped_bytes": contents.skipped_bytes,
+        **(extra or {}),
     }
     tracklets = sorted(contents.tracklets, key=lambda t: t.track_id)
     remove_manifest(directory, RESULT_STEM)
