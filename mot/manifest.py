@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from config.npz_safe import read_members
 from config.paths import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -185,11 +186,11 @@ def written_by_a_run(path: str | Path) -> bool:
     if not canonical.is_file():
         return False
     try:
-        with zipfile.ZipFile(canonical) as z, z.open("meta.npy") as member:
-            text = member.read().decode("utf-8", errors="replace")
-    except (OSError, KeyError, zipfile.BadZipFile):
+        meta = read_members(canonical, ["meta"]).get("meta")
+    except (OSError, ValueError, zipfile.BadZipFile):
         return False
-    return '"run_id"' in text
+    text = b"" if meta is None else meta.tobytes()
+    return b'"run_id"' in text
 
 
 def check_result_file(path: str | Path) -> dict[str, Any] | None:
