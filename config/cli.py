@@ -93,8 +93,10 @@ def run_cli(
 ) -> int:
     """Parse arguments, load and validate the config, then run ``body``; map errors to exit codes.
 
-    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 130 interrupted
-    (SIGINT), 143 terminated (SIGTERM); both save what was tracked, marked incomplete.
+    Exit codes: 0 success, 1 run failure (also results that cannot be written: disk full,
+    read-only), 2 bad configuration or input (also OUTPUT_DIR in use by another run, see
+    ``config.run_lock``), 130 interrupted (SIGINT), 143 terminated (SIGTERM); both save what
+    was tracked, marked incomplete.
     """
     parser = build_parser(description)
     args = parse_args(parser, argv)
@@ -107,9 +109,18 @@ def run_cli(
     except ConfigError as err:
         log.error("%s", err)
         return 2
+    from config.paths import StorageError
+    from config.run_lock import RunLockError, run_locked
+
     install_stop_handlers()
     try:
-        return body(cfg, args)
+        return run_locked(cfg.OUTPUT_DIR, mode, lambda: body(cfg, args))
+    except RunLockError as err:
+        log.error("%s", err)
+        return 2
+    except StorageError as err:  # disk full, read-only, forbidden: one line, no traceback
+        log.error("%s", err)
+        return 1
     except KeyboardInterrupt as err:
         code = stop_exit_code(err)
         how = "terminated (SIGTERM)" if code == 143 else "interrupted"

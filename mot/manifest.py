@@ -80,15 +80,23 @@ def remove_manifest(directory: str | Path, stem: str) -> None:
     manifest_path(directory, stem).unlink(missing_ok=True)
 
 
-def remove_set(directory: str | Path, stem: str, folders: Iterable[str | Path]) -> list[Path]:
-    """Remove the manifest, then every ``stem.*`` result file in ``directory`` and ``folders``."""
-    remove_manifest(directory, stem)
+def remove_set(directory: str | Path, stem: str) -> list[Path]:
+    """Remove the set's manifest, then the files it lists (nothing else: a user's own
+    ``mtmc.csv`` in a camera folder is not ours to delete)."""
+    directory = Path(directory)
+    path = manifest_path(directory, stem)
+    try:
+        listed = read_manifest(path).get("files", {}) if path.is_file() else {}
+    except ResultSetError as err:
+        log.warning("%s; removing only the manifest", err)
+        listed = {}
+    path.unlink(missing_ok=True)
     removed = []
-    for folder in {Path(directory), *map(Path, folders)}:
-        for path in folder.glob(f"{stem}.*"):
-            if path.is_file() and path.suffix in (".npz", ".pkl", ".csv", ".txt", ".mp4", ".json"):
-                path.unlink()
-                removed.append(path)
+    for key in listed:
+        target = _resolve(key, directory)
+        if target.is_file():
+            target.unlink()
+            removed.append(target)
     if removed:
         log.info("removed %d %s.* files of an earlier run", len(removed), stem)
     return removed

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from config.paths import temporary_name
 from detection.video import iter_frames, probe_video
 from mot.tracklet import Tracklet
 
@@ -99,7 +100,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._tmp = temporary_name(self.path, self.path.suffix)  # unique: two writers never share it
         self.codec = H264 if h264_available() else MPEG4
         self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.codec), fps, size_wh)
         if not self._writer.isOpened():

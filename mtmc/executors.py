@@ -52,6 +52,7 @@ from typing import Any
 from yacs.config import CfgNode
 
 from config.interrupts import die_with_driver, driver_alive
+from config.paths import StorageError
 from mot.camera import (
     RESULT_STEM,
     FeatureExtractionError,
@@ -131,6 +132,8 @@ def _run_batched(jobs: Sequence[CameraJob], models: ModelCache, progress: bool) 
                 ensure_video(job.output_dir, job.cfg.MOT, previous, progress)
         cameras = [(j.cfg, j.index, j.name, j.output_dir) for j in todo]
         run_cameras_batched(cameras, models, progress, run_id=todo[0].run_id if todo else "")
+    except StorageError:
+        raise  # the disk fails one by one just the same; every other camera is saved
     except Exception as err:
         log.debug("batched cameras:\n%s", traceback.format_exc())
         log.warning(
@@ -176,8 +179,8 @@ def _with_retries(job: CameraJob, retries: int, run: Callable[[], float]) -> Cam
 
 
 def _retries_for(err: BaseException, retries: int) -> int:
-    """A failing ReID model fails the same way again: no retry."""
-    return 0 if isinstance(err, FeatureExtractionError) else retries
+    """A failing ReID model or a full, read-only or forbidden disk fails the same way again: no retry."""
+    return 0 if isinstance(err, (FeatureExtractionError, StorageError)) else retries
 
 
 # --------------------------------------------------------------------------- processes

@@ -94,9 +94,10 @@ def mtmc_fingerprint(cfg: CfgNode, inputs: Sequence[Path]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def clear_mtmc(output_dir: Path, folders: Sequence[Path]) -> None:
-    """Remove the earlier multi-camera set (manifest first), so no stale ``mtmc.*`` survives a crash."""
-    remove_set(output_dir, RESULT_STEM, folders)
+def clear_mtmc(output_dir: Path) -> None:
+    """Remove the earlier multi-camera set (manifest first, then the files it lists), so no stale
+    ``mtmc.*`` of ours survives a crash; files the set does not list are left alone."""
+    remove_set(output_dir, RESULT_STEM)
 
 
 def save_mtmc_set(
@@ -111,7 +112,7 @@ def save_mtmc_set(
 ) -> list[Path]:
     """Write ``mtmc.*`` (run id and fingerprint in their metadata), then the set's manifest."""
     fingerprint = mtmc_fingerprint(cfg, inputs)
-    clear_mtmc(output_dir, [d for d in dirs if d is not None])
+    clear_mtmc(output_dir)
     info = {"run_id": run_id, "command": command, "fingerprint": fingerprint, "complete": complete}
     written = save_results(output_dir, dirs, result, info)
     write_manifest(

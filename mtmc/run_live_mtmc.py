@@ -30,7 +30,7 @@ from yacs.config import CfgNode
 
 from config.cli import run_cli
 from config.layout import CameraLayout, parse_layout
-from config.paths import atomic_write_text
+from config.paths import StorageError, atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
 from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
@@ -206,6 +206,7 @@ class LiveRun:
         self.server.stop()
         out = Path(self.cfg.OUTPUT_DIR)
         written = []
+        failures: list[StorageError] = []
         ids: dict[str, dict[str, int]] = {}
         for job, worker in zip(self.jobs, self.workers, strict=True):
             if worker.is_alive():
@@ -219,10 +220,16 @@ class LiveRun:
                 "live": True,
                 "complete": True,
             }
-            written += save_all(job.output_dir, "live", tracklets, info=info)
+            try:  # a camera whose disk is full or read-only does not stop the others' saves
+                written += save_all(job.output_dir, "live", tracklets, info=info)
+            except StorageError as err:
+                log.error("camera '%s': %s", job.name, err)
+                failures.append(err)
             ids[job.name] = {str(k): v for k, v in self.aggregator.local_to_global(job.index).items()}
         atomic_write_text(out / "live_layout.txt", layout_text(self.layout, self.fps))
         atomic_write_text(out / "live_ids.json", json.dumps(ids, indent=2) + "\n")
+        if failures:
+            raise failures[0]
         return [*written, out / "live_layout.txt", out / "live_ids.json"]
 
     def _join_workers(self) -> None:

@@ -102,7 +102,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     from mtmc.matching import match_tracklets
 
     dirs = [out / label for label in labels]
-    clear_mtmc(out, dirs)
+    clear_mtmc(out)
     result = match_tracklets([t for c in cameras for t in c], layout, matching_options(cfg))
     inputs = [Path(f) for f in files]
     written = save_mtmc_set(out, dirs, result, cfg, inputs, new_run_id(), "mtmc")
