@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from config.npz_safe import read_members
-from config.paths import atomic_write_text
+from config.paths import atomic_write_text, storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ def _resolve(key: str, directory: Path) -> Path:
 
 def remove_manifest(directory: str | Path, stem: str) -> None:
     """Mark the set as being rewritten: without its manifest no reader accepts it."""
-    manifest_path(directory, stem).unlink(missing_ok=True)
+    path = manifest_path(directory, stem)
+    with storage_errors(path):  # a read-only folder refuses even to unlink a missing file
+        path.unlink(missing_ok=True)
 
 
 def remove_set(directory: str | Path, stem: str) -> list[Path]:

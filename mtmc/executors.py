@@ -132,9 +132,7 @@ def _run_batched(jobs: Sequence[CameraJob], models: ModelCache, progress: bool) 
                 ensure_video(job.output_dir, job.cfg.MOT, previous, progress)
         cameras = [(j.cfg, j.index, j.name, j.output_dir) for j in todo]
         run_cameras_batched(cameras, models, progress, run_id=todo[0].run_id if todo else "")
-    except StorageError:
-        raise  # the disk fails one by one just the same; every other camera is saved
-    except Exception as err:
+    except Exception as err:  # then one by one: finished cameras are reused, a full disk is not retried
         log.debug("batched cameras:\n%s", traceback.format_exc())
         log.warning(
             "batched tracking failed (%s: %s); tracking the cameras one by one", type(err).__name__, err
