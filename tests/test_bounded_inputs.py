@@ -209,3 +209,9 @@ def test_run_mtmc_maps_layout_names_from_the_tracklet_files(tmp_path: Path) -> N
     (tmp_path / "layout.txt").write_text("north west 1 5\nfps 10 10\n")
     with pytest.raises(ConfigError, match=r"unknown camera 'west' \(known cameras: north, south\)"):
         load_config(None, overrides, mode="mtmc")
+
+
+@pytest.mark.parametrize("key", ["LIVE.REQUEST_TIMEOUT", "EXPRESS.RAY_NUM_CPUS", "LIVE.CLUSTER_INTERVAL"])
+def test_infinite_numbers_are_refused_in_the_config(key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{key}: expected a finite number in .*, got inf"):
+        load_config(None, [key, ".inf"], mode="any")

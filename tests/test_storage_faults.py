@@ -43,10 +43,12 @@ def tracker(shared: Path, out: Path, *extra: str) -> list[str]:
 
 @contextlib.contextmanager
 def mounted(target: Path, *options: str) -> Iterator[None]:
-    """``mount <options> target``, unmounted afterwards; skips the test where mounting is refused."""
+    """``mount <options> target`` for each of ``options`` (TARGET stands for it), unmounted afterwards;
+    skips the test where mounting is refused."""
     target.mkdir(parents=True, exist_ok=True)
     for command in options:
-        proc = subprocess.run(["mount", *command.split(), str(target)], capture_output=True, text=True)
+        args = [str(target) if word == "TARGET" else word for word in command.split()]
+        proc = subprocess.run(["mount", *args, str(target)], capture_output=True, text=True)
         if proc.returncode:
             subprocess.run(["umount", str(target)], capture_output=True)
             pytest.skip(f"cannot mount here ({proc.stderr.strip()})")
@@ -73,7 +75,7 @@ def express(cameras: Path, out: Path, *extra: str) -> list[str]:
         ("full", ["-t tmpfs -o size=4k tmpfs"], "No space left on device (the disk is full"),
         (
             "read-only",
-            ["--bind", "-o remount,ro,bind"],
+            ["--bind TARGET", "-o remount,ro,bind"],
             "Read-only file system (the file system is read-only",
         ),
     ],
