@@ -92,11 +92,11 @@ def remove_set(directory: str | Path, stem: str) -> list[Path]:
     except ResultSetError as err:
         log.warning("%s; removing only the manifest", err)
         listed = {}
-    path.unlink(missing_ok=True)
+    remove_manifest(directory, stem)
     removed = []
     for key in listed:
         target = _resolve(key, directory)
-        if target.is_file():
+        if target.name.startswith(f"{stem}.") and target.is_file():  # an edited manifest names no other file
             target.unlink()
             removed.append(target)
     if removed:
