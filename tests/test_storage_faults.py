@@ -69,27 +69,29 @@ def express(cameras: Path, out: Path, *extra: str) -> list[str]:
     )
 
 
+FULL = ["-t tmpfs -o size=4k tmpfs"]  # a 4 KB tmpfs: the first results file fills it
+READ_ONLY = ["--bind TARGET", "-o remount,ro,bind"]
+
+
 @pytest.mark.parametrize(
-    ("fault", "options", "expected"),
+    ("options", "executor", "expected"),
     [
-        ("full", ["-t tmpfs -o size=4k tmpfs"], "No space left on device (the disk is full"),
-        (
-            "read-only",
-            ["--bind TARGET", "-o remount,ro,bind"],
-            "Read-only file system (the file system is read-only",
-        ),
+        (FULL, "sequential", "/mot.pkl: No space left on device (the disk is full"),
+        (FULL, "batched", "/mot.pkl: No space left on device (the disk is full"),
+        (READ_ONLY, "sequential", "/mot.manifest.json: Read-only file system (the file system is read-only"),
     ],
+    ids=["full", "full-batched", "read-only"],
 )
 def test_a_camera_folder_that_cannot_be_written(
-    fault: str, options: list[str], expected: str, cameras: Path, tmp_path: Path
+    options: list[str], executor: str, expected: str, cameras: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     with mounted(out / "1_near", *options):
-        proc = runner(*express(cameras, out))
+        proc = runner(*express(cameras, out, "EXPRESS.EXECUTOR", executor))
     assert proc.returncode == 1, proc.stderr
-    assert f"cannot write {out / '1_near'}/mot." in proc.stderr and expected in proc.stderr
+    assert f"cannot write {out / '1_near'}{expected}" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "trying again" not in proc.stderr  # the same disk fails the same way: not retried
+    assert "trying again" not in proc.stderr and "one by one" not in proc.stderr  # not retried
     table = load_tracklet_file(out / "0_far" / "mot.npz")  # the other camera is saved, complete
     assert table.info["complete"] and table.tracklets and (out / "0_far" / "mot.manifest.json").is_file()
 
