@@ -18,7 +18,7 @@ import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,18 +89,15 @@ def storage_errors(path: Path) -> Iterator[None]:
         raise StorageError(err.errno, f"cannot write {path}: {err.strerror} ({hint})", str(path)) from None
 
 
-def sweep_temporary(folder: str | Path) -> list[Path]:
-    """Remove the temporary files of killed writes in ``folder`` and its sub-folders (one level).
+def sweep_temporary(folders: Iterable[Path]) -> list[Path]:
+    """Remove the temporary files of killed writes directly in ``folders``.
 
     Only names this module makes (``temporary_name``) are touched; call it while holding the
-    folder's run lock (``config.run_lock``), so no live writer's file is removed.
+    folders' run lock (``config.run_lock``), so no live writer's file is removed.
     """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
     removed = []
-    for sub in [folder, *(p for p in folder.iterdir() if p.is_dir())]:
-        for path in sub.iterdir():
+    for folder in folders:
+        for path in folder.iterdir():
             if TMP_NAME.match(path.name) and path.is_file():
                 with contextlib.suppress(OSError):
                     path.unlink()

@@ -95,6 +95,12 @@ def run_locked(output_dir: str, command: str, body: Callable[[], int]) -> int:
     if not output_dir:  # commands that write no results (evaluation without OUTPUT_DIR)
         return body()
     with output_lock(output_dir, command):
-        if swept := sweep_temporary(output_dir):
+        if swept := sweep_temporary(run_folders(Path(output_dir))):
             log.info("removed %d temporary files of an interrupted write (%s, ...)", len(swept), swept[0])
         return body()
+
+
+def run_folders(output_dir: Path) -> list[Path]:
+    """``output_dir`` and its sub-folders (camera folders), except those that are another run's OUTPUT_DIR."""
+    subs = [p for p in output_dir.iterdir() if p.is_dir() and not (p / LOCK_NAME).exists()]
+    return [output_dir, *subs]
