@@ -29,6 +29,8 @@ def alias_bomb(levels: int = 9) -> str:
     lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for prev, name in zip("abcdefghi", "bcdefghij"[:levels], strict=False):
         lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    last = "abcdefghij"[levels]
+    lines.append(f"MOT:\n  TRACKED_CLASSES: *{last}")  # where validation would walk all of it
     return "\n".join(lines) + "\n"
 
 
