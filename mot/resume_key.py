@@ -115,9 +115,11 @@ class HashCache:
         return self.entries[key]
 
     def save(self) -> None:
-        """Write the cache if it changed; a cache that cannot be written only costs re-hashing."""
+        """Write the cache if it changed, without files that are gone; a cache that cannot be written
+        only costs re-hashing."""
         if not self.changed:
             return
+        self.entries = {k: v for k, v in self.entries.items() if Path(k.rsplit("|", 2)[0]).exists()}
         try:
             atomic_write_text(self.path, json.dumps(self.entries, indent=0, sort_keys=True))
         except OSError as err:
