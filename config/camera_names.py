@@ -32,7 +32,7 @@ def recorded_name(path: str | Path) -> str | None:
     try:
         meta = read_members(path, ["meta"]).get("meta")
         info = json.loads(meta.tobytes().decode("utf-8")).get("info", {}) if meta is not None else {}
-    except (OSError, ValueError, zipfile.BadZipFile, AttributeError):
+    except (OSError, ValueError, RecursionError, zipfile.BadZipFile, AttributeError):
         return None
     name = info.get("camera") if isinstance(info, dict) else None
     return str(name) if name else None

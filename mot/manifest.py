@@ -149,7 +149,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise ResultSetError(f"{path}: unreadable result manifest ({err}). {RERUN_HINT}.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ResultSetError(f"{path}: not a result manifest (format {MANIFEST_FORMAT!r} expected)")

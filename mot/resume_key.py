@@ -98,7 +98,7 @@ class HashCache:
         try:
             loaded = json.loads(path.read_text(encoding="utf-8"))
             self.entries: dict[str, str] = loaded if isinstance(loaded, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             self.entries = {}
 
     def digest(self, path: Path) -> str:

@@ -299,8 +299,8 @@ def _read_npz(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
 def _read_meta(path: Path, meta: np.ndarray) -> dict[str, Any]:
     try:
         parsed = json.loads(meta.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise TrackletFileError(f"{path}: corrupt tracklet metadata (not UTF-8 JSON: {err})") from err
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:  # "[[[[..." recurses
+        raise TrackletFileError(f"{path}: corrupt tracklet metadata (not UTF-8 JSON: {err})") from None
     if not isinstance(parsed, dict):
         raise TrackletFileError(f"{path}: corrupt tracklet metadata (expected a JSON object)")
     if parsed.get("format") != FORMAT_NAME:

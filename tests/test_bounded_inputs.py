@@ -217,3 +217,10 @@ def test_run_mtmc_maps_layout_names_from_the_tracklet_files(tmp_path: Path) -> N
 def test_infinite_numbers_are_refused_in_the_config(key: str) -> None:
     with pytest.raises(ConfigError, match=rf"{key}: expected a finite number in .*, got inf"):
         load_config(None, [key, ".inf"], mode="any")
+
+
+def test_deeply_nested_json_metadata_is_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep.npz"
+    np.savez(path, meta=np.frombuffer(b"[" * 200_000, np.uint8))  # json.loads recursed out of the stack
+    with pytest.raises(TrackletFileError, match=r"deep\.npz: corrupt tracklet metadata"):
+        load_tracklet_file(path)
