@@ -158,3 +158,13 @@ def test_a_replaced_model_file_is_not_resumed(shared: Path, tmp_path: Path) -> N
     shutil.copy(shared / "models" / "yolox_nano.onnx", model)  # another network, same path and name
     os.utime(model, ns=(0, 10**18))
     assert completed_result(out, cfg.MOT) is None
+
+
+def test_live_first_camera_unwritable_the_others_still_saved(demo_cameras: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    live = [sys.executable, "mtmc/run_live_mtmc.py", "--config", str(EXAMPLES / "live_demo.yaml")]
+    with mounted(out / "0_cam_a", *READ_ONLY):
+        proc = runner(*live, "OUTPUT_DIR", str(out), "LIVE.MJPEG_PORT", "0", "LIVE.DURATION", "5")
+    assert proc.returncode == 1, proc.stderr
+    assert f"cannot write {out / '0_cam_a'}/live." in proc.stderr and "Traceback" not in proc.stderr
+    assert load_tracklet_file(out / "1_cam_b" / "live.npz").info["camera"] == "cam_b"
