@@ -2,10 +2,10 @@
 
 A config names models and inputs by path, so replacing ``reid.onnx`` (or an OpenVINO ``.bin``,
 a zone mask, a calibration file) at the same path leaves the config text unchanged; a result
-made with the old file must not be reused. Every file a camera's ``MOT`` config refers to
-(any string value that names an existing file or a registered model, except the video, which
-``mot.camera.source_signature`` covers) is hashed by content, with OpenVINO's ``.bin`` beside
-its ``.xml``. Hashes are cached by (path, size, modification time) in
+made with the old file must not be reused. Every file a camera's ``MOT`` config refers to (the
+MOT keys declared as model or input paths in ``config.defaults`` and the attribute models; the
+video is covered by ``mot.camera.source_signature``) is hashed by content, with OpenVINO's
+``.bin`` beside its ``.xml``. Hashes are cached by (path, size, modification time) in
 ``$VEHICLE_MTMC_CACHE/file_hashes.json`` (default ``~/.cache/vehicle_mtmc``), so a big model
 is read once, not at every run. The code version (package version and a digest of the
 pipeline's source files) is part of the key too: a fixed bug must not be resumed from.
@@ -18,13 +18,12 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from yacs.config import CfgNode
 
+from config.defaults import SCHEMA
 from config.paths import atomic_write_text
 from models.registry import ModelNotFoundError, resolve_model
 
@@ -49,11 +48,9 @@ def code_version() -> str:
 
 
 def referenced_files(mot: CfgNode) -> list[Path]:
-    """The existing files named by ``mot``'s string values (the video excepted), sorted."""
+    """The existing files named by ``mot``'s model and input keys and attribute models, sorted."""
     found: set[Path] = set()
-    for key, value in _strings(mot):
-        if key == "VIDEO" or not value.strip() or "://" in value:
-            continue
+    for value in _file_values(mot):
         try:
             path = resolve_model(value)
         except (ModelNotFoundError, OSError, ValueError):
@@ -65,15 +62,12 @@ def referenced_files(mot: CfgNode) -> list[Path]:
     return sorted(found)
 
 
-def _strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(node, str):
-        yield key, node
-    elif isinstance(node, dict):  # CfgNode and the attribute entries
-        for name, value in node.items():
-            yield from _strings(value, str(name))
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            yield from _strings(value, key)
+def _file_values(mot: CfgNode) -> list[str]:
+    """Values of the MOT keys declared as model or input paths (``config.defaults``), attribute models."""
+    keys = [k.name.split(".", 1)[1] for k in SCHEMA if k.section == "MOT" and k.path in ("model", "input")]
+    values = [mot[key] for key in keys if key in mot]
+    values += [m for entry in [*mot.STATIC_ATTRIBUTES, *mot.DYNAMIC_ATTRIBUTES] for m in entry.values()]
+    return [v for v in values if isinstance(v, str) and v.strip() and "://" not in v]
 
 
 def files_signature(mot: CfgNode) -> str:
