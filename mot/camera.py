@@ -60,6 +60,7 @@ from mot.pipeline import (
     track_frames,
     track_lockstep,
 )
+from mot.resume_key import files_signature
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
@@ -285,8 +286,9 @@ def source_signature(source: str) -> str:
 
 
 def fingerprint(mot: CfgNode) -> str:
-    """A digest of everything that decides a camera's tracking result: its config and its input."""
-    text = mot.dump() + source_signature(mot.VIDEO)
+    """A digest of everything that decides a camera's tracking result: its config, its input, the
+    contents of its model and input files and the code version (``mot.resume_key``)."""
+    text = mot.dump() + source_signature(mot.VIDEO) + files_signature(mot)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -641,11 +643,28 @@ def run_cameras_batched(
         error = err
         raise
     finally:
-        results = [
-            close_camera(run, None if outputs is None else outputs[i], error) for i, run in enumerate(runs)
-        ]
+        results = close_each(runs, outputs, error)
     for run, result in zip(runs, results, strict=True):
         _report(run, result)
+    return results
+
+
+def close_each(
+    runs: list[CameraRun], outputs: list[list[Tracklet]] | None, error: BaseException | None
+) -> list[CameraResult]:
+    """``close_camera`` on every camera: one that cannot save (a full disk) does not stop the others.
+
+    The first save error is raised after all cameras were closed.
+    """
+    results, failures = [], []
+    for i, run in enumerate(runs):
+        try:
+            results.append(close_camera(run, None if outputs is None else outputs[i], error))
+        except Exception as err:
+            log.error("camera '%s': %s", run.name, err)
+            failures.append(err)
+    if failures:
+        raise failures[0]
     return results
 
 

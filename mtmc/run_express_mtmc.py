@@ -96,7 +96,7 @@ def track_and_match(cfg: CfgNode) -> int:
     run_id = new_run_id()
     log.info("run %s", run_id)
     jobs = camera_jobs(cfg, run_id)
-    clear_mtmc(Path(cfg.OUTPUT_DIR), [job.output_dir for job in jobs])  # stale until rewritten
+    clear_mtmc(Path(cfg.OUTPUT_DIR))  # stale until rewritten
     outcomes = run_cameras(cfg, jobs)
     failed = [o for o in outcomes if not o.ok]
     for outcome in failed:

@@ -37,7 +37,7 @@ from yacs.config import CfgNode
 from config.cli import run_cli
 from config.interrupts import StopSignals, signal_name, stop_exit_code
 from config.layout import parse_layout
-from config.paths import atomic_write_text
+from config.paths import StorageError, atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
 from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
@@ -269,6 +269,9 @@ class LiveRun:
         for camera, worker in zip(self.cameras, self.workers, strict=True):
             try:
                 written += self._save_camera(camera, worker)
+            except StorageError as err:  # disk full or read-only: one line naming the path
+                saved_all = False
+                log.error("camera '%s': %s", camera.name, err)
             except OSError as err:
                 saved_all = False
                 log.error("camera '%s': cannot save (%s: %s)", camera.name, err.strerror or err, err.filename)

@@ -27,9 +27,11 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from config.paths import storage_errors
 from mot.storage import TrackletFileError, TrackletTable, table_from_arrays, tracklet_arrays
 from mot.tracklet import Tracklet
 
@@ -60,8 +62,13 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.records = 0
         self.tracklets = 0
-        self._file = self.path.open("ab")
-        _fsync_dir(self.path.parent)
+        self._file: BinaryIO | None = None  # opened by the first append: a read-only folder fails there
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = self.path.open("ab")
+            _fsync_dir(self.path.parent)
+        return self._file
 
     def append(self, tracklets: Sequence[Tracklet]) -> None:
         """Write one record and fsync it; returns once the tracklets are on disk."""
@@ -76,14 +83,17 @@ class Journal:
         payload = io.BytesIO()
         np.savez(payload, **tracklet_arrays(tracklets, info=info))
         data = payload.getvalue()
-        self._file.write(HEADER.pack(MAGIC, len(data), zlib.crc32(data), self.records) + data)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        with storage_errors(self.path):  # disk full or read-only: one message naming the file
+            journal = self._open()
+            journal.write(HEADER.pack(MAGIC, len(data), zlib.crc32(data), self.records) + data)
+            journal.flush()
+            os.fsync(journal.fileno())
         self.records += 1
         self.tracklets += len(tracklets)
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def read_journal(path: Path) -> JournalContents:
