@@ -18,9 +18,10 @@ class Tracks:
         track_id: (M,) int64 ids, unique within the tracker's lifetime (until ``reset``).
         xyxy: (M, 4) float32 the tracker's box estimate (Kalman posterior) in frame pixels.
         score: (M,) float32 score of the matched detection.
-        class_id: (M,) int64 class of the matched detection.
+        class_id: (M,) int64 class of the matched detection (-1 on predicted rows).
         det_index: (M,) int64 row of the matched detection in the ``Detections`` given to
-            ``update``, so embeddings, crops and attributes join tracks exactly.
+            ``update``, so embeddings, crops and attributes join tracks exactly; -1 on a frame
+            the detector skipped (``Tracker.coast``): the box is the tracker's prediction.
         confirmed: (M,) bool; false for tentative tracks (ByteTrack: seen once; DeepSORT:
             fewer than ``n_init`` hits). Tentative rows are reported so that a track's
             first boxes can be kept once it is confirmed; viewers show confirmed rows only.
@@ -85,6 +86,12 @@ class Tracker(Protocol):
     needs_embeddings: bool  # whether ``update`` reads ``Detections.embedding``
 
     def update(self, detections: Detections) -> Tracks: ...
+
+    def coast(self) -> Tracks:
+        """A frame the detector skipped (``mot.schedule``): predict every track one frame ahead
+        without counting a miss; returns the tracked (not lost) tracks at their predicted boxes,
+        ``det_index`` -1."""
+        ...
 
     def finish(self) -> np.ndarray:
         """Ids of every track still alive; the tracker is then empty (end of the video)."""

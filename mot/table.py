@@ -66,3 +66,19 @@ class KalmanTrackTable(TrackTable):
             confirmed=self.confirmed[rows],
             ended=ended,
         )
+
+    def predicted(self, rows: np.ndarray, score: np.ndarray, to_xyxy: ToXyxy = xyah_to_xyxy) -> Tracks:
+        """The report of a frame the detector skipped: tracks ``rows`` at their predicted boxes.
+
+        Rows carry ``det_index`` -1 (no detection: a predicted box) and ``class_id`` -1 (the
+        class is the detections' to tell); ``score`` is each row's last detection score.
+        """
+        n = len(rows)
+        return Tracks(
+            track_id=self.track_id[rows],
+            xyxy=self.boxes(rows, to_xyxy),
+            score=score,
+            class_id=np.full(n, -1, np.int64),
+            det_index=np.full(n, -1, np.int64),
+            confirmed=self.confirmed[rows],
+        )
