@@ -213,6 +213,13 @@ SCHEMA: tuple[Key, ...] = (
         "'motion' schedule: grey levels a pixel must change by to count as changed.",
     ),
     Key(
+        "MOT.DETECTION_MAX_SHIFT",
+        0.1,
+        ck.float_range(0.0, 10.0),
+        "Adaptive schedules: detect sooner than planned once a confirmed track's predicted shift since "
+        "the last detection exceeds this share of its box height (fast traffic, moving camera); 0: off.",
+    ),
+    Key(
         "MOT.DETECTION_STAGGER",
         True,
         ck.is_bool(),

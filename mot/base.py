@@ -26,6 +26,8 @@ class Tracks:
             fewer than ``n_init`` hits). Tentative rows are reported so that a track's
             first boxes can be kept once it is confirmed; viewers show confirmed rows only.
         ended: (K,) int64 ids of tracks deleted during this update (they never come back).
+        speed: (M,) float32 the box centre's speed in box heights per frame (Kalman velocity),
+            what a detection schedule reads to detect sooner; zeros when not given.
     """
 
     track_id: np.ndarray
@@ -35,6 +37,7 @@ class Tracks:
     det_index: np.ndarray
     confirmed: np.ndarray
     ended: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    speed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "track_id", np.asarray(self.track_id, np.int64).reshape(-1))
@@ -45,7 +48,9 @@ class Tracks:
         object.__setattr__(self, "confirmed", np.asarray(self.confirmed, bool).reshape(-1))
         object.__setattr__(self, "ended", np.asarray(self.ended, np.int64).reshape(-1))
         n = len(self.track_id)
-        for name in ("xyxy", "score", "class_id", "det_index", "confirmed"):
+        speed = np.asarray(self.speed, np.float32).reshape(-1)
+        object.__setattr__(self, "speed", speed if len(speed) else np.zeros(n, np.float32))
+        for name in ("xyxy", "score", "class_id", "det_index", "confirmed", "speed"):
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"Tracks.{name}: expected {n} rows like track_id, got {len(getattr(self, name))}"
@@ -77,6 +82,7 @@ class Tracks:
             self.det_index[index],
             self.confirmed[index],
             self.ended,
+            self.speed[index],
         )
 
 

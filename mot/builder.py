@@ -36,7 +36,7 @@ from detection.boxes import clip_xyxy, crop_boxes, xyxy_to_xywh
 from detection.types import Detections
 from mot.base import Tracks
 from mot.enrich import EmbedCrops, Enricher, FinishedTrack, Sample
-from mot.interpolate import BOX_SOURCE, PREDICTED, fill_gaps
+from mot.interpolate import BOX_SOURCE, PREDICTED, fill_gaps, source_rows
 from mot.tracklet import Tracklet
 
 DescribeCrop = Callable[[np.ndarray], np.ndarray]
@@ -124,6 +124,8 @@ class TrackletBuilder:
             runs); otherwise they stay predictions (live).
         box_sources: attach ``frame_attributes["box_source"]`` to every tracklet (a run with a
             detection schedule that skips frames).
+        max_gap: when interpolating, frames of at most this many where the track was lost are
+            filled in too (a detection frame missed it; ``mot.interpolate.fill_gaps``).
     """
 
     def __init__(
@@ -137,9 +139,10 @@ class TrackletBuilder:
         enricher: Enricher | None = None,
         interpolate: bool = True,
         box_sources: bool = False,
+        max_gap: int = 0,
     ) -> None:
         self.camera, self.min_frames, self.samples = camera, min_frames, samples_per_track
-        self.interpolate, self.box_sources = interpolate, box_sources
+        self.interpolate, self.box_sources, self.max_gap = interpolate, box_sources, max_gap
         self.enricher = enricher if enricher is not None else Enricher(embed_crops=embed_crops)
         self.batch_size, self.describe_crop = batch_size, describe_crop
         self._live: dict[int, _Record] = {}
@@ -269,8 +272,8 @@ class TrackletBuilder:
         predicted = np.asarray(record.predicted, bool)
         if not self.interpolate:
             return frames, boxes, scores, np.where(predicted, PREDICTED, 0).astype(np.uint8)
-        frames, boxes, source = fill_gaps(frames, boxes, predicted)
-        return frames, boxes.astype(np.float32), scores[: len(frames)], source
+        filled, boxes, source = fill_gaps(frames, boxes, predicted, self.max_gap)
+        return filled, boxes.astype(np.float32), scores[source_rows(frames, filled)], source
 
     def _enrich_waiting(self) -> None:
         if self._waiting:

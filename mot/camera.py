@@ -355,6 +355,7 @@ def detection_schedule(mot: CfgNode, fps: float, camera: int = 0) -> DetectionSc
         frames_for(max(mot.MOTION_MAX_INTERVAL, mot.DETECTION_INTERVAL), fps),
         mot.MOTION_THRESHOLD,
         mot.MOTION_PIXEL_DIFF,
+        max_shift=mot.DETECTION_MAX_SHIFT,
     )
     return DetectionSchedule(spec.staggered(camera) if mot.DETECTION_STAGGER else spec)
 
@@ -451,6 +452,7 @@ def open_camera(
         describe_crop=color_histogram,
         enricher=enricher,
         box_sources=schedule.spec.skips,
+        max_gap=schedule.spec.fill_gap,
     )
     zones = load_zones(mot.ZONE_MASK_DIR) if mot.ZONE_MASK_DIR else None
     if zones is not None and zones.shape != (info.height, info.width):

@@ -21,7 +21,7 @@ DETECTED, PREDICTED, INTERPOLATED = 0, 1, 2
 
 
 def fill_gaps(
-    frames: np.ndarray, boxes: np.ndarray, predicted: np.ndarray
+    frames: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, max_gap: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interpolate a track's predicted boxes between its detected ones; drop the trailing ones.
 
@@ -29,13 +29,15 @@ def fill_gaps(
         frames: (T,) int64 strictly increasing frame indices.
         boxes: (T, 4) float boxes (any linear box format: ``xyxy`` or ``xywh``).
         predicted: (T,) bool, true where the box is a prediction (no detection that frame).
+        max_gap: frames missing from the track (it was lost: a detection frame missed it) are
+            added back when the gap is at most this long (0: never).
 
     Returns:
         (frames, boxes, source) of the rows kept: every row up to the last detected one, the
-        predicted rows among them moved onto the line between the detected rows around them
-        (by frame index), ``source`` (uint8) ``DETECTED`` or ``INTERPOLATED`` per row. A track
-        with no detected row (impossible for a tracker, which starts tracks on detections)
-        comes back empty.
+        predicted rows among them (and the missing frames added back) moved onto the line
+        between the detected rows around them (by frame index), ``source`` (uint8) ``DETECTED``
+        or ``INTERPOLATED`` per row. A track with no detected row (impossible for a tracker,
+        which starts tracks on detections) comes back empty.
     """
     frames = np.asarray(frames, np.int64)
     boxes = np.asarray(boxes)
@@ -44,7 +46,9 @@ def fill_gaps(
     if len(detected) == 0:
         return frames[:0], boxes[:0], np.zeros(0, np.uint8)
     keep = slice(0, int(detected[-1]) + 1)
-    frames, boxes, predicted = frames[keep], boxes[keep].copy(), predicted[keep]
+    frames, boxes, predicted = frames[keep], boxes[keep], predicted[keep]
+    frames, boxes, predicted = _add_missing(frames, boxes, predicted, max_gap)
+    boxes = boxes.copy()
     if predicted.any():
         at = frames[predicted].astype(np.float64)
         known = frames[~predicted].astype(np.float64)
@@ -52,3 +56,23 @@ def fill_gaps(
             boxes[predicted, k] = np.interp(at, known, boxes[~predicted, k].astype(np.float64))
     source = np.where(predicted, INTERPOLATED, DETECTED).astype(np.uint8)
     return frames, boxes, source
+
+
+def _add_missing(
+    frames: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, max_gap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows with the frames of gaps of at most ``max_gap`` added (as predicted rows, boxes zero)."""
+    gaps = np.diff(frames) - 1
+    short = np.flatnonzero((gaps > 0) & (gaps <= max_gap))
+    if len(short) == 0:
+        return frames, boxes, predicted
+    extra = np.concatenate([np.arange(frames[i] + 1, frames[i + 1]) for i in short])
+    order = np.argsort(np.concatenate([frames, extra]), kind="stable")
+    all_boxes = np.concatenate([boxes, np.zeros((len(extra), boxes.shape[1]), boxes.dtype)])
+    all_predicted = np.concatenate([predicted, np.ones(len(extra), bool)])
+    return np.concatenate([frames, extra])[order], all_boxes[order], all_predicted[order]
+
+
+def source_rows(frames: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Index into ``frames`` of each of ``kept`` (a superset's frames map to the row before them)."""
+    return np.clip(np.searchsorted(frames, kept, side="right") - 1, 0, max(len(frames) - 1, 0))

@@ -177,9 +177,15 @@ def track_frames(
     start = time.perf_counter()
     results = ordered_map(detect, scheduled(frames, schedule), lookahead, workers)
     try:
-        for index, frame, found, raw_count, detect_s, embed_s in results:
+        for item in results:
+            index, frame, found = item[:3]
+            if found is None and schedule is not None and schedule.urgent(index):
+                item = detect((index, frame, True))  # a fast track: detect now, in this thread
+            _, _, found, raw_count, detect_s, embed_s = item
             t2 = time.perf_counter()
             tracks, detections = track_step(tracker, found)
+            if schedule is not None:
+                schedule.observe(index, found is not None, tracks)
             builder.add(index, frame, tracks, detections)
             t3 = time.perf_counter()
             if on_frame is not None:
@@ -297,8 +303,13 @@ def track_lockstep(
                 step, detections, raw_counts, detect_s, embed_s, strict=True
             ):
                 loop = loops[camera]
+                if found is None and loop.schedule is not None and loop.schedule.urgent(index):
+                    alone = detect_step(loops, [(camera, index, frame, True)])  # a fast track: now
+                    found, raw_count, d_s, e_s = (column[0] for column in alone)
                 t0 = time.perf_counter()
                 tracks, dets = track_step(loop.tracker, found)
+                if loop.schedule is not None:
+                    loop.schedule.observe(index, found is not None, tracks)
                 loop.builder.add(index, frame, tracks, dets)
                 t1 = time.perf_counter()
                 if loop.on_frame is not None:

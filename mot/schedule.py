@@ -14,6 +14,14 @@ schedule decides, frame by frame and in frame order, whether to detect:
   frame on a small grey copy, so a vehicle entering a static scene triggers a detection within
   ``interval`` frames and nothing is missed for longer than ``max_interval`` frames.
 
+``max_shift`` makes either schedule adaptive: a confirmed track moving fast relative to its
+size (its Kalman speed, in box heights per frame, times the frames since the last detection,
+above ``max_shift``) makes the next frame a detection too (``urgent``), so fast traffic or a
+moving camera is detected often and a static scene rarely. The regular decision (``decide``)
+is made ahead of the tracker, from frame indices and images only; ``urgent`` is asked at
+tracking time with the tracker's last output (``observe``), so results do not depend on how
+far ahead frames are detected.
+
 ``phase`` staggers cameras: camera ``k`` of ``n`` starts ``k * interval / n`` frames late,
 so with a shared detector each frame step detects only a share of the cameras.
 
@@ -24,7 +32,7 @@ config and turned into frames with the video's frame rate (``frames_for``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -55,6 +63,8 @@ class ScheduleSpec:
             since the last detected frame for the scene to count as moving.
         pixel_diff: grey levels (0-255) a pixel must change by to count as changed.
         phase: frames the first detection waits after the first frame (camera staggering).
+        max_shift: adaptive: detect as soon as a confirmed track's predicted shift since the
+            last detection exceeds this share of its box height (0: off).
     """
 
     kind: str = "every_frame"
@@ -63,6 +73,7 @@ class ScheduleSpec:
     motion_threshold: float = 0.002
     pixel_diff: int = 20
     phase: int = 0
+    max_shift: float = 0.0
 
     def __post_init__(self) -> None:
         if self.kind not in SCHEDULES:
@@ -77,6 +88,12 @@ class ScheduleSpec:
     def skips(self) -> bool:
         """Whether any frame may go undetected."""
         return self.kind != "every_frame" and max(self.interval, self.max_interval) > 1
+
+    @property
+    def fill_gap(self) -> int:
+        """Longest run of frames a batch run fills in where a track was lost between two detections
+        (a detection frame missed it, the next found it again): two intervals."""
+        return 2 * self.interval if self.skips else 0
 
     def staggered(self, camera: int) -> ScheduleSpec:
         """This spec for camera index ``camera``: its first detection ``camera mod interval`` frames late.
@@ -108,26 +125,43 @@ def changed_share(reference: np.ndarray, image: np.ndarray, pixel_diff: int) -> 
 class DetectionSchedule:
     """Per-camera decision, frame by frame: detect this frame, or let the tracker predict it.
 
-    ``decide`` must see the camera's frames in order (the index may jump: a live camera skips
-    ticks when it falls behind); it is cheap (a resize of the frame for ``motion``).
+    Per frame, in order: ``decide`` (may run ahead of the tracker), then at tracking time
+    ``urgent`` when ``decide`` said no, then ``observe`` with the tracker's output. The index
+    may jump (a live camera skips ticks when it falls behind). ``decide`` is cheap (a resize
+    of the frame for ``motion``).
     """
 
     def __init__(self, spec: ScheduleSpec) -> None:
         self.spec = spec
         self._first: int | None = None
-        self._last: int | None = None  # index of the last detected frame
-        self._reference: np.ndarray | None = None  # motion image of the last detected frame
+        self._last: int | None = None  # index of the last regularly scheduled frame
+        self._reference: np.ndarray | None = None  # motion image of that frame
+        self._last_detected: int | None = None  # the last frame detected, urgent ones included
+        self._speed = 0.0  # fastest confirmed track in the last output, box heights per frame
         self.detected = 0
         self.seen = 0
 
     def decide(self, index: int, frame: np.ndarray | None = None) -> bool:
-        """Whether frame ``index`` is detected (``frame`` is needed by the ``motion`` schedule)."""
-        self.seen += 1
+        """Whether frame ``index`` is due by the schedule (``frame``: needed by ``motion``)."""
         detect = self._due(index, frame)
         if detect:
             self._last = index
-            self.detected += 1
         return detect
+
+    def urgent(self, index: int) -> bool:
+        """Whether frame ``index``, not due, must be detected anyway: a track moves fast (``max_shift``)."""
+        if self.spec.max_shift <= 0 or self._last_detected is None:
+            return False
+        return self._speed * (index - self._last_detected) > self.spec.max_shift
+
+    def observe(self, index: int, detected: bool, tracks: Tracks) -> None:
+        """The tracker's output for frame ``index`` (``detected``: the detector ran on it)."""
+        self.seen += 1
+        if detected:
+            self.detected += 1
+            self._last_detected = index
+        fast = tracks.speed[tracks.confirmed]
+        self._speed = float(fast.max()) if len(fast) else 0.0
 
     @property
     def cost(self) -> float:
@@ -179,9 +213,28 @@ def scheduled(
 def track_step(tracker: Tracker, detections: Detections | None) -> tuple[Tracks, Detections]:
     """One frame of a tracker: ``update`` with the frame's detections, or ``coast`` (None: skipped).
 
-    Returns the tracks and the detections they index (empty for a skipped frame). Batch loops
-    and the live worker both step trackers through this.
+    Returns the tracks and the detections they index (empty for a skipped frame).
     """
     if detections is None:
         return tracker.coast(), Detections.empty()
     return tracker.update(detections), detections
+
+
+def scheduled_step(
+    tracker: Tracker,
+    schedule: DetectionSchedule | None,
+    index: int,
+    found: Detections | None,
+    detect: Callable[[], Detections],
+) -> tuple[Tracks, Detections, bool]:
+    """One frame of a scheduled camera, after ``decide``: ``found`` is the frame's detections when
+    it was due (None otherwise); ``detect`` is called when the schedule finds the frame
+    ``urgent``. Returns the tracks, the detections they index, and whether the frame was
+    detected. Batch loops, harnesses and the live worker all step cameras through this.
+    """
+    if found is None and schedule is not None and schedule.urgent(index):
+        found = detect()
+    tracks, detections = track_step(tracker, found)
+    if schedule is not None:
+        schedule.observe(index, found is not None, tracks)
+    return tracks, detections, found is not None

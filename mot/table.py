@@ -48,6 +48,12 @@ class KalmanTrackTable(TrackTable):
         """(len(rows), 4) corners of the tracks' Kalman states (``to_xyxy``: the filter's conversion)."""
         return to_xyxy(self.mean[rows])
 
+    def speed(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows),) centre speed in box heights per frame (both filters: velocity in columns
+        4-5, height in column 3)."""
+        mean = self.mean[rows]
+        return np.hypot(mean[:, 4], mean[:, 5]) / np.maximum(mean[:, 3], 1e-6)
+
     def matched(
         self,
         detections: Detections,
@@ -65,6 +71,7 @@ class KalmanTrackTable(TrackTable):
             det_index=dets,
             confirmed=self.confirmed[rows],
             ended=ended,
+            speed=self.speed(rows),
         )
 
     def predicted(self, rows: np.ndarray, score: np.ndarray, to_xyxy: ToXyxy = xyah_to_xyxy) -> Tracks:
@@ -81,4 +88,5 @@ class KalmanTrackTable(TrackTable):
             class_id=np.full(n, -1, np.int64),
             det_index=np.full(n, -1, np.int64),
             confirmed=self.confirmed[rows],
+            speed=self.speed(rows),
         )
