@@ -55,39 +55,17 @@ BIG_FRAME = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (4096, 4096, 3))  # t
 # Candidate schedules: MOT overrides (config keys -> values). Intervals are seconds (10 fps inputs).
 SCHEDULES: dict[str, dict[str, Any]] = {
     "every_frame": {"DETECTION_SCHEDULE": "every_frame"},
-    "interval 0.2 s": {
-        "DETECTION_SCHEDULE": "interval",
-        "DETECTION_INTERVAL": 0.2,
-        "DETECTION_MAX_SHIFT": 0.0,
+    "interval 0.2 s": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.2, "DETECTION_MAX_SHIFT": 0.0},
+    "interval 0.3 s": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.3, "DETECTION_MAX_SHIFT": 0.0},
+    "interval 0.3 s, adaptive 0.1": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.3},
+    "interval 0.3 s, adaptive 0.15": {
+        "DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.3, "DETECTION_MAX_SHIFT": 0.15,
     },
-    "interval 0.3 s": {
-        "DETECTION_SCHEDULE": "interval",
-        "DETECTION_INTERVAL": 0.3,
-        "DETECTION_MAX_SHIFT": 0.0,
+    "interval 0.5 s, adaptive 0.1": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.5},
+    "motion 0.3/1.0 s, adaptive 0.1": {
+        "DETECTION_SCHEDULE": "motion", "DETECTION_INTERVAL": 0.3, "MOTION_MAX_INTERVAL": 1.0,
     },
-    "interval 0.3 s, shift 0.1": {
-        "DETECTION_SCHEDULE": "interval",
-        "DETECTION_INTERVAL": 0.3,
-        "DETECTION_MAX_SHIFT": 0.1,
-    },
-    "interval 0.3 s, shift 0.15": {
-        "DETECTION_SCHEDULE": "interval",
-        "DETECTION_INTERVAL": 0.3,
-        "DETECTION_MAX_SHIFT": 0.15,
-    },
-    "interval 0.5 s, shift 0.1": {
-        "DETECTION_SCHEDULE": "interval",
-        "DETECTION_INTERVAL": 0.5,
-        "DETECTION_MAX_SHIFT": 0.1,
-    },
-    "motion 0.3/1.0 s, shift 0.1": {
-        "DETECTION_SCHEDULE": "motion",
-        "DETECTION_INTERVAL": 0.3,
-        "MOTION_MAX_INTERVAL": 1.0,
-        "DETECTION_MAX_SHIFT": 0.1,
-        "MOTION_THRESHOLD": 0.0005,
-    },
-}
+}  # fmt: skip
 
 
 @dataclass
@@ -121,10 +99,14 @@ def frame_key(frame: np.ndarray) -> bytes:
 
 
 class C010Detections:
-    """The configured detector's output for every frame of the clip, computed on first use."""
+    """The configured detector's output for every frame of the clip, computed on first use.
 
-    def __init__(self, base: Sequence[str] = ()) -> None:
-        self.base = list(base)
+    ``store``: an ``.npz`` file keeping them between runs (written after the first; delete it
+    when the detector or its settings change).
+    """
+
+    def __init__(self, base: Sequence[str] = (), store: Path | None = None) -> None:
+        self.base, self.store = list(base), store
         self._by_frame: dict[bytes, Detections] = {}
 
     def config(self, keys: Mapping[str, Any]) -> Any:
@@ -138,11 +120,24 @@ class C010Detections:
     def fill(self) -> None:
         if self._by_frame:
             return
-        cfg = self.config({})
-        models = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS)
-        detector = models.detector(cfg.MOT)
-        for _, frame in iter_frames(str(C010_VIDEO)):
-            self._by_frame[frame_key(frame)] = detector.detect_batch([frame])[0]
+        frames = [frame for _, frame in iter_frames(str(C010_VIDEO))]
+        if self.store is not None and self.store.is_file():
+            with np.load(self.store) as z:
+                found = [
+                    Detections(z[f"xyxy{i}"], z[f"score{i}"], z[f"class{i}"]) for i in range(len(frames))
+                ]
+        else:
+            cfg = self.config({})
+            detector = ModelCache(cfg.SYSTEM.DEVICE, cfg.SYSTEM.NUM_THREADS).detector(cfg.MOT)
+            found = [detector.detect_batch([frame])[0] for frame in frames]
+            if self.store is not None:
+                arrays = {
+                    f"{k}{i}": v
+                    for i, d in enumerate(found)
+                    for k, v in (("xyxy", d.xyxy), ("score", d.score), ("class", d.class_id))
+                }
+                np.savez(self.store, **arrays)
+        self._by_frame = {frame_key(f): d for f, d in zip(frames, found, strict=True)}
 
 
 def run_c010(cache: C010Detections, name: str, keys: Mapping[str, Any]) -> ScheduleRow:

@@ -201,7 +201,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.MOTION_THRESHOLD",
-        0.002,
+        0.0005,
         ck.float_range(0.0, 1.0),
         "'motion' schedule: share of pixels (of a 160-pixel-wide grey copy) that must change since the "
         "last detected frame for the scene to count as moving.",
@@ -216,8 +216,9 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTION_MAX_SHIFT",
         0.1,
         ck.float_range(0.0, 10.0),
-        "Adaptive schedules: detect sooner than planned once a confirmed track's predicted shift since "
-        "the last detection exceeds this share of its box height (fast traffic, moving camera); 0: off.",
+        "Adaptive schedules: detect the next frame too while a new track awaits confirmation, or once a "
+        "confirmed track's predicted shift since the last detection exceeds this share of its box height "
+        "(fast traffic, moving camera); 0: off (fixed cadence).",
     ),
     Key(
         "MOT.DETECTION_STAGGER",

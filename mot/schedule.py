@@ -16,8 +16,10 @@ schedule decides, frame by frame and in frame order, whether to detect:
 
 ``max_shift`` makes either schedule adaptive: a confirmed track moving fast relative to its
 size (its Kalman speed, in box heights per frame, times the frames since the last detection,
-above ``max_shift``) makes the next frame a detection too (``urgent``), so fast traffic or a
-moving camera is detected often and a static scene rarely. The regular decision (``decide``)
+above ``max_shift``), or a new track waiting for the detection that confirms it, makes the
+next frame a detection too (``urgent``). Fast traffic or a moving camera is detected often, a
+static scene rarely, and a vehicle entering is confirmed (and its velocity learnt) at the
+video's own frame rate. The regular decision (``decide``)
 is made ahead of the tracker, from frame indices and images only; ``urgent`` is asked at
 tracking time with the tracker's last output (``observe``), so results do not depend on how
 far ahead frames are detected.
@@ -138,6 +140,7 @@ class DetectionSchedule:
         self._reference: np.ndarray | None = None  # motion image of that frame
         self._last_detected: int | None = None  # the last frame detected, urgent ones included
         self._speed = 0.0  # fastest confirmed track in the last output, box heights per frame
+        self._tentative = False  # the last output had a track waiting for its confirming detection
         self.detected = 0
         self.seen = 0
 
@@ -152,7 +155,7 @@ class DetectionSchedule:
         """Whether frame ``index``, not due, must be detected anyway: a track moves fast (``max_shift``)."""
         if self.spec.max_shift <= 0 or self._last_detected is None:
             return False
-        return self._speed * (index - self._last_detected) > self.spec.max_shift
+        return self._tentative or self._speed * (index - self._last_detected) > self.spec.max_shift
 
     def observe(self, index: int, detected: bool, tracks: Tracks) -> None:
         """The tracker's output for frame ``index`` (``detected``: the detector ran on it)."""
@@ -162,6 +165,7 @@ class DetectionSchedule:
             self._last_detected = index
         fast = tracks.speed[tracks.confirmed]
         self._speed = float(fast.max()) if len(fast) else 0.0
+        self._tentative = bool(len(tracks) and not tracks.confirmed.all())
 
     @property
     def cost(self) -> float:

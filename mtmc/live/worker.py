@@ -202,8 +202,8 @@ class LiveMOTWorker(threading.Thread):
         finally:
             self.clock.unregister(self.camera)
 
-    def process(self, tick: int, frame: np.ndarray) -> None:
-        start = time.perf_counter()
+    def step(self, tick: int, frame: np.ndarray) -> tuple[Tracks, Detections]:
+        """Detect the tick when the schedule says so, track it, record it in the builder."""
 
         def detect() -> Detections:
             return self.select(self.detector.detect_batch([frame])[0])
@@ -213,6 +213,11 @@ class LiveMOTWorker(threading.Thread):
             self.tracker, self.schedule, tick, detect() if due else None, detect
         )
         self.builder.add(tick, frame, tracks, detections)
+        return tracks, detections
+
+    def process(self, tick: int, frame: np.ndarray) -> None:
+        start = time.perf_counter()
+        tracks, detections = self.step(tick, frame)
         shown = tracks[tracks.confirmed]
         self._embed(tick, frame, shown, detections)
         live = [self._live_track(tick, shown, row) for row in range(len(shown))]
