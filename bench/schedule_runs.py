@@ -52,20 +52,26 @@ KITTI = SHARED / "data" / "kitti_train"
 HARNESS_FPS = 10.0  # S02 and KITTI
 BIG_FRAME = np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (4096, 4096, 3))  # the builder clips to it
 
+
 # Candidate schedules: MOT overrides (config keys -> values). Intervals are seconds (10 fps inputs).
+def _interval(seconds: float, shift: float) -> dict[str, Any]:
+    return {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": seconds, "DETECTION_MAX_SHIFT": shift}
+
+
+def _motion(seconds: float, static: float, shift: float) -> dict[str, Any]:
+    return {**_interval(seconds, shift), "DETECTION_SCHEDULE": "motion", "MOTION_MAX_INTERVAL": static}
+
+
 SCHEDULES: dict[str, dict[str, Any]] = {
     "every_frame": {"DETECTION_SCHEDULE": "every_frame"},
-    "interval 0.2 s": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.2, "DETECTION_MAX_SHIFT": 0.0},
-    "interval 0.3 s": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.3, "DETECTION_MAX_SHIFT": 0.0},
-    "interval 0.3 s, adaptive 0.1": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.3},
-    "interval 0.3 s, adaptive 0.15": {
-        "DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.3, "DETECTION_MAX_SHIFT": 0.15,
-    },
-    "interval 0.5 s, adaptive 0.1": {"DETECTION_SCHEDULE": "interval", "DETECTION_INTERVAL": 0.5},
-    "motion 0.3/1.0 s, adaptive 0.1": {
-        "DETECTION_SCHEDULE": "motion", "DETECTION_INTERVAL": 0.3, "MOTION_MAX_INTERVAL": 1.0,
-    },
-}  # fmt: skip
+    "interval 0.2 s": _interval(0.2, 0.0),
+    "interval 0.3 s": _interval(0.3, 0.0),
+    "interval 0.3 s, adaptive 0.1": _interval(0.3, 0.1),
+    "interval 0.3 s, adaptive 0.15": _interval(0.3, 0.15),
+    "interval 0.5 s, adaptive 0.1": _interval(0.5, 0.1),
+    "motion 0.3/1.0 s, adaptive 0.1": _motion(0.3, 1.0, 0.1),
+    "motion 0.5/1.0 s, adaptive 0.1": _motion(0.5, 1.0, 0.1),
+}
 
 
 @dataclass
