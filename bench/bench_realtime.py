@@ -126,6 +126,7 @@ def live(
 ) -> tuple[float, float]:
     """Mean share of ticks processed per camera, and the workers' mean frames/s, at 8 ticks/s."""
     names = [f"cam{i}" for i in range(cameras)]
+    out.mkdir(parents=True, exist_ok=True)
     layout = out / "layout.txt"
     layout.write_text(f"fps {' '.join(['10'] * cameras)}\n")
     config = out / "live.yaml"

@@ -284,3 +284,37 @@ def assert_same_boxes(a: list[Tracklet], b: list[Tracklet]) -> None:
         np.testing.assert_array_equal(x.frames, y.frames)
         np.testing.assert_array_equal(x.bboxes, y.bboxes)
         np.testing.assert_array_equal(x.frame_attributes[BOX_SOURCE], y.frame_attributes[BOX_SOURCE])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (["MOT.DETECTION_SCHEDULE", "sometimes"], "MOT.DETECTION_SCHEDULE"),
+        (["MOT.DETECTION_INTERVAL", "-1"], "MOT.DETECTION_INTERVAL"),
+        (
+            [
+                "MOT.DETECTION_SCHEDULE",
+                "motion",
+                "MOT.DETECTION_INTERVAL",
+                "2",
+                "MOT.MOTION_MAX_INTERVAL",
+                "1",
+            ],
+            "MOT.MOTION_MAX_INTERVAL",
+        ),
+    ],
+)
+def test_bad_schedule_settings_name_the_key(tmp_path: Path, overrides: list[str], key: str) -> None:
+    from config.loader import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=key):
+        load_config(None, ["OUTPUT_DIR", str(tmp_path), *overrides], mode="any")
+
+
+def test_camera_schedule_follows_the_frame_rate_and_the_camera_index() -> None:
+    from config.defaults import get_cfg_defaults
+    from mot.camera import detection_schedule
+
+    mot = get_cfg_defaults().MOT
+    assert detection_schedule(mot, 10.0).spec.interval == round(mot.DETECTION_INTERVAL * 10)
+    assert detection_schedule(mot, 30.0, camera=2).spec.phase == 2 % round(mot.DETECTION_INTERVAL * 30)
