@@ -288,7 +288,7 @@ def jobs(
 
 
 def run_schedules(inputs: Sequence[str], names: Sequence[str]) -> int:
-    """The schedule table: every named schedule on every input (motion: c010 only, it needs images)."""
+    """The schedule table: every named schedule on every input."""
     cache = schedule_runs.C010Detections()
     runners = {
         "c010": lambda n, k: schedule_runs.run_c010(cache, n, k),

@@ -177,7 +177,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.DETECTION_SCHEDULE",
-        "interval",
+        "motion",
         ck.one_of("every_frame", "interval", "motion"),
         "Frames the detector runs on; the tracker predicts the others (boxes marked in the per-frame "
         "'box_source', interpolated between detections in batch runs). 'every_frame'; 'interval': one "
@@ -201,7 +201,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.MOTION_THRESHOLD",
-        0.0005,
+        0.0001,
         ck.float_range(0.0, 1.0),
         "'motion' schedule: share of pixels (of a 160-pixel-wide grey copy) that must change since the "
         "last detected frame for the scene to count as moving.",

@@ -145,7 +145,8 @@ class DetectionSchedule:
         self.seen = 0
 
     def decide(self, index: int, frame: np.ndarray | None = None) -> bool:
-        """Whether frame ``index`` is due by the schedule (``frame``: needed by ``motion``)."""
+        """Whether frame ``index`` is due by the schedule (``motion`` compares ``frame``; without
+        one the scene counts as moving, as in the tracker-alone harnesses)."""
         detect = self._due(index, frame)
         if detect:
             self._last = index
@@ -181,29 +182,30 @@ class DetectionSchedule:
         if self._last is None:
             due = index - self._first >= spec.phase
             if due and spec.kind == "motion":
-                self._reference = _motion_reference(frame)
+                self._reference = _motion_image(frame)
             return due
         gap = index - self._last
         if spec.kind == "interval":
             return gap >= spec.interval
         if gap >= spec.max_interval:
-            self._reference = _motion_reference(frame)
+            self._reference = _motion_image(frame)
             return True
         if gap < spec.interval:
             return False
-        image = _motion_reference(frame)
-        moving = self._reference is None or (
-            changed_share(self._reference, image, spec.pixel_diff) > spec.motion_threshold
+        image = _motion_image(frame)
+        moving = (
+            image is None
+            or self._reference is None
+            or (changed_share(self._reference, image, spec.pixel_diff) > spec.motion_threshold)
         )
         if moving:
             self._reference = image
         return moving
 
 
-def _motion_reference(frame: np.ndarray | None) -> np.ndarray:
-    if frame is None:
-        raise ValueError("the motion schedule needs the frame's image")
-    return motion_image(frame)
+def _motion_image(frame: np.ndarray | None) -> np.ndarray | None:
+    """The frame's motion image; None without a frame (detections alone: the scene counts as moving)."""
+    return None if frame is None else motion_image(frame)
 
 
 def scheduled(
