@@ -143,6 +143,7 @@ class TrackletBuilder:
     ) -> None:
         self.camera, self.min_frames, self.samples = camera, min_frames, samples_per_track
         self.interpolate, self.box_sources, self.max_gap = interpolate, box_sources, max_gap
+        self._newest = -1  # the latest frame index added
         self.enricher = enricher if enricher is not None else Enricher(embed_crops=embed_crops)
         self.batch_size, self.describe_crop = batch_size, describe_crop
         self._live: dict[int, _Record] = {}
@@ -156,6 +157,7 @@ class TrackletBuilder:
         Track boxes (Kalman estimates, which may reach past the image) are clipped to the frame,
         so every output file holds boxes inside the image.
         """
+        self._newest = max(self._newest, frame_index)
         dets = tracks.det_index
         predicted = dets < 0
         track_boxes = clip_xyxy(tracks.xyxy, frame.shape[1], frame.shape[0])
@@ -272,7 +274,8 @@ class TrackletBuilder:
         predicted = np.asarray(record.predicted, bool)
         if not self.interpolate:
             return frames, boxes, scores, np.where(predicted, PREDICTED, 0).astype(np.uint8)
-        filled, boxes, source = fill_gaps(frames, boxes, predicted, self.max_gap)
+        still_followed = bool(len(frames)) and frames[-1] == self._newest  # the video ended, not the track
+        filled, boxes, source = fill_gaps(frames, boxes, predicted, self.max_gap, still_followed)
         return filled, boxes.astype(np.float32), scores[source_rows(frames, filled)], source
 
     def _enrich_waiting(self) -> None:

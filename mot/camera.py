@@ -538,10 +538,12 @@ def _report(run: CameraRun, result: CameraResult) -> None:
     """Log the camera's summary and render ``mot.mp4`` from the saved tracklets."""
     mot, stats = run.cfg.MOT, result.stats
     log.info(
-        "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
+        "camera '%s': %d frames at %.1f fps (detector on %d), %d tracklets kept (%d short or unconfirmed "
+        "dropped) -> %s",
         run.name,
         stats.frames,
         stats.fps,
+        stats.detected_frames,
         len(result.tracklets),
         run.loop.builder.dropped,
         run.output_dir,

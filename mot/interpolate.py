@@ -5,8 +5,9 @@ filter's predictions. A batch run knows the next detection too, so once a track 
 again the predictions in between are replaced by the straight line between the two detected
 boxes (the motion over a few tenths of a second is close to linear, and the line ends exactly
 on both observations, where a prediction drifts). Predictions after a track's last detection
-were never confirmed by a detection and are dropped. Live runs keep the predictions (they
-cannot wait for the future).
+were never confirmed by a detection and are dropped, unless the track was still followed when
+the video ended (they stay, marked predicted). Live runs keep the predictions (they cannot wait
+for the future).
 
 Each box of a scheduled run carries its source in the tracklet's per-frame attribute
 ``box_source`` (``BOX_SOURCE``): ``DETECTED`` 0, ``PREDICTED`` 1, ``INTERPOLATED`` 2.
@@ -21,7 +22,7 @@ DETECTED, PREDICTED, INTERPOLATED = 0, 1, 2
 
 
 def fill_gaps(
-    frames: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, max_gap: int = 0
+    frames: np.ndarray, boxes: np.ndarray, predicted: np.ndarray, max_gap: int = 0, keep_tail: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interpolate a track's predicted boxes between its detected ones; drop the trailing ones.
 
@@ -31,6 +32,8 @@ def fill_gaps(
         predicted: (T,) bool, true where the box is a prediction (no detection that frame).
         max_gap: frames missing from the track (it was lost: a detection frame missed it) are
             added back when the gap is at most this long (0: never).
+        keep_tail: keep the predictions after the last detection (marked ``PREDICTED``): the
+            track was still followed when the video ended, no detection came to confirm it.
 
     Returns:
         (frames, boxes, source) of the rows kept: every row up to the last detected one, the
@@ -45,6 +48,8 @@ def fill_gaps(
     detected = np.flatnonzero(~predicted)
     if len(detected) == 0:
         return frames[:0], boxes[:0], np.zeros(0, np.uint8)
+    tail = slice(int(detected[-1]) + 1, len(frames))
+    tail_frames, tail_boxes = frames[tail], boxes[tail]
     keep = slice(0, int(detected[-1]) + 1)
     frames, boxes, predicted = frames[keep], boxes[keep], predicted[keep]
     frames, boxes, predicted = _add_missing(frames, boxes, predicted, max_gap)
@@ -55,6 +60,10 @@ def fill_gaps(
         for k in range(boxes.shape[1]):
             boxes[predicted, k] = np.interp(at, known, boxes[~predicted, k].astype(np.float64))
     source = np.where(predicted, INTERPOLATED, DETECTED).astype(np.uint8)
+    if keep_tail and len(tail_frames):
+        frames = np.concatenate([frames, tail_frames])
+        boxes = np.concatenate([boxes, tail_boxes.astype(boxes.dtype)])
+        source = np.concatenate([source, np.full(len(tail_frames), PREDICTED, np.uint8)])
     return frames, boxes, source
 
 

@@ -16,16 +16,16 @@ schedule decides, frame by frame and in frame order, whether to detect:
 
 ``max_shift`` makes either schedule adaptive: a confirmed track moving fast relative to its
 size (its Kalman speed, in box heights per frame, times the frames since the last detection,
-above ``max_shift``), or a new track waiting for the detection that confirms it, makes the
-next frame a detection too (``urgent``). Fast traffic or a moving camera is detected often, a
-static scene rarely, and a vehicle entering is confirmed (and its velocity learnt) at the
-video's own frame rate. The regular decision (``decide``)
-is made ahead of the tracker, from frame indices and images only; ``urgent`` is asked at
-tracking time with the tracker's last output (``observe``), so results do not depend on how
-far ahead frames are detected.
+above ``max_shift``), or a new (or found again) track whose velocity is not known yet or which
+waits for the detection that confirms it, makes the next frame a detection too (``urgent``).
+Fast traffic or a moving camera is detected often, a static scene rarely, and a vehicle
+entering is confirmed (and its velocity learnt) at the video's own frame rate. The regular
+decision (``decide``) is made ahead of the tracker, from frame indices and images only;
+``urgent`` is asked at tracking time with the tracker's last output (``observe``), so results
+do not depend on how far ahead frames are detected.
 
-``phase`` staggers cameras: camera ``k`` of ``n`` starts ``k * interval / n`` frames late,
-so with a shared detector each frame step detects only a share of the cameras.
+``phase`` staggers cameras: camera ``k`` starts ``k mod interval`` frames late, so with a
+shared detector each frame step detects only a share of the cameras.
 
 The schedule is pure state on frame indices and images (no model, no config), shared by the
 batch loop (``mot.pipeline``) and the live worker. Intervals are given in seconds by the
@@ -140,7 +140,8 @@ class DetectionSchedule:
         self._reference: np.ndarray | None = None  # motion image of that frame
         self._last_detected: int | None = None  # the last frame detected, urgent ones included
         self._speed = 0.0  # fastest confirmed track in the last output, box heights per frame
-        self._tentative = False  # the last output had a track waiting for its confirming detection
+        self._unsure = False  # the last output had a track whose velocity is not known yet
+        self._shown: set[int] = set()  # ids of the previous output
         self.detected = 0
         self.seen = 0
 
@@ -156,7 +157,7 @@ class DetectionSchedule:
         """Whether frame ``index``, not due, must be detected anyway: a track moves fast (``max_shift``)."""
         if self.spec.max_shift <= 0 or self._last_detected is None:
             return False
-        return self._tentative or self._speed * (index - self._last_detected) > self.spec.max_shift
+        return self._unsure or self._speed * (index - self._last_detected) > self.spec.max_shift
 
     def observe(self, index: int, detected: bool, tracks: Tracks) -> None:
         """The tracker's output for frame ``index`` (``detected``: the detector ran on it)."""
@@ -166,7 +167,11 @@ class DetectionSchedule:
             self._last_detected = index
         fast = tracks.speed[tracks.confirmed]
         self._speed = float(fast.max()) if len(fast) else 0.0
-        self._tentative = bool(len(tracks) and not tracks.confirmed.all())
+        ids = set(tracks.track_id.tolist())
+        # a track seen for the first time (or again after being lost) has no velocity to predict
+        # with yet; a tentative one waits for its confirming detection
+        self._unsure = bool(ids - self._shown) or not tracks.confirmed.all()
+        self._shown = ids
 
     @property
     def cost(self) -> float:

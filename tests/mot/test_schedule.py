@@ -147,6 +147,14 @@ def test_fill_gaps_interpolates_between_detections_and_drops_the_tail() -> None:
     np.testing.assert_array_equal(source, [DETECTED, INTERPOLATED, INTERPOLATED, DETECTED])
 
 
+def test_fill_gaps_keeps_the_tail_of_a_track_followed_to_the_end() -> None:
+    boxes = np.array([[0.0, 0, 4, 4], [1, 0, 5, 4], [2, 0, 6, 4]])
+    kept, out, source = fill_gaps(np.arange(3), boxes, np.array([False, True, True]), keep_tail=True)
+    np.testing.assert_array_equal(kept, [0, 1, 2])
+    np.testing.assert_array_equal(out, boxes)
+    assert list(source) == [DETECTED, PREDICTED, PREDICTED]
+
+
 def test_fill_gaps_adds_back_short_lost_runs_only() -> None:
     frames = np.array([0, 3, 20])
     boxes = np.array([[0.0, 0, 4, 4], [3, 0, 7, 4], [20, 0, 24, 4]])
@@ -195,8 +203,12 @@ def test_skipped_frames_carry_predicted_boxes_marked_as_such(clip: list, detecti
     batch, _ = run(clip, detections, spec)
     for t in batch:
         source = t.frame_attributes[BOX_SOURCE]
-        assert source[0] == source[-1] == DETECTED  # no prediction past the last detection
-        assert set(source) <= {DETECTED, INTERPOLATED}
+        assert source[0] == DETECTED and set(source) <= {DETECTED, INTERPOLATED, PREDICTED}
+        tail = np.flatnonzero(source == PREDICTED)  # only after the last detection of a track
+        if len(tail):  # that was still followed when the clip ended
+            assert tail[0] > np.flatnonzero(source == DETECTED)[-1] and t.end_frame == FRAMES - 1
+        else:
+            assert source[-1] == DETECTED
 
 
 def test_interpolated_boxes_lie_between_the_detections(clip: list, detections: dict) -> None:
