@@ -176,6 +176,58 @@ SCHEMA: tuple[Key, ...] = (
         "(results do not change; 2 on 2 cores: 1.35x YOLOX-Nano frames/s, see docs/benchmarks.md).",
     ),
     Key(
+        "MOT.DETECTION_SCHEDULE",
+        "motion",
+        ck.one_of("every_frame", "interval", "motion"),
+        "Frames the detector runs on; the tracker predicts the others (boxes marked in the per-frame "
+        "'box_source', interpolated between detections in batch runs). 'every_frame'; 'interval': one "
+        "frame per MOT.DETECTION_INTERVAL; 'motion': that while the image changes, one per "
+        "MOT.MOTION_MAX_INTERVAL in a static scene (docs/realtime.md).",
+    ),
+    Key(
+        "MOT.DETECTION_INTERVAL",
+        0.3,
+        ck.float_range(0.0, 10.0),
+        "Seconds between detections ('interval', and 'motion' while the scene moves), turned into "
+        "frames with the video's frame rate (0.3 s: every 3rd frame at 10 fps); also the longest delay "
+        "before a new vehicle is detected.",
+    ),
+    Key(
+        "MOT.MOTION_MAX_INTERVAL",
+        1.0,
+        ck.float_range(0.0, 60.0),
+        "'motion' schedule: seconds between detections while nothing moves "
+        "(at least MOT.DETECTION_INTERVAL).",
+    ),
+    Key(
+        "MOT.MOTION_THRESHOLD",
+        0.0001,
+        ck.float_range(0.0, 1.0),
+        "'motion' schedule: share of pixels (of a 160-pixel-wide grey copy) that must change since the "
+        "last detected frame for the scene to count as moving.",
+    ),
+    Key(
+        "MOT.MOTION_PIXEL_DIFF",
+        20,
+        ck.int_range(1, 255),
+        "'motion' schedule: grey levels a pixel must change by to count as changed.",
+    ),
+    Key(
+        "MOT.DETECTION_MAX_SHIFT",
+        0.1,
+        ck.float_range(0.0, 10.0),
+        "Adaptive schedules: detect the next frame too while a new track awaits confirmation, or once a "
+        "confirmed track's predicted shift since the last detection exceeds this share of its box height "
+        "(fast traffic, moving camera); 0: off (fixed cadence).",
+    ),
+    Key(
+        "MOT.DETECTION_STAGGER",
+        True,
+        ck.is_bool(),
+        "Several cameras (express, live): offset each camera's detection frames by a share of the "
+        "interval, so each frame step detects only some cameras and the detector's load stays even.",
+    ),
+    Key(
         "MOT.TRACKED_CLASSES",
         list(COCO_VEHICLES),
         ck.list_of(ck.non_negative_int()),

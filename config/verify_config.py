@@ -146,12 +146,23 @@ def _check_relations(cfg: CfgNode) -> list[str]:
             "MTMC.PICKLED_TRACKLETS: give either MTMC.TRACKLETS or MTMC.PICKLED_TRACKLETS, not both"
         )
     problems += _check_attribute_relations(cfg.MOT, lambda name: f"MOT.{name}")
+    problems += _check_schedule(cfg.MOT, lambda name: f"MOT.{name}")
     if cfg.MTMC.PICKLED_TRACKLETS and not cfg.MTMC.ALLOW_PICKLE:
         problems.append(
             "MTMC.PICKLED_TRACKLETS: reading pickles executes code from the file; set "
             "MTMC.ALLOW_PICKLE true for files you trust, or convert them to .npz"
         )
     return problems
+
+
+def _check_schedule(mot: Any, label: Callable[[str], str]) -> list[str]:
+    """The motion schedule's static-scene interval cannot be shorter than its moving-scene one."""
+    if mot.DETECTION_SCHEDULE == "motion" and mot.MOTION_MAX_INTERVAL < mot.DETECTION_INTERVAL:
+        return [
+            f"{label('MOTION_MAX_INTERVAL')}: expected at least MOT.DETECTION_INTERVAL "
+            f"({mot.DETECTION_INTERVAL}) with MOT.DETECTION_SCHEDULE motion, got {mot.MOTION_MAX_INTERVAL}"
+        ]
+    return []
 
 
 def _check_attribute_relations(mot: Any, label: Callable[[str], str]) -> list[str]:
@@ -290,6 +301,7 @@ def _check_express(cfg: CfgNode) -> list[str]:
 
         view = camera_config(cfg, i).MOT
         problems += _check_mot_files(view, label) + _check_attribute_relations(view, label)
+        problems += _check_schedule(view, label)
         if view.REID_BACKEND == "none":
             problems.append(
                 f"{label('REID_BACKEND')}: 'none' leaves the camera without appearance features, which "

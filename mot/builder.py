@@ -14,6 +14,12 @@ boxes are real observations too) and a bounded, evenly spread set of appearance 
   a copy of the crop when the enricher needs crops (ReID of sampled crops with ByteTrack,
   attribute models, plates), and a colour histogram with ``describe_crop``.
 
+Frames the detector skipped (``mot.schedule``) give predicted boxes (``Tracks.det_index`` -1):
+they are recorded as boxes, never sampled, voted or embedded (ReID crops and attributes come
+from detected frames only). With ``interpolate`` a finished track's predicted boxes between two
+detections are interpolated and those after its last detection dropped (``mot.interpolate``);
+with ``box_sources`` every tracklet carries the per-frame ``box_source`` attribute.
+
 A track is kept when it was confirmed at least once and has ``min_frames`` boxes. Kept
 tracks go to the ``Enricher`` (``mot.enrich``) in batches of about ``batch_size`` crops, so
 ReID and attribute models only ever see the chosen samples of kept tracks.
@@ -30,6 +36,7 @@ from detection.boxes import clip_xyxy, crop_boxes, xyxy_to_xywh
 from detection.types import Detections
 from mot.base import Tracks
 from mot.enrich import EmbedCrops, Enricher, FinishedTrack, Sample
+from mot.interpolate import BOX_SOURCE, PREDICTED, fill_gaps, source_rows
 from mot.tracklet import Tracklet
 
 DescribeCrop = Callable[[np.ndarray], np.ndarray]
@@ -45,6 +52,7 @@ class _Record:
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     classes: list[int] = field(default_factory=list)
+    predicted: list[bool] = field(default_factory=list)  # box is the tracker's prediction
     confirmed: bool = False
     candidates: list[Sample] = field(default_factory=list)
     stride: int = 1
@@ -75,6 +83,15 @@ def _add_votes(total: np.ndarray | None, row: np.ndarray) -> np.ndarray:
     return total
 
 
+def _detected_rows(values: np.ndarray, dets: np.ndarray) -> np.ndarray:
+    """``values[dets]``, zeros on predicted rows (``dets`` -1: there is no detection to index)."""
+    if (dets >= 0).all():
+        return values[dets]
+    out = np.zeros((len(dets), *values.shape[1:]), values.dtype)
+    out[dets >= 0] = values[dets[dets >= 0]]
+    return out
+
+
 def vote_class(classes: Sequence[int], votes: np.ndarray | None) -> int:
     """A track's class: the largest summed per-class score (every box's merged evidence, so a van
     scored car 0.58 / truck 0.57 over and over is not decided by which one won each frame's NMS),
@@ -103,6 +120,12 @@ class TrackletBuilder:
         batch_size: crops gathered from finished tracks before the enricher runs.
         describe_crop: optional per-crop descriptor averaged into ``color_histogram``.
         enricher: describes finished tracks from their samples (``mot.enrich.Enricher``).
+        interpolate: fill predicted boxes between detections at the end of a track (batch
+            runs); otherwise they stay predictions (live).
+        box_sources: attach ``frame_attributes["box_source"]`` to every tracklet (a run with a
+            detection schedule that skips frames).
+        max_gap: when interpolating, frames of at most this many where the track was lost are
+            filled in too (a detection frame missed it; ``mot.interpolate.fill_gaps``).
     """
 
     def __init__(
@@ -114,8 +137,13 @@ class TrackletBuilder:
         batch_size: int = 32,
         describe_crop: DescribeCrop | None = None,
         enricher: Enricher | None = None,
+        interpolate: bool = True,
+        box_sources: bool = False,
+        max_gap: int = 0,
     ) -> None:
         self.camera, self.min_frames, self.samples = camera, min_frames, samples_per_track
+        self.interpolate, self.box_sources, self.max_gap = interpolate, box_sources, max_gap
+        self._newest = -1  # the latest frame index added
         self.enricher = enricher if enricher is not None else Enricher(embed_crops=embed_crops)
         self.batch_size, self.describe_crop = batch_size, describe_crop
         self._live: dict[int, _Record] = {}
@@ -129,19 +157,24 @@ class TrackletBuilder:
         Track boxes (Kalman estimates, which may reach past the image) are clipped to the frame,
         so every output file holds boxes inside the image.
         """
+        self._newest = max(self._newest, frame_index)
         dets = tracks.det_index
+        predicted = dets < 0
         track_boxes = clip_xyxy(tracks.xyxy, frame.shape[1], frame.shape[0])
-        det_boxes = detections.xyxy[dets]
+        det_boxes = _detected_rows(detections.xyxy, dets)
         quality = sample_quality(det_boxes, tracks.score, frame.shape[:2])
-        embeddings = None if detections.embedding is None else detections.embedding[dets]
-        votes = None if detections.class_scores is None else detections.class_scores[dets]
+        embeddings = None if detections.embedding is None else _detected_rows(detections.embedding, dets)
+        votes = None if detections.class_scores is None else _detected_rows(detections.class_scores, dets)
         for row, track_id in enumerate(tracks.track_id.tolist()):
             record = self._live.setdefault(track_id, _Record())
             record.frames.append(frame_index)
             record.boxes.append(track_boxes[row])
             record.scores.append(float(tracks.score[row]))
-            record.classes.append(int(tracks.class_id[row]))
+            record.predicted.append(bool(predicted[row]))
             record.confirmed |= bool(tracks.confirmed[row])
+            if predicted[row]:
+                continue
+            record.classes.append(int(tracks.class_id[row]))
             if votes is not None:
                 record.class_votes = _add_votes(record.class_votes, votes[row])
             box = det_boxes[row]
@@ -229,19 +262,33 @@ class TrackletBuilder:
             record.stride *= 2
 
     def _finalise(self, track_id: int, record: _Record) -> None:
-        if not record.confirmed or len(record.frames) < self.min_frames:
+        frames, boxes, scores, source = self._boxes(record)
+        if not record.confirmed or len(frames) < self.min_frames:
             self.dropped += 1
             return
         tracklet = Tracklet(
             track_id=track_id,
             camera=self.camera,
-            frames=np.asarray(record.frames, np.int64),
-            bboxes=xyxy_to_xywh(np.asarray(record.boxes, np.float32)),
-            scores=np.asarray(record.scores, np.float32),
+            frames=frames,
+            bboxes=xyxy_to_xywh(boxes),
+            scores=scores,
             class_id=vote_class(record.classes, record.class_votes),
+            frame_attributes={BOX_SOURCE: source} if self.box_sources else {},
         )
         chosen = choose_samples(record.candidates, self.samples)
         self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))
+
+    def _boxes(self, record: _Record) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The track's frames, ``xyxy`` boxes, scores and box sources, gaps filled when interpolating."""
+        frames = np.asarray(record.frames, np.int64)
+        boxes = np.asarray(record.boxes, np.float32).reshape(-1, 4)
+        scores = np.asarray(record.scores, np.float32)
+        predicted = np.asarray(record.predicted, bool)
+        if not self.interpolate:
+            return frames, boxes, scores, np.where(predicted, PREDICTED, 0).astype(np.uint8)
+        still_followed = bool(len(frames)) and frames[-1] == self._newest  # the video ended, not the track
+        filled, boxes, source = fill_gaps(frames, boxes, predicted, self.max_gap, still_followed)
+        return filled, boxes.astype(np.float32), scores[source_rows(frames, filled)], source
 
     def _enrich_waiting(self) -> None:
         if self._waiting:

@@ -61,6 +61,7 @@ from mot.pipeline import (
     track_lockstep,
 )
 from mot.resume_key import files_signature
+from mot.schedule import DetectionSchedule, ScheduleSpec, frames_for
 from mot.speed import apply_speed, load_calibration
 from mot.storage import TrackletFileError, load_tracklet_file, save_all
 from mot.tracklet import Tracklet
@@ -360,6 +361,20 @@ def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], 
     return lambda dets: filter_detections(dets, conf, classes, mask)
 
 
+def detection_schedule(mot: CfgNode, fps: float, camera: int = 0) -> DetectionSchedule:
+    """The camera's detection schedule (``MOT.DETECTION_SCHEDULE`` and friends, intervals in
+    seconds at the video's ``fps``), staggered by camera index with ``MOT.DETECTION_STAGGER``."""
+    spec = ScheduleSpec(
+        mot.DETECTION_SCHEDULE,
+        frames_for(mot.DETECTION_INTERVAL, fps),
+        frames_for(max(mot.MOTION_MAX_INTERVAL, mot.DETECTION_INTERVAL), fps),
+        mot.MOTION_THRESHOLD,
+        mot.MOTION_PIXEL_DIFF,
+        max_shift=mot.DETECTION_MAX_SHIFT,
+    )
+    return DetectionSchedule(spec.staggered(camera) if mot.DETECTION_STAGGER else spec)
+
+
 def tracker_params(mot: CfgNode, tracker: str | None = None) -> dict[str, Any]:
     """Constructor arguments of ``tracker`` (default ``MOT.TRACKER``) from its config sub-node."""
     node = mot.BYTETRACK if (tracker or mot.TRACKER) == "bytetrack_iou" else mot.DEEPSORT
@@ -435,6 +450,7 @@ def open_camera(
         else (None, None)
     )
     tracker = build_tracker(mot.TRACKER, tracker_params(mot), frame_rate=info.fps)
+    schedule = detection_schedule(mot, info.fps, camera)
     enricher = Enricher(
         embed_crops=None if tracker.needs_embeddings else embed_crops,
         readers=models.attribute_readers(mot),
@@ -450,6 +466,8 @@ def open_camera(
         batch_size=mot.REID_BATCHSIZE,
         describe_crop=color_histogram,
         enricher=enricher,
+        box_sources=schedule.spec.skips,
+        max_gap=schedule.spec.fill_gap,
     )
     zones = load_zones(mot.ZONE_MASK_DIR) if mot.ZONE_MASK_DIR else None
     if zones is not None and zones.shape != (info.height, info.width):
@@ -475,7 +493,7 @@ def open_camera(
         dynamic_ncols=True,
         disable=None if progress else True,  # None: only on a terminal
     )
-    loop = CameraLoop(detector, select, tracker, builder, embed, _chain(hooks), LoopStats())
+    loop = CameraLoop(detector, select, tracker, builder, embed, _chain(hooks), LoopStats(), schedule)
     log.info("camera '%s': tracking %s (run %s)", name, mot.VIDEO, run_id)
     return CameraRun(
         cfg,
@@ -536,10 +554,12 @@ def _report(run: CameraRun, result: CameraResult) -> None:
     """Log the camera's summary and render ``mot.mp4`` from the saved tracklets."""
     mot, stats = run.cfg.MOT, result.stats
     log.info(
-        "camera '%s': %d frames at %.1f fps, %d tracklets kept (%d short or unconfirmed dropped) -> %s",
+        "camera '%s': %d frames at %.1f fps (detector on %d), %d tracklets kept (%d short or unconfirmed "
+        "dropped) -> %s",
         run.name,
         stats.frames,
         stats.fps,
+        stats.detected_frames,
         len(result.tracklets),
         run.loop.builder.dropped,
         run.output_dir,
@@ -596,7 +616,13 @@ def run_camera(
     mot = cfg.MOT
     tracklets, error = None, None
     try:
-        tracklets = track_frames(run.frames, *run.loop.args(), mot.PIPELINE_LOOKAHEAD, mot.DETECTION_WORKERS)
+        tracklets = track_frames(
+            run.frames,
+            *run.loop.args(),
+            mot.PIPELINE_LOOKAHEAD,
+            mot.DETECTION_WORKERS,
+            schedule=run.loop.schedule,
+        )
     except BaseException as err:
         error = err
         raise

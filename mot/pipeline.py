@@ -6,6 +6,10 @@ tracking, sampled ReID and the frame hooks in the calling thread. ONNX Runtime a
 release the GIL while they infer, so the cores run inference while Python tracks the frame
 before. Detection of a frame depends on that frame only, and frames reach the tracker in
 order, so the results are those of the sequential loop.
+
+A detection schedule (``mot.schedule``) decides in frame order, as frames leave the decoder,
+which frames are detected; the others are neither detected nor embedded, and the tracker
+predicts them (``Tracker.coast``). Without a schedule every frame is detected.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from detection.tiling import Detector
 from detection.types import Detections
 from mot.base import Tracker, Tracks
 from mot.builder import TrackletBuilder
+from mot.schedule import DetectionSchedule, scheduled, track_step
 from mot.tracklet import Tracklet
 
 FrameHook = Callable[[int, np.ndarray, Detections, Tracks], None]
+# (frame index, frame, detections or None when skipped, raw boxes, detect seconds, embed seconds)
+Detected = tuple[int, np.ndarray, Detections | None, int, float, float]
 EmbedBoxes = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (frame, xyxy (N, 4)) -> (N, D) features
 T = TypeVar("T")
 R = TypeVar("R")
@@ -37,6 +44,7 @@ class LoopStats:
     """Counts and wall time of one camera's loop."""
 
     frames: int = 0
+    detected_frames: int = 0  # frames the detector ran on (all of them without a schedule)
     detections: int = 0  # kept by the selector (score, class, mask)
     raw_detections: int = 0  # as the detector gave them
     seconds: float = 0.0
@@ -136,6 +144,8 @@ def track_frames(
     stats: LoopStats | None = None,
     lookahead: int = 0,
     workers: int = 1,
+    *,
+    schedule: DetectionSchedule | None = None,
 ) -> list[Tracklet]:
     """Track every frame and return the finished tracklets.
 
@@ -143,16 +153,19 @@ def track_frames(
     every kept detection only when ``tracker.needs_embeddings``; otherwise the builder embeds a
     few sampled crops per track. ``on_frame`` sees each frame's detections and tracks (drawing,
     attributes). ``lookahead`` frames are detected ahead of the tracker by ``workers``
-    background threads (0: everything in this thread). If the loop is interrupted, the tracks
-    gathered so far stay in ``builder`` (``finish_tracks`` turns them into tracklets).
+    background threads (0: everything in this thread). ``schedule`` picks the frames to detect
+    (default: all). If the loop is interrupted, the tracks gathered so far stay in ``builder``
+    (``finish_tracks`` turns them into tracklets).
     """
     if tracker.needs_embeddings and embed is None:
         raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
     stats = stats if stats is not None else LoopStats()
     with_embeddings = embed if tracker.needs_embeddings else None
 
-    def detect(item: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, Detections, int, float, float]:
-        index, frame = item
+    def detect(item: tuple[int, np.ndarray, bool]) -> Detected:
+        index, frame, due = item
+        if not due:
+            return index, frame, None, 0, 0.0, 0.0
         t0 = time.perf_counter()
         raw = detector.detect_batch([frame])[0]
         detections = select(raw)
@@ -162,16 +175,23 @@ def track_frames(
         return index, frame, detections, len(raw), t1 - t0, time.perf_counter() - t1
 
     start = time.perf_counter()
-    results = ordered_map(detect, frames, lookahead, workers)
+    results = ordered_map(detect, scheduled(frames, schedule), lookahead, workers)
     try:
-        for index, frame, detections, raw_count, detect_s, embed_s in results:
+        for item in results:
+            index, frame, found = item[:3]
+            if found is None and schedule is not None and schedule.urgent(index):
+                item = detect((index, frame, True))  # a fast track: detect now, in this thread
+            _, _, found, raw_count, detect_s, embed_s = item
             t2 = time.perf_counter()
-            tracks = tracker.update(detections)
+            tracks, detections = track_step(tracker, found)
+            if schedule is not None:
+                schedule.observe(index, found is not None, tracks)
             builder.add(index, frame, tracks, detections)
             t3 = time.perf_counter()
             if on_frame is not None:
                 on_frame(index, frame, detections, tracks)
             stats.frames += 1
+            stats.detected_frames += found is not None
             stats.detections += len(detections)
             stats.raw_detections += raw_count
             stats.add("detect", detect_s)
@@ -197,18 +217,21 @@ class CameraLoop:
     embed: EmbedBoxes | None = None
     on_frame: FrameHook | None = None
     stats: LoopStats = field(default_factory=LoopStats)
+    schedule: DetectionSchedule | None = None  # frames to detect; None: every frame
 
     def args(self) -> tuple:
         """The positional arguments of ``track_frames`` after ``frames``."""
         return self.detector, self.select, self.tracker, self.builder, self.embed, self.on_frame, self.stats
 
 
-Step = list[tuple[int, int, np.ndarray]]  # (camera, frame index, frame) of every camera still running
+Step = list[tuple[int, int, np.ndarray, bool]]  # (camera, frame index, frame, detect it) per running camera
 
 
-def _lockstep(sources: Sequence[Iterable[tuple[int, np.ndarray]]]) -> Iterator[Step]:
-    """Each camera's next frame, step by step, until every source is exhausted."""
-    iterators = [iter(s) for s in sources]
+def _lockstep(
+    sources: Sequence[Iterable[tuple[int, np.ndarray]]], loops: Sequence[CameraLoop]
+) -> Iterator[Step]:
+    """Each camera's next frame and its schedule's decision, step by step, until every source ends."""
+    iterators = [iter(scheduled(s, loop.schedule)) for s, loop in zip(sources, loops, strict=True)]
     active = list(range(len(iterators)))
     while active:
         step = []
@@ -217,24 +240,25 @@ def _lockstep(sources: Sequence[Iterable[tuple[int, np.ndarray]]]) -> Iterator[S
             if item is None:
                 active.remove(camera)
             else:
-                step.append((camera, item[0], item[1]))
+                step.append((camera, *item))
         if step:
             yield step
 
 
 def detect_step(
     loops: Sequence[CameraLoop], step: Step
-) -> tuple[list[Detections], list[int], list[float], list[float]]:
+) -> tuple[list[Detections | None], list[int], list[float], list[float]]:
     """Detections of one step: frames of cameras sharing a detector go in one ``detect_batch`` call.
 
     Returns per frame of the step its selected detections (with embeddings when its tracker
-    needs them), the number of boxes before selection, and its share of the detection and
-    embedding seconds.
+    needs them; None for a frame its schedule skips), the number of boxes before selection,
+    and its share of the detection and embedding seconds.
     """
     groups: dict[int, list[int]] = {}
-    for position, (camera, _, _) in enumerate(step):
-        groups.setdefault(id(loops[camera].detector), []).append(position)
-    detections: list[Detections] = [Detections.empty()] * len(step)
+    for position, (camera, _, _, due) in enumerate(step):
+        if due:
+            groups.setdefault(id(loops[camera].detector), []).append(position)
+    detections: list[Detections | None] = [None] * len(step)
     raw_counts = [0] * len(step)
     detect_s, embed_s = [0.0] * len(step), [0.0] * len(step)
     for positions in groups.values():
@@ -242,7 +266,7 @@ def detect_step(
         batch = loops[step[positions[0]][0]].detector.detect_batch([step[p][2] for p in positions])
         share = (time.perf_counter() - t0) / len(positions)
         for position, found in zip(positions, batch, strict=True):
-            camera, _, frame = step[position]
+            camera, _, frame, _ = step[position]
             loop = loops[camera]
             t1 = time.perf_counter()
             raw_counts[position] = len(found)
@@ -268,24 +292,30 @@ def track_lockstep(
         if loop.tracker.needs_embeddings and loop.embed is None:
             raise ValueError("this tracker needs appearance embeddings, but no embedder was given")
 
-    def detect(step: Step) -> tuple[Step, list[Detections], list[int], list[float], list[float]]:
+    def detect(step: Step) -> tuple[Step, list[Detections | None], list[int], list[float], list[float]]:
         return (step, *detect_step(loops, step))
 
     start = time.perf_counter()
-    results = ordered_map(detect, _lockstep(frames), lookahead)
+    results = ordered_map(detect, _lockstep(frames, loops), lookahead)
     try:
         for step, detections, raw_counts, detect_s, embed_s in results:
-            for (camera, index, frame), dets, raw_count, d_s, e_s in zip(
+            for (camera, index, frame, _), found, raw_count, d_s, e_s in zip(
                 step, detections, raw_counts, detect_s, embed_s, strict=True
             ):
                 loop = loops[camera]
+                if found is None and loop.schedule is not None and loop.schedule.urgent(index):
+                    alone = detect_step(loops, [(camera, index, frame, True)])  # a fast track: now
+                    found, raw_count, d_s, e_s = (column[0] for column in alone)
                 t0 = time.perf_counter()
-                tracks = loop.tracker.update(dets)
+                tracks, dets = track_step(loop.tracker, found)
+                if loop.schedule is not None:
+                    loop.schedule.observe(index, found is not None, tracks)
                 loop.builder.add(index, frame, tracks, dets)
                 t1 = time.perf_counter()
                 if loop.on_frame is not None:
                     loop.on_frame(index, frame, dets, tracks)
                 loop.stats.frames += 1
+                loop.stats.detected_frames += found is not None
                 loop.stats.detections += len(dets)
                 loop.stats.raw_detections += raw_count
                 loop.stats.add("detect", d_s)

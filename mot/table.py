@@ -48,6 +48,12 @@ class KalmanTrackTable(TrackTable):
         """(len(rows), 4) corners of the tracks' Kalman states (``to_xyxy``: the filter's conversion)."""
         return to_xyxy(self.mean[rows])
 
+    def speed(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows),) centre speed in box heights per frame (both filters: velocity in columns
+        4-5, height in column 3)."""
+        mean = self.mean[rows]
+        return np.hypot(mean[:, 4], mean[:, 5]) / np.maximum(mean[:, 3], 1e-6)
+
     def matched(
         self,
         detections: Detections,
@@ -65,4 +71,22 @@ class KalmanTrackTable(TrackTable):
             det_index=dets,
             confirmed=self.confirmed[rows],
             ended=ended,
+            speed=self.speed(rows),
+        )
+
+    def predicted(self, rows: np.ndarray, score: np.ndarray, to_xyxy: ToXyxy = xyah_to_xyxy) -> Tracks:
+        """The report of a frame the detector skipped: tracks ``rows`` at their predicted boxes.
+
+        Rows carry ``det_index`` -1 (no detection: a predicted box) and ``class_id`` -1 (the
+        class is the detections' to tell); ``score`` is each row's last detection score.
+        """
+        n = len(rows)
+        return Tracks(
+            track_id=self.track_id[rows],
+            xyxy=self.boxes(rows, to_xyxy),
+            score=score,
+            class_id=np.full(n, -1, np.int64),
+            det_index=np.full(n, -1, np.int64),
+            confirmed=self.confirmed[rows],
+            speed=self.speed(rows),
         )

@@ -40,7 +40,7 @@ from config.layout import parse_layout
 from config.paths import StorageError, atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
-from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
+from mot.camera import ModelCache, detection_schedule, detection_selector, model_cache, tracker_params
 from mot.enrich import Enricher
 from mot.factory import build_tracker
 from mot.manifest import new_run_id
@@ -131,7 +131,15 @@ class LiveRun:
         tracker = build_tracker("bytetrack_iou", tracker_params(_as_bytetrack(mot)), frame_rate=self.fps)
         embedder = models.embedder(mot)
         assert embedder is not None, "validated: live matching needs MOT.REID_BACKEND other than 'none'"
-        builder = TrackletBuilder(job.index, mot.MIN_FRAMES, mot.REID_SAMPLES_PER_TRACK, enricher=Enricher())
+        schedule = detection_schedule(mot, self.fps, job.index)  # ticks are the frames
+        builder = TrackletBuilder(
+            job.index,
+            mot.MIN_FRAMES,
+            mot.REID_SAMPLES_PER_TRACK,
+            enricher=Enricher(),
+            interpolate=False,  # live: what was shown, predictions included
+            box_sources=schedule.spec.skips,
+        )
         return LiveMOTWorker(
             job.index,
             job.name,
@@ -149,6 +157,7 @@ class LiveRun:
             Journal(job.output_dir / JOURNAL_NAME, self.session_id, job.name),
             self.cfg.LIVE.CHECKPOINT_SECONDS,
             self.cfg.LIVE.STALL_SECONDS,
+            schedule,
         )
 
     # ------------------------------------------------------------------ API payloads

@@ -216,6 +216,16 @@ class ByteTrack:
         self.tracks = t.select(~drop).concat(self._new_tracks(fresh, detections))
         return self.tracks.matched(detections, ended, self.kalman.to_xyxy)
 
+    def coast(self) -> Tracks:
+        """A frame without detection: the frame counts (lost tracks age, the next match re-filters
+        the gap with ORU), the tracks predicted as ``update`` predicts them, nobody misses."""
+        self.frame_id += 1
+        t = self.tracks
+        t.det_index[:] = -1
+        self._predict(np.flatnonzero(((t.state == TRACKED) & t.confirmed) | (t.state == LOST)))
+        rows = np.flatnonzero(t.state == TRACKED)
+        return t.predicted(rows, t.score[rows], self.kalman.to_xyxy)
+
     def finish(self) -> np.ndarray:
         ids = self.tracks.track_id.copy()
         self.tracks = ByteTrackState.empty(self.tracks.feature.shape[1])

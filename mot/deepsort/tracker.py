@@ -97,6 +97,15 @@ class DeepSort:
         self._feed_gallery(detections)
         return self.tracks.matched(detections, ended)
 
+    def coast(self) -> Tracks:
+        """A frame without detection: every track predicted one frame ahead; ``time_since_update``
+        and so ``max_age`` count detected frames only (the matching cascade is by misses)."""
+        t = self.tracks
+        t.det_index[:] = -1
+        t.mean, t.cov = self.kalman.predict(t.mean, t.cov)
+        rows = np.flatnonzero(t.time_since_update == 0)  # matched at the last detection
+        return t.predicted(rows, np.ones(len(rows), np.float32))
+
     def finish(self) -> np.ndarray:
         ids = self.tracks.track_id.copy()
         self.reset()

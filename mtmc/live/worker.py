@@ -1,7 +1,9 @@
 """LiveMOTWorker: one camera in live mode, a thread from frame to annotated JPEG.
 
-Per tick of the ``VirtualClock``: take the camera's frame for that moment, detect, track
-(ByteTrack), embed a few tracks' crops (so every active track gets an appearance feature within
+Per tick of the ``VirtualClock``: take the camera's frame for that moment, detect when the
+camera's detection schedule says so (``mot.schedule``, the batch runs' code; on the other ticks
+the tracker predicts, and nothing is interpolated into the past), track (ByteTrack), embed a
+few tracks' crops from detected ticks (so every active track gets an appearance feature within
 a second or so, without embedding every box), report the active tracks to the aggregator, draw
 the boxes with their global ids and publish the JPEG to the ``FrameHub``.
 
@@ -37,6 +39,7 @@ from detection.tiling import Detector
 from detection.types import Detections
 from mot.base import Tracker, Tracks
 from mot.builder import TrackletBuilder
+from mot.schedule import DetectionSchedule, scheduled_step
 from mot.tracklet import Tracklet
 from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
@@ -117,6 +120,7 @@ class LiveMOTWorker(threading.Thread):
         journal: Journal | None = None,
         checkpoint_seconds: float = 10.0,
         stall_seconds: float = 5.0,
+        schedule: DetectionSchedule | None = None,
     ) -> None:
         super().__init__(name=f"camera:{name}", daemon=True)
         self.index, self.camera = index, name
@@ -126,7 +130,9 @@ class LiveMOTWorker(threading.Thread):
         self.stall_seconds = stall_seconds
         self._began = time.monotonic()
         self._last_seq = -1
+        self.schedule = schedule  # None: detect every tick
         self.embed_every = max(1, round(EMBED_EVERY * source.target_fps))
+        self._classes: dict[int, int] = {}  # last detected class of each track (predicted rows have none)
         self.stats = WorkerStats()
         self.journal, self.checkpoint_seconds = journal, checkpoint_seconds
         self._next_checkpoint = time.monotonic() + checkpoint_seconds
@@ -167,11 +173,22 @@ class LiveMOTWorker(threading.Thread):
         finally:
             self.clock.unregister(self.camera)
 
+    def step(self, tick: int, frame: np.ndarray) -> tuple[Tracks, Detections]:
+        """Detect the tick when the schedule says so, track it, record it in the builder."""
+
+        def detect() -> Detections:
+            return self.select(self.detector.detect_batch([frame])[0])
+
+        due = self.schedule is None or self.schedule.decide(tick, frame)
+        tracks, detections, _ = scheduled_step(
+            self.tracker, self.schedule, tick, detect() if due else None, detect
+        )
+        self.builder.add(tick, frame, tracks, detections)
+        return tracks, detections
+
     def process(self, tick: int, frame: np.ndarray) -> None:
         start = time.perf_counter()
-        detections = self.select(self.detector.detect_batch([frame])[0])
-        tracks = self.tracker.update(detections)
-        self.builder.add(tick, frame, tracks, detections)
+        tracks, detections = self.step(tick, frame)
         shown = tracks[tracks.confirmed]
         self._embed(tick, frame, shown, detections)
         live = [self._live_track(tick, shown, row) for row in range(len(shown))]
@@ -180,6 +197,7 @@ class LiveMOTWorker(threading.Thread):
             self._first_tick.pop(track_id, None)
             self._frames_seen.pop(track_id, None)
             self._ended.add(track_id)
+            self._classes.pop(track_id, None)
         labels = [f"G{global_ids[t]}" if t in global_ids else "" for t in shown.track_id.tolist()]
         image = draw_tracks(frame, shown.xyxy, shown.track_id.tolist(), labels)
         cv2.putText(
@@ -285,6 +303,8 @@ class LiveMOTWorker(threading.Thread):
         due = []
         for row, track_id in enumerate(tracks.track_id.tolist()):
             appearance = self._appearance.setdefault(track_id, _Appearance())
+            if tracks.det_index[row] < 0:  # a predicted box: crops come from detections only
+                continue
             if tick - appearance.last_embedded >= self.embed_every:
                 due.append((appearance.last_embedded, row))
         due = sorted(due)[:EMBEDS_PER_FRAME]
@@ -301,6 +321,8 @@ class LiveMOTWorker(threading.Thread):
         track_id = int(tracks.track_id[row])
         self._first_tick.setdefault(track_id, tick)
         self._frames_seen[track_id] = self._frames_seen.get(track_id, 0) + 1
+        if tracks.class_id[row] >= 0:
+            self._classes[track_id] = int(tracks.class_id[row])
         x, y, w, h = xyxy_to_xywh(tracks.xyxy[row : row + 1])[0].tolist()
         return LiveTrack(
             camera=self.index,
@@ -310,5 +332,5 @@ class LiveMOTWorker(threading.Thread):
             frames=self._frames_seen[track_id],
             bbox=(x, y, w, h),
             feature=self._appearance[track_id].mean,
-            class_id=int(tracks.class_id[row]),
+            class_id=self._classes.get(track_id, -1),
         )
