@@ -190,6 +190,12 @@ class TrackletBuilder:
         self._done, self._waiting = [], []
         return sorted(done, key=lambda t: t.track_id)
 
+    def snapshot(self) -> list[Tracklet]:
+        """The open tracks that would be kept, as they stand (boxes only, no enricher call):
+        live checkpoints write them and drop them, so nothing is duplicated in memory."""
+        kept = [(i, r) for i, r in self._live.items() if r.confirmed and len(r.frames) >= self.min_frames]
+        return sorted((self._tracklet(i, r) for i, r in kept), key=lambda t: t.track_id)
+
     @property
     def live_tracks(self) -> int:
         return len(self._live)
@@ -232,7 +238,12 @@ class TrackletBuilder:
         if not record.confirmed or len(record.frames) < self.min_frames:
             self.dropped += 1
             return
-        tracklet = Tracklet(
+        chosen = choose_samples(record.candidates, self.samples)
+        tracklet = self._tracklet(track_id, record)
+        self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))
+
+    def _tracklet(self, track_id: int, record: _Record) -> Tracklet:
+        return Tracklet(
             track_id=track_id,
             camera=self.camera,
             frames=np.asarray(record.frames, np.int64),
@@ -240,8 +251,6 @@ class TrackletBuilder:
             scores=np.asarray(record.scores, np.float32),
             class_id=vote_class(record.classes, record.class_votes),
         )
-        chosen = choose_samples(record.candidates, self.samples)
-        self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))
 
     def _enrich_waiting(self) -> None:
         if self._waiting:

@@ -28,8 +28,8 @@ from typing import Any
 from config.layout import CameraLayout
 from config.paths import atomic_write_text
 from mot.manifest import remove_manifest, write_manifest
-from mot.storage import save_all
-from mtmc.live.journal import JOURNAL_NAME, read_journal
+from mtmc.live.consolidate import write_result_set
+from mtmc.live.journal import JOURNAL_NAME, OPEN_NAME
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,13 @@ def read_session(path: Path) -> dict[str, Any] | None:
 
 
 def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: bool) -> list[Path]:
-    """Write the camera's result set from its journal; returns the files (none without a journal)."""
+    """Write the camera's result set from its checkpoints (finished tracklets and snapshots of open
+    tracks, marked incomplete) with bounded memory; returns the files (none without a journal)."""
     directory = folder / camera.folder
     journal = directory / JOURNAL_NAME
-    if not journal.is_file():
+    if not journal.is_file() and not (directory / OPEN_NAME).is_file():
         return []
-    contents = read_journal(journal)
+    journal.touch()  # a camera killed before its first finished track has snapshots only
     info = {
         "camera": camera.name,
         "video": camera.video,
@@ -116,13 +117,10 @@ def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: 
         "live": True,
         "session_id": session_id,
         "run_id": session_id,
-        "complete": complete and not contents.problem,
-        "checkpoint_records": contents.records,
-        "skipped_bytes": contents.skipped_bytes,
+        "complete": complete,
     }
-    tracklets = sorted(contents.tracklets, key=lambda t: t.track_id)
     remove_manifest(directory, RESULT_STEM)
-    written = save_all(directory, RESULT_STEM, tracklets, info=info)
+    written, count, scan = write_result_set(directory, RESULT_STEM, journal, info)
     write_manifest(
         directory,
         RESULT_STEM,
@@ -130,9 +128,9 @@ def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: 
         run_id=session_id,
         command="live",
         fingerprint="",
-        complete=bool(info["complete"]),
+        complete=complete and not scan.problem,
     )
-    log.info("camera '%s': %d tracklets saved to %s", camera.name, len(tracklets), directory)
+    log.info("camera '%s': %d tracklets saved to %s", camera.name, count, directory)
     return written
 
 
@@ -141,6 +139,7 @@ def finish_session(folder: Path, session_id: str, cameras: list[SessionCamera]) 
     write_session(folder, session_id, cameras, "saved")
     for camera in cameras:
         (folder / camera.folder / JOURNAL_NAME).unlink(missing_ok=True)
+        (folder / camera.folder / OPEN_NAME).unlink(missing_ok=True)
 
 
 def unfinished_sessions(out: Path) -> list[Path]:
