@@ -278,6 +278,7 @@ class LiveRun:
             last = worker.finish()
             assert worker.journal is not None  # every session worker has one
             worker.journal.append(last)
+            worker.journal.write_open([])  # every track is finished now: no snapshot left
             worker.journal.close()
         return consolidate(self.folder, self.session_id, camera, complete=not stuck)
 

@@ -24,6 +24,7 @@ and a kill -9 loses at most one interval of any track, however long it has been 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -78,10 +79,21 @@ class Journal:
         return self.path.with_name(OPEN_NAME)
 
     def append(self, tracklets: Sequence[Tracklet]) -> None:
-        """Write one record and fsync it; returns once the tracklets are on disk."""
-        self._file.write(encode_record(tracklets, self.session_id, self.camera, self.records))
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Write one record and fsync it; returns once the tracklets are on disk.
+
+        A failed write (disk full) is cut off again, so the next append does not follow a torn
+        record (reading stops at one, which would hide every later record).
+        """
+        start = self._file.tell()
+        try:
+            self._file.write(encode_record(tracklets, self.session_id, self.camera, self.records))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                self._file.truncate(start)
+                self._file.seek(start)
+            raise
         self.records += 1
         self.tracklets += len(tracklets)
 

@@ -7,8 +7,9 @@ the canonical file and the manifest carry the session id as their run id).
 
 * A fresh OUTPUT_DIR is the session's folder. A restart on an OUTPUT_DIR that holds a session
   starts a new one in ``OUTPUT_DIR/session_<id>/``: nothing of the earlier session is replaced.
-* ``consolidate`` turns a camera's journal into the result set; the final save does it after
-  appending the last tracks to the journal, so the journal always holds everything.
+* ``consolidate`` turns a camera's journal and open-track snapshots into the result set with
+  bounded memory (``mtmc.live.consolidate``); the final save does it after appending the last
+  tracks to the journal, so the journal always holds everything.
 * ``recover`` finds sessions whose state is still ``running`` but whose process is gone (kill
   -9, OOM, power cut) and consolidates them from their journals, marked incomplete; every live
   start does this first, so a crashed session is never left as journals only.
