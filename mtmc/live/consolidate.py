@@ -35,7 +35,7 @@ import numpy as np
 from config.paths import atomic_write
 from mot.storage import CSV_COLUMNS, FORMAT_NAME, FORMAT_VERSION, TrackletFileError, tracklet_arrays
 from mot.tracklet import Tracklet
-from mtmc.live.journal import OPEN_NAME, RecordScan, iter_records, record_table
+from mtmc.live.journal import HEADER, OPEN_NAME, RecordScan, iter_records, record_table
 
 BATCH = 256  # tracklets turned into arrays at once
 RUN_ROWS = 1 << 20  # CSV rows sorted in memory per run (~60 MB)
@@ -128,7 +128,7 @@ class TrackletReader:
         path = self.paths[source]
         with path.open("rb") as f:
             f.seek(offset)
-            payload = next(_records_from(f, path, offset))
+            payload = _read_payload(f, path, offset)
         tracklets = record_table(payload, f"{path} at byte {offset}").tracklets
         self._cache[key] = tracklets
         if len(self._cache) > CACHED_RECORDS:
@@ -136,15 +136,14 @@ class TrackletReader:
         return tracklets
 
 
-def _records_from(f: IO[bytes], path: Path, offset: int) -> Iterator[bytes]:
-    from mtmc.live.journal import HEADER
-
+def _read_payload(f: IO[bytes], path: Path, offset: int) -> bytes:
+    """The payload of the record at the file's position (indexed before, so whole)."""
     head = f.read(HEADER.size)
     _, length, _, _ = HEADER.unpack(head)
     payload = f.read(length)
     if len(payload) != length:
         raise TrackletFileError(f"{path} at byte {offset}: the record changed while being consolidated")
-    yield payload
+    return payload
 
 
 def write_result_set(
