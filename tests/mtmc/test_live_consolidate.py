@@ -20,7 +20,7 @@ import mtmc.live.consolidate as consolidate_module
 from mot.storage import load_tracklet_file, save_all
 from mot.tracklet import Tracklet
 from mtmc.live.consolidate import write_result_set
-from mtmc.live.journal import INCOMPLETE, OPEN_NAME, Journal, iter_records, record_table
+from mtmc.live.journal import INCOMPLETE, OPEN_NAME, Journal, iter_records, read_journal, record_table
 from mtmc.live.session import recover
 from tests.mtmc.chaos import Run
 from tests.mtmc.test_live_faults import CAMERAS, live_command, saved_tracklets
@@ -129,3 +129,27 @@ def wait_for_file(path: Path, run: Run, seconds: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_failed_append_does_not_leave_a_torn_record_before_the_next(
+    tracklets: list[Tracklet],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A file-size limit makes the write fail part-way (EFBIG), as a full disk does (ENOSPC)."""
+    import resource
+
+    journal = Journal(tmp_path / "live.journal", SESSION, "c010")
+    journal.append(tracklets[:2])
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (journal.path.stat().st_size + 100, hard))
+    try:
+        with pytest.raises(OSError):
+            journal.append(tracklets[2:6])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    journal.append(tracklets[6:8])  # the next checkpoint, once there is room again
+    journal.close()
+    found = read_journal(journal.path)
+    assert not found.problem and same(found.tracklets, tracklets[:2] + tracklets[6:8])
