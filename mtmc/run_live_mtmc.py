@@ -230,8 +230,9 @@ class LiveRun:
         open_tracks = sum(w.unsaved_tracks for w in self.workers)
         saved = sum(w.stats.saved for w in self.workers)
         return (
-            f"{open_tracks} tracks not checkpointed yet ({saved} tracklets already in the journals "
-            f"stay; the next start saves them)"
+            f"{open_tracks} tracks not checkpointed yet (open ones lose what they gained since their last "
+            f"snapshot; {saved} tracklets already in the journals and the open tracks' snapshots stay; "
+            f"the next start saves them)"
         )
 
     def _write_ids(self) -> None:

@@ -29,7 +29,6 @@ PAGES = [README, *sorted(DOCS.glob("*.md"))]
 PENDING_PAGES = {
     "docs/reid.md",
     "docs/models-reid-training.md",
-    "docs/faults-live-durability.md",
     "docs/faults-cameras.md",
     "docs/faults-inputs-storage.md",
 }
