@@ -66,10 +66,11 @@ def non_negative_int() -> Check:
 
 def float_range(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False) -> Check:
     left = "(" if lo_open else "["
-    phrase = f"a number in {left}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
+    kind = "a number" if hi is not None else "a finite number"
+    phrase = f"{kind} in {left}{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
 
     def test(v: Any) -> bool:
-        if not _is_number(v):
+        if not _is_number(v) or not math.isfinite(v):  # .inf is no plausible number of seconds or CPUs
             return False
         if lo is not None and (v <= lo if lo_open else v < lo):
             return False

@@ -99,9 +99,12 @@ def run_cli(
 ) -> int:
     """Parse arguments, load and validate the config, then run ``body``; map errors to exit codes.
 
-    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 128 + signal after a
-    stop signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP), having saved what was tracked, marked
-    incomplete. ``args.signals`` is the process's ``StopSignals`` (the live runner stops by it).
+    Exit codes: 0 success, 1 run failure (also results that cannot be written: disk full,
+    read-only), 2 bad configuration or input (also OUTPUT_DIR in use by another run, see
+    ``config.run_lock``), 3 finished and saved but a video was not fully read (a corrupt stretch
+    skipped, or it ended early), 128 + signal after a stop signal (130 SIGINT, 143 SIGTERM, 129
+    SIGHUP), having saved what was tracked, marked incomplete. ``args.signals`` is the process's
+    ``StopSignals`` (the live runner stops by it).
     """
     parser = build_parser(description)
     args = parse_args(parser, argv)
@@ -114,11 +117,20 @@ def run_cli(
     except ConfigError as err:
         log.error("%s", err)
         return 2
+    from config.paths import StorageError
+    from config.run_lock import RunLockError, run_locked
+
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     args.signals = install_stop_handlers()
     started = time.time()
     try:
-        return body(cfg, args)
+        return run_locked(cfg.OUTPUT_DIR, mode, lambda: body(cfg, args))
+    except RunLockError as err:
+        log.error("%s", err)
+        return 2
+    except StorageError as err:  # disk full, read-only, forbidden: one line, no traceback
+        log.error("%s", err)
+        return 1
     except KeyboardInterrupt as err:  # some libraries (Ray) re-raise it as a plain KeyboardInterrupt
         code = stop_exit_code(args.signals.signum if args.signals.signum is not None else err)
         log.warning("%s; %s", stop_reason(code), saved_summary(Path(cfg.OUTPUT_DIR), started))

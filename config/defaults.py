@@ -616,7 +616,8 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.ACCESS_TOKEN",
         "",
         ck.is_str(),
-        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...).",
+        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...); "
+        "at least 16 characters when LIVE.BIND_ADDRESS is not loopback.",
     ),
     Key(
         "LIVE.REQUEST_TIMEOUT",
@@ -643,7 +644,7 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.STALL_SECONDS",
         5.0,
         ck.float_range(0.0, None, lo_open=True),
-        "A camera stuck this long stops holding the others back; /healthz fails when all are.",
+        "A camera with no new frame this long is stalled: not tracked, its tracks end, /healthz 503.",
     ),
     Key("LIVE.LOOP_VIDEO", True, ck.is_bool(), "Restart video files when they end."),
     Key(

@@ -107,7 +107,7 @@ def parse_layout(path: str | Path, camera_names: Sequence[str] | None = None) ->
     """Read either layout format; raises ``LayoutError`` naming the file and line."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not a camera token
     except OSError as err:
         raise LayoutError(f"{path}: cannot read camera layout ({err.strerror})") from err
     except UnicodeDecodeError as err:

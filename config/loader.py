@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,39 +18,10 @@ from yacs.config import CfgNode
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key, get_cfg_defaults
 from config.detector_defaults import apply_detector_defaults, flat_keys
 from config.verify_config import Mode, validate
+from config.yaml_safe import MAX_BYTES, parse_yaml, yaml_problem
 
 # Every proper prefix of a key: "MOT", "MOT.BYTETRACK", ...
 SECTIONS = {".".join(k.name.split(".")[:i]) for k in SCHEMA for i in range(1, k.name.count(".") + 1)}
-
-
-class _YamlLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, but ``5e-1`` and ``1e3`` are numbers as in YAML 1.2 (1.1 wants ``5.0e-1``),
-    and a key given twice in one mapping is an error (PyYAML silently keeps the last one)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        first_line: dict[str, int] = {}
-        for key_node, _ in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                key = key_node.value
-                if key in first_line:
-                    raise yaml.constructor.ConstructorError(
-                        problem=f"'{key}' given twice (first at line {first_line[key]})",
-                        problem_mark=key_node.start_mark,
-                    )
-                first_line[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-_YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def parse_yaml(text: str) -> Any:
-    """One YAML document with the loader every config value goes through."""
-    return yaml.load(text, Loader=_YamlLoader)
 
 
 class ConfigError(ValueError):
@@ -108,6 +78,8 @@ def read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError([f"{path}: not a file (expected a YAML config file)"])
     try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ConfigError([f"{path}: larger than {MAX_BYTES} bytes; not a config file"])
         data = path.read_bytes()
     except OSError as err:
         raise ConfigError([f"{path}: cannot read the config file ({err.strerror})"]) from None
@@ -121,9 +93,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = parse_yaml(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ConfigError([f"{where}: not valid YAML ({getattr(err, 'problem', err)})"]) from err
+        raise ConfigError([yaml_problem(path, err)]) from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -4,22 +4,44 @@ A result file either holds a complete write or does not exist.
 
 The data goes to a hidden temporary file in the target's directory, is flushed to
 disk, then renamed over the target (``os.replace`` is atomic on POSIX and Windows).
-A writer killed mid-way leaves at most a ``.<name>.*.tmp`` file, never a truncated
-file under the real name.
+A writer killed mid-way leaves at most a ``.<name>.<hex>.tmp`` file, never a truncated
+file under the real name; ``sweep_temporary`` removes those at the next start. A disk that is
+full, read-only or forbidden raises ``StorageError``: one message naming the target path,
+the cause and the fix (runners exit 1 with it, no traceback, and do not retry it).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.-]+")
+TMP_MARK = ".tmp"
+TMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp(\.[A-Za-z0-9]+)?$")
+# Storage faults: what the user must fix, not a bug (and not worth retrying).
+STORAGE_ERRNOS = {
+    errno.ENOSPC: "the disk is full; free space or choose another OUTPUT_DIR",
+    errno.EDQUOT: "the disk quota is used up; free space or choose another OUTPUT_DIR",
+    errno.EROFS: "the file system is read-only; choose another OUTPUT_DIR",
+    errno.EACCES: "no permission to write there; fix the folder's permissions or choose another OUTPUT_DIR",
+    errno.EPERM: "no permission to write there; fix the folder's permissions or choose another OUTPUT_DIR",
+}
+
+
+class StorageError(OSError):
+    """Results could not be written: disk full, read-only or forbidden. ``str()`` is the whole message."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 # Kernel interfaces, not storage: mkdir there fails or, worse, writes into kernel settings.
 PSEUDO_FILESYSTEMS = (Path("/proc"), Path("/sys"))
 
@@ -30,18 +52,57 @@ def atomic_write(path: str | Path, mode: str = "wb", **open_kwargs: Any) -> Iter
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name opened exclusively: like mkstemp, but the file gets the usual umask permissions.
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    tmp = temporary_name(path)
     try:
-        with tmp.open(mode.replace("w", "x"), **open_kwargs) as f:
+        with storage_errors(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # A fresh name opened exclusively: like mkstemp, but the file gets the usual umask permissions.
+            f = tmp.open(mode.replace("w", "x"), **open_kwargs)
+        with storage_errors(path), f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        tmp.replace(path)  # atomic rename over the target
+        with storage_errors(path):
+            tmp.replace(path)  # atomic rename over the target
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only or full disk this may fail too
+            tmp.unlink(missing_ok=True)
         raise
+
+
+def temporary_name(path: Path, suffix: str = "") -> Path:
+    """``.<name>.<12 hex>.tmp<suffix>`` beside ``path``: unique per writer, swept at the next start."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TMP_MARK}{suffix}")
+
+
+@contextlib.contextmanager
+def storage_errors(path: Path) -> Iterator[None]:
+    """Turn a full, read-only or forbidden storage error while writing ``path`` into ``StorageError``."""
+    try:
+        yield
+    except StorageError:
+        raise
+    except OSError as err:
+        if err.errno not in STORAGE_ERRNOS:
+            raise
+        hint = STORAGE_ERRNOS[err.errno]
+        raise StorageError(err.errno, f"cannot write {path}: {err.strerror} ({hint})", str(path)) from None
+
+
+def sweep_temporary(folders: Iterable[Path]) -> list[Path]:
+    """Remove the temporary files of killed writes directly in ``folders``.
+
+    Only names this module makes (``temporary_name``) are touched; call it while holding the
+    folders' run lock (``config.run_lock``), so no live writer's file is removed.
+    """
+    removed = []
+    for folder in folders:
+        for path in folder.iterdir():
+            if TMP_NAME.match(path.name) and path.is_file():
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

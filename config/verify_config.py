@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from yacs.config import CfgNode
 
-from config.cameras import camera_config, camera_name
+from config.cameras import camera_config, camera_name, tracklet_camera_names
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key
 from config.layout import LayoutError, parse_layout
 from config.paths import output_dir_problem, safe_name
@@ -308,7 +308,8 @@ def _check_mtmc_inputs(cfg: CfgNode) -> list[str]:
     if not files:
         return ["MTMC.TRACKLETS: required for this command (one tracklet file per camera), but empty"]
     problems = [p for i, f in enumerate(files) for p in _check_existing(f, f"{key}[{i}]", False)]
-    return problems + _check_layout(cfg.MTMC.CAMERA_LAYOUT, None, len(files), key)
+    names = tracklet_camera_names(files)
+    return problems + _check_layout(cfg.MTMC.CAMERA_LAYOUT, names, len(files), key)
 
 
 def _check_eval(cfg: CfgNode, mode: str) -> list[str]:

@@ -28,7 +28,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from config.paths import atomic_write_text
+from config.npz_safe import read_members
+from config.paths import atomic_write_text, storage_errors
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +77,28 @@ def _resolve(key: str, directory: Path) -> Path:
 
 def remove_manifest(directory: str | Path, stem: str) -> None:
     """Mark the set as being rewritten: without its manifest no reader accepts it."""
-    manifest_path(directory, stem).unlink(missing_ok=True)
+    path = manifest_path(directory, stem)
+    with storage_errors(path):  # a read-only folder refuses even to unlink a missing file
+        path.unlink(missing_ok=True)
 
 
-def remove_set(directory: str | Path, stem: str, folders: Iterable[str | Path]) -> list[Path]:
-    """Remove the manifest, then every ``stem.*`` result file in ``directory`` and ``folders``."""
+def remove_set(directory: str | Path, stem: str) -> list[Path]:
+    """Remove the set's manifest, then the files it lists (nothing else: a user's own
+    ``mtmc.csv`` in a camera folder is not ours to delete)."""
+    directory = Path(directory)
+    path = manifest_path(directory, stem)
+    try:
+        listed = read_manifest(path).get("files", {}) if path.is_file() else {}
+    except ResultSetError as err:
+        log.warning("%s; removing only the manifest", err)
+        listed = {}
     remove_manifest(directory, stem)
     removed = []
-    for folder in {Path(directory), *map(Path, folders)}:
-        for path in folder.glob(f"{stem}.*"):
-            if path.is_file() and path.suffix in (".npz", ".pkl", ".csv", ".txt", ".mp4", ".json"):
-                path.unlink()
-                removed.append(path)
+    for key in listed:
+        target = _resolve(key, directory)
+        if target.name.startswith(f"{stem}.") and target.is_file():  # an edited manifest names no other file
+            target.unlink()
+            removed.append(target)
     if removed:
         log.info("removed %d %s.* files of an earlier run", len(removed), stem)
     return removed
@@ -138,7 +149,7 @@ def read_manifest(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise ResultSetError(f"{path}: unreadable result manifest ({err}). {RERUN_HINT}.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ResultSetError(f"{path}: not a result manifest (format {MANIFEST_FORMAT!r} expected)")
@@ -185,11 +196,11 @@ def written_by_a_run(path: str | Path) -> bool:
     if not canonical.is_file():
         return False
     try:
-        with zipfile.ZipFile(canonical) as z, z.open("meta.npy") as member:
-            text = member.read().decode("utf-8", errors="replace")
-    except (OSError, KeyError, zipfile.BadZipFile):
+        meta = read_members(canonical, ["meta"]).get("meta")
+    except (OSError, ValueError, zipfile.BadZipFile):
         return False
-    return '"run_id"' in text
+    text = b"" if meta is None else meta.tobytes()
+    return b'"run_id"' in text
 
 
 def check_result_file(path: str | Path) -> dict[str, Any] | None:

@@ -52,8 +52,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from config.npz_safe import NpzLimitError, read_members
 from config.paths import atomic_write, atomic_write_text
 from mot.tracklet import Tracklet
+from mot.value_checks import empty_boxes, tracklet_array_problems
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -66,6 +68,20 @@ CSV_COLUMNS = ["frame", "id", "x", "y", "w", "h", "color", "type", "speed", "pla
 CSV_TEXT_COLUMNS = ("color", "type", "plate")
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # boxes are stored as float32
 MOT_TXT_COLUMNS = ["frame", "id", "x", "y", "w", "h", "conf", "wx", "wy", "wz"]
+CORE_MEMBERS = (
+    "lengths",
+    "frames",
+    "bboxes",
+    "scores",
+    "feature_counts",
+    "feature_dims",
+    "features",
+    "feature_frames",
+    "has_mean",
+    "mean_features",
+    "has_histogram",
+    "histograms",
+)
 
 
 class TrackletFileError(ValueError):
@@ -222,17 +238,27 @@ def load_tracklet_file(path: str | Path) -> TrackletTable:
             not written by ``save_tracklets``; the message names the file.
     """
     path = Path(path)
-    arrays = _read_npz(path)
-    return table_from_arrays(arrays, path)
+    found = _read_npz(path, ["meta"])
+    if "meta" not in found:
+        raise TrackletFileError(f"{path}: not a tracklet file (no 'meta' member)")
+    meta = _read_meta(path, found["meta"])
+    return table_from_arrays(_read_npz(path, _member_names(meta)) | found, path)
 
 
 def table_from_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> TrackletTable:
-    """The tracklets of canonical members read from ``path`` (a file, or a record in one)."""
+    """The tracklets of canonical members read from ``path`` (a file, or a record in one).
+
+    Impossible values (NaN, negative sizes) are refused here, so every reader checks them.
+    """
     if "meta" not in arrays:
         raise TrackletFileError(f"{path}: not a tracklet file (no 'meta' member)")
-    meta = _read_meta(Path(path), arrays["meta"])
+    path = Path(path)
+    meta = _read_meta(path, arrays["meta"])
+    if problems := tracklet_array_problems(arrays):
+        raise TrackletFileError(f"{path}: impossible values: {'; '.join(problems[:3])}")
     try:
         _check_sizes(arrays, meta)
+        _warn_empty_boxes(path, arrays["bboxes"].reshape(-1, 4))
         tracklets = _split_tracklets(arrays, meta)
         groups = None if meta["groups"] is None else {g["global_id"]: g["attributes"] for g in meta["groups"]}
         table = TrackletTable(tracklets, meta["global_ids"], groups, meta.get("info", {}))
@@ -241,8 +267,33 @@ def table_from_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> Trackl
     return table
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of an ``.npz`` archive, with messages that say what the file is instead."""
+def _warn_empty_boxes(path: Path, boxes: np.ndarray) -> None:
+    if empty := empty_boxes(boxes):
+        log.warning("%s: %d of %d boxes have zero width or height", path, empty, len(boxes))
+
+
+def _checked_text_table(path: Path, table: TrackletTable) -> TrackletTable:
+    """A CSV or MOTChallenge table, refused when its boxes are impossible (see ``mot.value_checks``)."""
+    boxes = _concat([t.bboxes for t in table.tracklets], np.float32, (0, 4))
+    if problems := tracklet_array_problems({"bboxes": boxes}):
+        raise TrackletFileError(f"{path}: impossible values: {problems[0]}")
+    _warn_empty_boxes(path, boxes)
+    return table
+
+
+def _member_names(meta: dict[str, Any]) -> list[str]:
+    """The members a file of ``meta`` may have: no other member is ever read (or inflated)."""
+    attrs = meta.get("frame_attributes")
+    count = len(attrs) if isinstance(attrs, list) else 0
+    return [
+        *CORE_MEMBERS,
+        *(f"frame_attr_{i}" for i in range(count)),
+        *(f"frame_attr_has_{i}" for i in range(count)),
+    ]
+
+
+def _read_npz(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The members ``names`` of an ``.npz`` archive (sizes checked first, ``config.npz_safe``)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -257,8 +308,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     if not zipfile.is_zipfile(path):
         raise TrackletFileError(f"{path}: not an .npz archive (text, a pickle or a truncated file?)")
     try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+        return read_members(path, names)
+    except NpzLimitError as err:
+        raise TrackletFileError(str(err)) from None
     except OSError as err:
         raise TrackletFileError(f"{path}: cannot read ({err.strerror or err})") from err
     except (ValueError, EOFError, zipfile.BadZipFile, KeyError, NotImplementedError) as err:
@@ -269,8 +321,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 def _read_meta(path: Path, meta: np.ndarray) -> dict[str, Any]:
     try:
         parsed = json.loads(meta.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise TrackletFileError(f"{path}: corrupt tracklet metadata (not UTF-8 JSON: {err})") from err
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:  # "[[[[..." recurses
+        raise TrackletFileError(f"{path}: corrupt tracklet metadata (not UTF-8 JSON: {err})") from None
     if not isinstance(parsed, dict):
         raise TrackletFileError(f"{path}: corrupt tracklet metadata (expected a JSON object)")
     if parsed.get("format") != FORMAT_NAME:
@@ -604,9 +656,9 @@ def load_tracklets(path: str | Path, allow_pickle: bool = False, camera: int = 0
     if suffix == ".npz":
         return load_tracklet_file(path)
     if suffix == ".csv":
-        return load_csv(path, camera)
+        return _checked_text_table(path, load_csv(path, camera))
     if suffix == ".txt":
-        return load_mot_txt(path, camera)
+        return _checked_text_table(path, load_mot_txt(path, camera))
     if suffix == ".pkl":
         objects = load_pickle(path, allow_pickle)
         bad = next((type(o).__name__ for o in objects if not isinstance(o, Tracklet)), None)

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from config.paths import storage_errors, temporary_name
 from detection.video import iter_frames, probe_video
 from mot.tracklet import Tracklet
 
@@ -98,11 +99,14 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: float, size_wh: tuple[int, int]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        self._tmp = temporary_name(self.path, self.path.suffix)  # unique: two writers never share it
+        with storage_errors(self.path):  # OpenCV only says "cannot open": ask the file system why
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._tmp.touch()
         self.codec = H264 if h264_available() else MPEG4
         self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*self.codec), fps, size_wh)
         if not self._writer.isOpened():
+            self._tmp.unlink(missing_ok=True)
             raise OSError(f"{self.path}: OpenCV cannot open a '{self.codec}' video writer")
         self.frames = 0
 
@@ -113,7 +117,8 @@ class VideoWriter:
     def close(self, keep: bool = True) -> None:
         self._writer.release()
         if keep:
-            self._tmp.replace(self.path)
+            with storage_errors(self.path):
+                self._tmp.replace(self.path)
         else:
             self._tmp.unlink(missing_ok=True)
 

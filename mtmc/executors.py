@@ -55,6 +55,7 @@ from typing import Any
 from yacs.config import CfgNode
 
 from config.interrupts import STOP_SIGNALS, die_with_driver, driver_alive, saving
+from config.paths import StorageError
 from mot.camera import (
     RESULT_STEM,
     FeatureExtractionError,
@@ -114,10 +115,18 @@ def run_cameras(cfg: CfgNode, jobs: Sequence[CameraJob], progress: bool = True) 
     if kind == "ray":
         return _run_ray(cfg, jobs)
     models = model_cache(cfg)
-    if kind == "batched" and _run_batched(jobs, models, progress):
-        return [_load(job, CameraOutcome(job.index, job.name, attempts=1)) for job in jobs]
+    full: Path | None = None  # a camera folder whose disk refused the batched run's results
+    if kind == "batched":
+        try:
+            if _run_batched(jobs, models, progress):
+                return [_load(job, CameraOutcome(job.index, job.name, attempts=1)) for job in jobs]
+        except StorageError as err:
+            full = Path(err.filename).parent if err.filename else None
+    # one by one (also after a failed batched run: saved cameras are reused, a full disk is not retried)
     return [
-        _with_retries(job, cfg.EXPRESS.RETRIES, lambda job=job: _track(job, models, job.index, progress))
+        _storage_failure(job, full)
+        if job.output_dir == full
+        else _with_retries(job, cfg.EXPRESS.RETRIES, lambda job=job: _track(job, models, job.index, progress))
         for job in jobs
     ]
 
@@ -134,13 +143,21 @@ def _run_batched(jobs: Sequence[CameraJob], models: ModelCache, progress: bool) 
                 ensure_video(job.output_dir, job.cfg.MOT, previous, progress)
         cameras = [(j.cfg, j.index, j.name, j.output_dir) for j in todo]
         run_cameras_batched(cameras, models, progress, run_id=todo[0].run_id if todo else "")
-    except Exception as err:
+    except StorageError:
+        raise  # tracking again one by one would fail to save the same way
+    except Exception as err:  # then one by one: finished cameras are reused, a full disk is not retried
         log.debug("batched cameras:\n%s", traceback.format_exc())
         log.warning(
             "batched tracking failed (%s: %s); tracking the cameras one by one", type(err).__name__, err
         )
         return False
     return True
+
+
+def _storage_failure(job: CameraJob, folder: Path) -> CameraOutcome:
+    """The outcome of a camera whose folder could not take its results (already said in the log)."""
+    error = f"its results could not be written to {folder}"
+    return CameraOutcome(job.index, job.name, error=error, attempts=1)
 
 
 def _track(job: CameraJob, models: ModelCache, position: int, progress: bool) -> float:
@@ -179,8 +196,8 @@ def _with_retries(job: CameraJob, retries: int, run: Callable[[], float]) -> Cam
 
 
 def _retries_for(err: BaseException, retries: int) -> int:
-    """A failing ReID model fails the same way again: no retry."""
-    return 0 if isinstance(err, FeatureExtractionError) else retries
+    """A failing ReID model or a full, read-only or forbidden disk fails the same way again: no retry."""
+    return 0 if isinstance(err, (FeatureExtractionError, StorageError)) else retries
 
 
 # --------------------------------------------------------------------------- processes
@@ -386,6 +403,7 @@ def _write_received(job: CameraJob, data: bytes) -> None:
         command=str(info.get("command", "express")),
         fingerprint=str(info.get("fingerprint", "")),
         complete=bool(info.get("complete")),
+        extra={"video_read": info["video_read"]} if "video_read" in info else None,
     )
     log.info("camera '%s': results received from the Ray worker and written to %s", job.name, job.output_dir)
 

@@ -95,12 +95,13 @@ def mtmc_fingerprint(cfg: CfgNode, inputs: Sequence[Path]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def clear_mtmc(output_dir: Path, folders: Sequence[Path]) -> None:
-    """Remove the earlier multi-camera set (manifest first), so no stale ``mtmc.*`` survives a crash.
+def clear_mtmc(output_dir: Path) -> None:
+    """Remove the earlier multi-camera set (manifest first, then the files it lists), so no stale
+    ``mtmc.*`` of ours survives a crash; files the set does not list are left alone.
 
     The earlier ``report.html`` goes too: it shows the old set until the new one is written.
     """
-    remove_set(output_dir, RESULT_STEM, folders)
+    remove_set(output_dir, RESULT_STEM)
     (output_dir / "report.html").unlink(missing_ok=True)
 
 
@@ -117,7 +118,7 @@ def save_mtmc_set(
     """Write ``mtmc.*`` (run id and fingerprint in their metadata), then the set's manifest."""
     fingerprint = mtmc_fingerprint(cfg, inputs)
     with saving(f"the multi-camera {RESULT_STEM}.* result set in {output_dir}"):
-        clear_mtmc(output_dir, [d for d in dirs if d is not None])
+        clear_mtmc(output_dir)
         info = {"run_id": run_id, "command": command, "fingerprint": fingerprint, "complete": complete}
         written = save_results(output_dir, dirs, result, info)
         write_manifest(

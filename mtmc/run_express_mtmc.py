@@ -19,6 +19,8 @@ from config.cli import run_cli
 if TYPE_CHECKING:
     from yacs.config import CfgNode
 
+    from mtmc.express import CameraJob
+
 log = logging.getLogger("mtmc.express")
 
 
@@ -94,7 +96,7 @@ def track_and_match(cfg: CfgNode) -> int:
     run_id = new_run_id()
     log.info("run %s", run_id)
     jobs = camera_jobs(cfg, run_id)
-    clear_mtmc(Path(cfg.OUTPUT_DIR), [job.output_dir for job in jobs])  # stale until rewritten
+    clear_mtmc(Path(cfg.OUTPUT_DIR))  # stale until rewritten
     outcomes = run_cameras(cfg, jobs)
     failed = [o for o in outcomes if not o.ok]
     for outcome in failed:
@@ -124,7 +126,21 @@ def track_and_match(cfg: CfgNode) -> int:
         render_videos(jobs, result, skip=skip, output_dir=Path(cfg.OUTPUT_DIR))
     write_run_report(cfg)
     evaluate_result(cfg, [job.name for job in jobs], result)
-    return 1 if failed else 0
+    return 1 if failed else not_fully_read_code(jobs, skip)
+
+
+def not_fully_read_code(jobs: list[CameraJob], skip: set[int]) -> int:
+    """EXIT_NOT_FULLY_READ when a camera's video had a corrupt stretch or ended early, else 0."""
+    from mot.camera import EXIT_NOT_FULLY_READ, partly_read
+
+    partial = [job.name for job in jobs if job.index not in skip and partly_read(job.output_dir)]
+    if partial:
+        log.warning(
+            "not every video was fully read (%s): see video_read in their results; exit code %d",
+            ", ".join(partial),
+            EXIT_NOT_FULLY_READ,
+        )
+    return EXIT_NOT_FULLY_READ if partial else 0
 
 
 def main(argv: list[str] | None = None) -> int:

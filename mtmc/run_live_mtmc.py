@@ -3,9 +3,11 @@
 python mtmc/run_live_mtmc.py --config config/examples/live_demo.yaml [KEY VALUE ...]
 
 Cameras are EXPRESS.CAMERAS (files loop with LIVE.LOOP_VIDEO; rtsp:// and http:// streams are
-read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
+read live, each in its own capture process; one that is down at start-up joins when it comes
+up). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
 LIVE.ACCESS_TOKEN is set; a non-loopback LIVE.BIND_ADDRESS needs one); /api/tracks and
-/api/stats give JSON, /healthz fails (503) once no camera produced a frame for LIVE.STALL_SECONDS.
+/api/stats give JSON, /healthz fails (503, naming the cameras) while any camera delivered no new
+frame for LIVE.STALL_SECONDS (it is then stalled: not tracked, its tracks end).
 Finished tracklets are checkpointed to ``{i}_{name}/live.journal`` every LIVE.CHECKPOINT_SECONDS
 and leave memory (``mtmc.live.journal``). Ctrl-C, SIGTERM or SIGHUP (or LIVE.DURATION) stops
 everything within about two seconds (a camera inside a slow frame gets up to FINISH_WITHIN more)
@@ -35,7 +37,7 @@ from yacs.config import CfgNode
 from config.cli import run_cli
 from config.interrupts import StopSignals, signal_name, stop_exit_code
 from config.layout import parse_layout
-from config.paths import atomic_write_text
+from config.paths import StorageError, atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
 from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
@@ -44,10 +46,12 @@ from mot.factory import build_tracker
 from mot.manifest import new_run_id
 from mot.plan import save_plan
 from mtmc.express import camera_jobs, matching_options
+from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator
+from mtmc.live.capture import LiveSource, is_stream
 from mtmc.live.clock import VirtualClock, health
 from mtmc.live.journal import JOURNAL_NAME, Journal
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError
 from mtmc.live.session import (
     SessionCamera,
     consolidate,
@@ -57,7 +61,7 @@ from mtmc.live.session import (
     session_folder,
     write_session,
 )
-from mtmc.live.worker import LiveMOTWorker, LiveSource
+from mtmc.live.worker import LiveMOTWorker
 
 log = logging.getLogger("mtmc.live")
 
@@ -144,13 +148,17 @@ class LiveRun:
             mot.REID_SAMPLES_PER_TRACK,
             Journal(job.output_dir / JOURNAL_NAME, self.session_id, job.name),
             self.cfg.LIVE.CHECKPOINT_SECONDS,
+            self.cfg.LIVE.STALL_SECONDS,
         )
 
     # ------------------------------------------------------------------ API payloads
 
     def health(self) -> tuple[bool, str]:
-        last = {w.camera: w.stats.last_frame_at for w in self.workers}
-        return health(last, self.started_monotonic, time.monotonic(), self.cfg.LIVE.STALL_SECONDS)
+        ended = {w.camera for w in self.workers if w.ident and not w.is_alive() and not w.stats.error}
+        last = {w.camera: w.stats.last_frame_at for w in self.workers if w.camera not in ended}
+        failed = {w.camera: w.stats.error for w in self.workers if w.stats.error}
+        now, stall = time.monotonic(), self.cfg.LIVE.STALL_SECONDS
+        return health(last, self.started_monotonic, now, stall, failed)  # a file that ended is no fault
 
     def tracks_json(self) -> dict[str, Any]:
         snapshot = self.aggregator.snapshot()
@@ -198,6 +206,10 @@ class LiveRun:
                     "tracks": w.stats.tracks,
                     "running": w.is_alive(),
                     "error": w.stats.error,
+                    "stalled": w.stats.stalled,
+                    "stalls": w.stats.stalls,
+                    "source": w.source.state,
+                    "decode_errors": w.source.decode_errors,
                 }
                 for w in self.workers
             ],
@@ -258,6 +270,9 @@ class LiveRun:
         for camera, worker in zip(self.cameras, self.workers, strict=True):
             try:
                 written += self._save_camera(camera, worker)
+            except StorageError as err:  # disk full or read-only: one line naming the path
+                saved_all = False
+                log.error("camera '%s': %s", camera.name, err)
             except OSError as err:
                 saved_all = False
                 log.error("camera '%s': cannot save (%s: %s)", camera.name, err.strerror or err, err.filename)
@@ -281,7 +296,8 @@ class LiveRun:
             worker.journal.append(last)
             worker.journal.write_open([])  # every track is finished now: no snapshot left
             worker.journal.close()
-        return consolidate(self.folder, self.session_id, camera, complete=not stuck)
+        extra = {"stalls": worker.stats.stalls, "decode_errors": worker.source.decode_errors}
+        return consolidate(self.folder, self.session_id, camera, complete=not stuck, extra=extra)
 
     def _join_workers(self) -> None:
         """Wait for the workers; one inside a slow frame gets FINISH_WITHIN more to save its tracks."""
@@ -333,6 +349,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.error("%s", problem)
         return 2
     for job in camera_jobs(cfg):
+        if is_stream(job.cfg.MOT.VIDEO):
+            continue  # a network camera down now joins when it comes up (the others do not wait for it)
         try:
             probe_video(job.cfg.MOT.VIDEO)
         except VideoSourceError as err:

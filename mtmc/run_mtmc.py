@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -33,9 +32,9 @@ log = logging.getLogger("mtmc.run_mtmc")
 
 def camera_label(path: str, index: int) -> str:
     """``0_far`` for ``.../0_far/mot.npz``; the file stem for any other file name."""
-    p = Path(path)
-    name = p.parent.name if p.stem in ("mot", "mtmc") else p.stem
-    return f"{index}_{re.sub(r'^[0-9]+_', '', name) or 'camera'}"
+    from config.cameras import name_from_path
+
+    return f"{index}_{name_from_path(path) or 'camera'}"
 
 
 def load_cameras(cfg: CfgNode) -> list[list[Tracklet]]:
@@ -65,6 +64,7 @@ def load_cameras(cfg: CfgNode) -> list[list[Tracklet]]:
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
+    from config.cameras import tracklet_camera_names
     from config.layout import parse_layout
     from evaluate.formats import ground_truth_problems
     from mot.manifest import ResultSetError
@@ -80,7 +80,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if problems := ground_truth_problems(cfg.EVAL.GROUND_TRUTHS):
         log.error("unusable ground truth:\n  %s", "\n  ".join(problems))
         return 2
-    layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT)
+    # camera names as the tracklet files record them: a layout may name cameras instead of numbering them
+    layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT, tracklet_camera_names(files))
     labels = [camera_label(path, i) for i, path in enumerate(files)]
     plan = {
         "command": "mtmc",
@@ -101,7 +102,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     from mtmc.matching import match_tracklets
 
     dirs = [out / label for label in labels]
-    clear_mtmc(out, dirs)
+    clear_mtmc(out)
     result = match_tracklets([t for c in cameras for t in c], layout, matching_options(cfg))
     inputs = [Path(f) for f in files]
     written = save_mtmc_set(out, dirs, result, cfg, inputs, new_run_id(), "mtmc")

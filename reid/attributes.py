@@ -32,6 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from config.npz_safe import read_members
 from models.registry import resolve_model
 from models.runtime import ModelRunner, import_backend, open_runner
 from reid.conventions import IMAGENET_MEAN, IMAGENET_STD
@@ -102,11 +103,11 @@ class EmbeddingClassifier:
     @classmethod
     def load(cls, path: str | Path, name: str) -> EmbeddingClassifier:
         path = Path(path)
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(z["meta"].tobytes().decode("utf-8"))
-            if meta.get("format") != CLASSIFIER_FORMAT:
-                raise ValueError(f"{path}: not an attribute classifier (format {meta.get('format')!r})")
-            return cls(name, z["coef"], z["intercept"], z["classes"].tolist(), meta)
+        z = read_members(path, ("meta", "coef", "intercept", "classes"))  # sizes checked before reading
+        meta = json.loads(z["meta"].tobytes().decode("utf-8")) if "meta" in z else {}
+        if meta.get("format") != CLASSIFIER_FORMAT:
+            raise ValueError(f"{path}: not an attribute classifier (format {meta.get('format')!r})")
+        return cls(name, z["coef"], z["intercept"], z["classes"].tolist(), meta)
 
     def save(self, path: str | Path) -> None:
         from config.paths import atomic_write

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from config.yaml_safe import read_yaml_file
 from models.runtime import import_backend
 
 
@@ -58,7 +58,7 @@ class TorchRunner:
 
 
 def read_opts(path: str | Path) -> dict[str, Any]:
-    opts = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    opts = read_yaml_file(path) or {}
     if not isinstance(opts, dict) or not ("model" in opts or "nclasses" in opts):
         raise ValueError(f"{path}: expected a mapping with a 'model' key naming the architecture")
     opts.setdefault("model", "resnet_ibn")  # what the vehicle_reid training code assumes

@@ -29,8 +29,6 @@ PAGES = [README, *sorted(DOCS.glob("*.md"))]
 PENDING_PAGES = {
     "docs/reid.md",
     "docs/models-reid-training.md",
-    "docs/faults-cameras.md",
-    "docs/faults-inputs-storage.md",
 }
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 SCRIPT = re.compile(r"\b(?:python|bash)\s+((?:[\w-]+/)*[\w-]+\.(?:py|sh))\b")

@@ -18,9 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from config.defaults import get_cfg_defaults
+from config.yaml_safe import parse_yaml
 from evaluate.kitti import SUMMARY, KittiSequence, evaluate_kitti, load_kitti, tracked_lines
 from mot.camera import tracker_params
 from mot.factory import build_tracker
@@ -55,7 +54,7 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or key.upper() not in known:
             raise ValueError(f"--set {item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(known))}")
-        out[key.upper()] = yaml.safe_load(value)
+        out[key.upper()] = parse_yaml(value)
     return out
 
 

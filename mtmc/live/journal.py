@@ -35,10 +35,11 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from config.paths import atomic_write
+from config.paths import atomic_write, storage_errors
 from mot.storage import TrackletFileError, TrackletTable, table_from_arrays, tracklet_arrays
 from mot.tracklet import Tracklet
 
@@ -71,8 +72,13 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.records = 0
         self.tracklets = 0
-        self._file = self.path.open("ab")
-        _fsync_dir(self.path.parent)
+        self._file: BinaryIO | None = None  # opened by the first append: a read-only folder fails there
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = self.path.open("ab")
+            _fsync_dir(self.path.parent)
+        return self._file
 
     @property
     def open_path(self) -> Path:
@@ -84,16 +90,19 @@ class Journal:
         A failed write (disk full) is cut off again, so the next append does not follow a torn
         record (reading stops at one, which would hide every later record).
         """
-        start = self._file.tell()
-        try:
-            self._file.write(encode_record(tracklets, self.session_id, self.camera, self.records))
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except OSError:
-            with contextlib.suppress(OSError):
-                self._file.truncate(start)
-                self._file.seek(start)
-            raise
+        data = encode_record(tracklets, self.session_id, self.camera, self.records)
+        with storage_errors(self.path):  # disk full or read-only: one message naming the file
+            journal = self._open()
+            start = journal.tell()
+            try:
+                journal.write(data)
+                journal.flush()
+                os.fsync(journal.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    journal.truncate(start)
+                    journal.seek(start)
+                raise
         self.records += 1
         self.tracklets += len(tracklets)
 
@@ -107,11 +116,12 @@ class Journal:
             self.open_path.unlink(missing_ok=True)
             return
         marked = [replace(t, attributes={**t.attributes, INCOMPLETE: True}) for t in tracklets]
-        with atomic_write(self.open_path) as f:
+        with storage_errors(self.open_path), atomic_write(self.open_path) as f:
             f.write(encode_record(marked, self.session_id, self.camera, 0))
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def encode_record(tracklets: Sequence[Tracklet], session_id: str, camera: str, number: int) -> bytes:

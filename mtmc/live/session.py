@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,9 +104,18 @@ def read_session(path: Path) -> dict[str, Any] | None:
     return record
 
 
-def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: bool) -> list[Path]:
+def consolidate(
+    folder: Path,
+    session_id: str,
+    camera: SessionCamera,
+    complete: bool,
+    extra: Mapping[str, Any] | None = None,
+) -> list[Path]:
     """Write the camera's result set from its checkpoints (finished tracklets and snapshots of open
-    tracks, marked incomplete) with bounded memory; returns the files (none without a journal)."""
+    tracks, marked incomplete) with bounded memory; returns the files (none without a journal).
+
+    ``extra`` adds to the result metadata what only the running session knows (stalls, decode errors).
+    """
     directory = folder / camera.folder
     journal = directory / JOURNAL_NAME
     if not journal.is_file() and not (directory / OPEN_NAME).is_file():
@@ -119,6 +129,7 @@ def consolidate(folder: Path, session_id: str, camera: SessionCamera, complete: 
         "session_id": session_id,
         "run_id": session_id,
         "complete": complete,
+        **(extra or {}),
     }
     remove_manifest(directory, RESULT_STEM)
     written, count, scan = write_result_set(directory, RESULT_STEM, journal, info)

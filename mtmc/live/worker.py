@@ -5,9 +5,13 @@ Per tick of the ``VirtualClock``: take the camera's frame for that moment, detec
 a second or so, without embedding every box), report the active tracks to the aggregator, draw
 the boxes with their global ids and publish the JPEG to the ``FrameHub``.
 
-Sources (``LiveSource``): a video file is sampled at the tick rate (frame ``tick x video fps /
-target fps``), looping with ``LIVE.LOOP_VIDEO``; a stream (rtsp://, http://) is read by a
-background thread that keeps only the latest frame and reconnects with back-off when it drops.
+Sources (``mtmc.live.capture.LiveSource``): a video file is sampled at the tick rate (frame
+``tick x video fps / target fps``), looping with ``LIVE.LOOP_VIDEO``; a stream (rtsp://,
+http://) is captured in its own process that reconnects with back-off when it drops.
+
+Only a new frame is tracked (``Frame.seq`` changed). A camera with no new frame for
+``stall_seconds`` (``LIVE.STALL_SECONDS``) is marked stalled: its tracks end (the saved
+tracklets never repeat a frozen picture) and it rejoins with fresh tracks when frames come again.
 Models are shared by all workers (ONNX Runtime and OpenVINO inference is thread-safe); the
 tracker and everything about tracks are the worker's own.
 
@@ -32,12 +36,12 @@ import numpy as np
 from detection.boxes import crop_boxes, xyxy_to_xywh
 from detection.tiling import Detector
 from detection.types import Detections
-from detection.video import probe_video
 from mot.base import Tracker, Tracks
 from mot.builder import TrackletBuilder
 from mot.tracklet import Tracklet
 from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
+from mtmc.live.capture import LiveSource
 from mtmc.live.clock import VirtualClock
 from mtmc.live.journal import Journal
 from mtmc.live.server import FrameHub
@@ -55,75 +59,6 @@ def achieved_fps(times: Sequence[float]) -> float:
     if len(times) < 2 or times[-1] <= times[0]:
         return 0.0
     return (len(times) - 1) / (times[-1] - times[0])
-
-
-class LiveSource:
-    """Frames by tick: files sampled at the tick rate (looping or not), streams by their latest frame."""
-
-    def __init__(self, source: str, target_fps: float, loop: bool = True) -> None:
-        self.source, self.target_fps, self.loop = source, target_fps, loop
-        self.info = probe_video(source)
-        self.is_stream = self.info.is_stream
-        self._latest: np.ndarray | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._cap: cv2.VideoCapture | None = None
-        self._position = -1  # index of the last frame read from a file
-        if self.is_stream:
-            self._thread = threading.Thread(target=self._pump, name=f"stream:{source}", daemon=True)
-            self._thread.start()
-
-    def frame(self, tick: int) -> np.ndarray | None:
-        """The frame for ``tick``; None when a stream has nothing yet or a non-looping file ended."""
-        if self.is_stream:
-            with self._lock:
-                return None if self._latest is None else self._latest.copy()
-        index = int(tick * self.info.fps / self.target_fps)
-        if self.info.frames > 0 and index >= self.info.frames:
-            if not self.loop:
-                return None
-            index %= self.info.frames
-        return self._read_file(index)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self.is_stream:
-            self._thread.join(timeout=0.5)  # a daemon thread; it ends at its next read
-        if self._cap is not None:
-            self._cap.release()
-
-    def _read_file(self, index: int) -> np.ndarray | None:
-        if self._cap is None or index <= self._position:
-            if self._cap is not None:
-                self._cap.release()
-            self._cap = cv2.VideoCapture(self.source)
-            self._position = -1
-        while self._position < index - 1:  # skip to the frame: grab without decoding into memory
-            if not self._cap.grab():
-                return None
-            self._position += 1
-        ok, frame = self._cap.read()
-        self._position += 1
-        return frame if ok else None
-
-    def _pump(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            cap = cv2.VideoCapture(self.source)
-            if not cap.isOpened():
-                log.warning("%s: cannot open the stream; retrying in %.1f s", self.source, delay)
-                self._stop.wait(delay)
-                delay = min(2 * delay, 10.0)
-                continue
-            delay = 0.5
-            while not self._stop.is_set():
-                ok, frame = cap.read()
-                if not ok:
-                    log.warning("%s: the stream dropped; reconnecting", self.source)
-                    break
-                with self._lock:
-                    self._latest = frame
-            cap.release()
 
 
 @dataclass
@@ -158,8 +93,10 @@ class WorkerStats:
     checkpoints: int = 0
     tracks: int = 0
     last_tick: int = -1
-    last_frame_at: float | None = None  # time.monotonic() of the last published frame
+    last_frame_at: float | None = None  # time.monotonic() of the last new frame tracked
     error: str = ""
+    stalled: bool = False  # no new frame for stall_seconds: nothing is tracked, its tracks ended
+    stalls: int = 0  # times it was marked stalled
 
 
 class LiveMOTWorker(threading.Thread):
@@ -180,12 +117,16 @@ class LiveMOTWorker(threading.Thread):
         samples_per_track: int = 10,
         journal: Journal | None = None,
         checkpoint_seconds: float = 10.0,
+        stall_seconds: float = 5.0,
     ) -> None:
         super().__init__(name=f"camera:{name}", daemon=True)
         self.index, self.camera = index, name
         self.source, self.clock, self.aggregator, self.hub = source, clock, aggregator, hub
         self.detector, self.select, self.embed_crops, self.tracker = detector, select, embed_crops, tracker
         self.builder, self.sleep_on_empty, self.samples_per_track = builder, sleep_on_empty, samples_per_track
+        self.stall_seconds = stall_seconds
+        self._began = time.monotonic()
+        self._last_seq = -1
         self.embed_every = max(1, round(EMBED_EVERY * source.target_fps))
         self.stats = WorkerStats()
         self.journal, self.checkpoint_seconds = journal, checkpoint_seconds
@@ -200,6 +141,7 @@ class LiveMOTWorker(threading.Thread):
 
     def run(self) -> None:
         last = -1
+        self._began = time.monotonic()
         try:
             while True:
                 tick = self.clock.wait_for_tick(self.camera, last)
@@ -207,13 +149,16 @@ class LiveMOTWorker(threading.Thread):
                     return
                 self.stats.skipped += max(0, tick - last - 1) if last >= 0 else 0
                 frame = self.source.frame(tick)
-                if frame is None:
-                    if not self.source.is_stream and not self.source.loop:
-                        log.info("camera '%s': the video ended", self.camera)
-                        return
+                if frame is None and not self.source.is_stream and not self.source.loop:
+                    log.info("camera '%s': the video ended", self.camera)
+                    return
+                if frame is not None and frame.seq != self._last_seq:
+                    self._last_seq = frame.seq
+                    self._rejoin()
+                    self.process(tick, frame.image)
+                else:  # nothing new: the last picture is never tracked twice
+                    self._check_stall()
                     time.sleep(self.sleep_on_empty)
-                else:
-                    self.process(tick, frame)
                 if time.monotonic() >= self._next_checkpoint:
                     self.checkpoint()
                 last = tick
@@ -319,6 +264,27 @@ class LiveMOTWorker(threading.Thread):
         return tracklets
 
     # ------------------------------------------------------------------ internals
+
+    def _check_stall(self) -> None:
+        """Mark the camera stalled once it delivered no new frame for ``stall_seconds``; end its tracks."""
+        since = self.stats.last_frame_at if self.stats.last_frame_at is not None else self._began
+        if self.stats.stalled or time.monotonic() - since < self.stall_seconds:
+            return
+        self.stats.stalled, self.stats.stalls = True, self.stats.stalls + 1
+        log.warning(
+            "camera '%s': no new frame for %.1f s (LIVE.STALL_SECONDS %g); marked stalled, its tracks end",
+            self.camera,
+            time.monotonic() - since,
+            self.stall_seconds,
+        )
+        self.builder.end(self.tracker.finish())
+        self._first_tick.clear()
+        self._frames_seen.clear()
+
+    def _rejoin(self) -> None:
+        if self.stats.stalled:
+            self.stats.stalled = False
+            log.info("camera '%s': new frames again; tracking resumes", self.camera)
 
     def _embed(self, tick: int, frame: np.ndarray, tracks: Tracks, detections: Detections) -> None:
         """Embed a few tracks' crops: those with no feature first, then the longest unrefreshed."""

@@ -24,8 +24,9 @@ import mot.camera
 from config.layout import CameraLayout
 from config.loader import load_config
 from mot.storage import load_tracklet_file
+from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError
 from mtmc.matching import MatchingOptions
 from mtmc.run_live_mtmc import LiveRun, live_model_problems
 from mtmc.run_mtmc import main as run_mtmc
@@ -341,13 +342,18 @@ def test_the_access_token_is_required_by_every_route(
         ("0.0.0.0", "", True),
         ("", "", True),
         ("192.168.1.20", "", True),
-        ("0.0.0.0", "s3cret", False),
+        ("0.0.0.0", "0123456789abcdef", False),
+        ("0.0.0.0", "s3cret", True),  # too short for a public bind
+        ("0.0.0.0", "x", True),
+        ("127.0.0.1", "x", False),  # loopback: any token
     ],
 )
-def test_exposure_without_a_token_is_refused(address: str, token: str, refused: bool) -> None:
+def test_exposure_without_a_long_enough_token_is_refused(address: str, token: str, refused: bool) -> None:
     problem = exposure_problem(address, token)
     assert (problem is not None) is refused
-    if problem:
+    if problem and token:
+        assert problem.startswith("LIVE.ACCESS_TOKEN") and "at least 16" in problem
+    elif problem:
         assert problem.startswith("LIVE.BIND_ADDRESS") and "LIVE.ACCESS_TOKEN" in problem
 
 
@@ -420,7 +426,8 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
     runner.start()
     try:
         stats = wait_for(lambda: camera_stats(session), "frames, two clustering rounds and global ids", 300)
-        assert get(session.server, "/healthz")[::2] == (200, b"ok\n")
+        status, _, body = get(session.server, "/healthz")
+        assert status == 200 and body.startswith(b"ok\ncam_a: ok") and b"\ncam_b: ok" in body
     finally:
         stop.set()
         runner.join(timeout=60)
