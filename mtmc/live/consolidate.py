@@ -32,7 +32,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from config.paths import atomic_write
+from config.paths import atomic_write, storage_errors
 from mot.storage import CSV_COLUMNS, FORMAT_NAME, FORMAT_VERSION, TrackletFileError, tracklet_arrays
 from mot.tracklet import Tracklet
 from mtmc.live.journal import HEADER, OPEN_NAME, RecordScan, iter_records, record_table
@@ -163,7 +163,10 @@ def write_result_set(
     }
     reader = TrackletReader(directory, journal, index)
     paths = [directory / f"{stem}.{suffix}" for suffix in ("pkl", "csv", "txt", "npz")]
-    with tempfile.TemporaryDirectory(prefix=f".{stem}-consolidate-", dir=directory) as tmp:
+    with (
+        storage_errors(directory),  # disk full or read-only: one message naming the folder
+        tempfile.TemporaryDirectory(prefix=f".{stem}-consolidate-", dir=directory) as tmp,
+    ):
         work = Path(tmp)
         with atomic_write(paths[0]) as f:
             _stream_pickle(f, iter(reader))
