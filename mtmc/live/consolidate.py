@@ -154,6 +154,8 @@ def write_result_set(
     ``info`` goes into the canonical file, its ``complete`` cleared when part of the journal
     was unreadable.
     """
+    for stale in directory.glob(f".{stem}-consolidate-*"):  # a consolidation killed part-way
+        shutil.rmtree(stale, ignore_errors=True)
     index = build_index(directory, journal)
     info = {
         **info,
