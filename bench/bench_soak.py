@@ -11,7 +11,9 @@ its resident memory (/proc) and ``/api/stats`` and ``/healthz``. Reports:
 * stalls (``/healthz`` failing, cameras not running) and stream reconnections (log lines);
 * with ``--kill``: a kill -9 at a seeded random moment, then the journals are read: every
   tracklet finished more than LIVE.CHECKPOINT_SECONDS (plus one sample) before the kill must
-  be on disk; then the session is recovered (``mtmc.live.session.recover``).
+  be on disk, and the open tracks' snapshots (``live.open``) are counted; then the session is
+  recovered (``mtmc.live.session.recover``) and its tracklets kept from snapshots counted;
+* the checkpoint files' sizes at the end (the snapshot file is replaced, never appended to).
 
 Without ``--kill`` the session is stopped with SIGINT and its final save is checked.
 Output folder: ``--out`` (default output/bench_soak, emptied first).
@@ -35,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bench_live import free_port, rss_mib
-from mtmc.live.journal import JOURNAL_NAME, read_journal
+from mtmc.live.journal import INCOMPLETE, JOURNAL_NAME, OPEN_NAME, read_journal
 from mtmc.live.session import recover
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,6 +90,16 @@ def on_disk(out: Path) -> int:
     return sum(len(read_journal(p).tracklets) for p in out.glob(f"*/{JOURNAL_NAME}"))
 
 
+def open_on_disk(out: Path) -> int:
+    """Tracks whose snapshot is in a ``live.open`` file (open at the last checkpoint)."""
+    return sum(len(read_journal(p).tracklets) for p in out.glob(f"*/{OPEN_NAME}"))
+
+
+def checkpoint_sizes(out: Path) -> str:
+    files = sorted([*out.glob(f"*/{JOURNAL_NAME}"), *out.glob(f"*/{OPEN_NAME}")])
+    return ", ".join(f"{p.parent.name}/{p.name} {p.stat().st_size / 1024:.0f} KiB" for p in files) or "none"
+
+
 def start_live(out: Path, port: int, checkpoint: float, log: Path) -> subprocess.Popen:
     command = [
         sys.executable,
@@ -132,6 +144,8 @@ def main() -> int:
             live.send_signal(signal.SIGKILL if args.kill else signal.SIGINT)
         live.wait(120)
     report(args, samples, log, live.returncode)
+    if not args.kill:
+        print(f"checkpoint files left after the save: {checkpoint_sizes(args.out)}")
     return check_kill(args, samples) if args.kill else check_saved(args.out, samples)
 
 
@@ -155,7 +169,8 @@ def report(args: argparse.Namespace, samples: list[Sample], log: Path, code: int
 
 def check_kill(args: argparse.Namespace, samples: list[Sample]) -> int:
     """Every tracklet finished CHECKPOINT_SECONDS (+ one sample) before the kill is on disk."""
-    disk = on_disk(args.out)
+    disk, snapshots = on_disk(args.out), open_on_disk(args.out)
+    print(f"checkpoint files at the kill: {checkpoint_sizes(args.out)}")
     killed_at = samples[-1].at + args.every if samples else 0.0
     due = [s for s in samples if s.at <= killed_at - args.checkpoint - 2 * args.every]
     must = due[-1].finished if due else 0
@@ -164,8 +179,14 @@ def check_kill(args: argparse.Namespace, samples: list[Sample]) -> int:
         f"kill -9 at {killed_at:.0f} s: {disk} tracklets in the journals; {must} finished more than "
         f"{args.checkpoint:g} s before the kill, {last} at the last sample"
     )
-    recovered = recover(args.out)
-    print(f"recovered: {', '.join(str(p) for p in recovered if p.suffix == '.npz') or 'nothing'}")
+    print(f"open tracks at the last checkpoint (snapshots on disk): {snapshots}")
+    recovered = [p for p in recover(args.out) if p.suffix == ".npz"]
+    print(f"recovered: {', '.join(map(str, recovered)) or 'nothing'}")
+    from mot.storage import load_tracklet_file
+
+    tables = [load_tracklet_file(p).tracklets for p in recovered]
+    kept = sum(t.attributes.get(INCOMPLETE) is True for table in tables for t in table)
+    print(f"recovered tracklets: {sum(map(len, tables))}, of which {kept} open tracks from their snapshots")
     ok = disk >= must
     print(
         "OK: at most one checkpoint interval lost" if ok else "FAIL: tracklets older than the interval lost"

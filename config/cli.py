@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.interrupts import STOP_SIGNALS, install_stop_handlers, stop_exit_code
+from config.interrupts import STOP_SIGNALS, install_stop_handlers, restore_handlers, stop_exit_code
 
 if TYPE_CHECKING:  # the config modules import numpy: not needed for --help
     from yacs.config import CfgNode
@@ -136,9 +136,7 @@ def run_cli(
         log.warning("%s; %s", stop_reason(code), saved_summary(Path(cfg.OUTPUT_DIR), started))
         return code
     finally:  # a caller in the same process (tests, notebooks) gets its own handlers back
-        for sig, handler in previous.items():
-            if handler is not None and threading.current_thread() is threading.main_thread():
-                signal.signal(sig, handler)
+        restore_handlers(previous)
 
 
 def stop_reason(code: int) -> str:
@@ -162,11 +160,36 @@ def saved_files(out: Path, since: float) -> list[Path]:
 
 
 def saved_summary(out: Path, since: float) -> str:
-    """What the stopped run saved, from the disk itself: only files really written are named."""
+    """What the stopped run saved, from the disk itself: only files really written are named,
+    as complete or incomplete by their result set's manifest (a stop during a normal finish's
+    save leaves complete results)."""
     files = saved_files(out, since)
     canonical = [p for p in files if p.suffix == ".npz"]  # every result set has its canonical file
     if not canonical:
         return f"nothing was tracked yet, so no tracklets were saved in {out}"
+    complete = [_manifest_complete(p) for p in canonical]
+    marked = (
+        "complete"
+        if all(complete)
+        else "marked incomplete"
+        if not any(complete)
+        else f"{sum(complete)} complete result sets, {len(complete) - sum(complete)} marked incomplete"
+    )
     shown = ", ".join(str(p.relative_to(out)) for p in canonical[:8])
     more = f" and {len(files) - len(canonical[:8])} more files" if len(files) > len(canonical[:8]) else ""
-    return f"what was tracked so far is saved, marked incomplete, in {out}: {shown}{more}"
+    return f"what was tracked so far is saved, {marked}, in {out}: {shown}{more}"
+
+
+def _manifest_complete(canonical: Path) -> bool:
+    """Whether the manifest of ``canonical``'s result set says it is complete (False without one).
+
+    A camera's set has its manifest beside it; a multi-camera set's is in the folder above.
+    """
+    name = f"{canonical.stem}.manifest.json"
+    for path in (canonical.parent / name, canonical.parent.parent / name):
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        return isinstance(manifest, dict) and manifest.get("complete") is True
+    return False

@@ -11,6 +11,12 @@ tracked so far would be saved. ``StopSignals`` handles SIGINT, SIGTERM and SIGHU
   Ctrl-C twice, or a supervisor sending SIGTERM right after SIGINT, must not kill the save;
 * a third one quits at once (exit 128 + signal), saying what is lost.
 
+``saving(what)`` shields a save section of a run that is *not* stopping (its normal finish): a
+signal arriving there is deferred until the files are complete, then stops the run as usual
+(``Terminated`` at the end of the section), so a result set is never cut in half; a further
+signal is the "second" one above, and the one after it force-quits, naming the files left
+incomplete.
+
 ``stop_exit_code`` gives the shell convention (128 + signal): 130 SIGINT, 143 SIGTERM, 129 SIGHUP.
 
 Pool workers call ``die_with_driver``: on Linux the kernel sends them SIGTERM when the driver
@@ -29,9 +35,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +78,16 @@ class StopSignals:
     signum: int | None = None  # the signal that started the shutdown
     stopping: bool = False
     ignored: int = 0
+    saving: str = ""  # the save section running now ('' outside one): a first signal waits for it
+    deferred: bool = False  # a first signal arrived during a save section and stops the run after it
 
     def install(self, signals: tuple[int, ...] = STOP_SIGNALS) -> StopSignals:
         """Handle ``signals`` in this process (main thread only; elsewhere this does nothing)."""
+        global _installed
         if threading.current_thread() is threading.main_thread():
             for sig in signals:
                 signal.signal(sig, self.handle)
+            _installed = self
         return self
 
     def begin_shutdown(self) -> None:
@@ -85,24 +97,69 @@ class StopSignals:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if not self.stopping:
             self.stopping, self.signum = True, int(signum)
-            if self.on_stop is None:
+            if self.on_stop is not None:
+                self.on_stop(signum)
+            elif self.saving:
+                self.deferred = True
+                log.warning("%s: finishing %s first, then stopping", signal_name(signum), self.saving)
+            else:
                 raise Terminated(signum)
-            self.on_stop(signum)
             return
         self.ignored += 1
         if self.ignored == 1:
             log.warning(
                 "%s: already saving; send it again to force quit, losing %s",
                 signal_name(signum),
-                self.losing(),
+                self._losing(),
             )
             return
         log.error(
-            "%s again: quitting without finishing the save, losing %s", signal_name(signum), self.losing()
+            "%s again: quitting without finishing the save, losing %s", signal_name(signum), self._losing()
         )
         for handler in logging.getLogger().handlers:
             handler.flush()
         os._exit(128 + int(signum))
+
+    def _losing(self) -> str:
+        if not self.saving:
+            return self.losing()
+        return f"{self.saving} (left incomplete: without its manifest no later run reuses it)"
+
+
+_installed: StopSignals | None = None  # this process's handler (``StopSignals.install``)
+
+
+@contextmanager
+def saving(what: str) -> Iterator[None]:
+    """Shield the save of ``what`` (e.g. "camera 'far': mot.npz, .csv, ...") from a first stop signal.
+
+    Outside a stop, a signal here is deferred: the files are completed, then ``Terminated``
+    stops the run. In a run already stopping, the section only names the files a forced quit
+    would leave incomplete. Nested sections and processes without ``StopSignals`` just run it.
+    """
+    handler = _installed
+    if handler is None or handler.saving:
+        yield
+        return
+    handler.saving = what
+    try:
+        yield
+    finally:
+        handler.saving = ""
+    if handler.deferred:
+        handler.deferred = False
+        assert handler.signum is not None  # set with deferred
+        raise Terminated(handler.signum)
+
+
+def restore_handlers(previous: dict[int, Any]) -> None:
+    """Give the process back the handlers ``previous`` (from ``signal.getsignal``) after a run."""
+    global _installed
+    if threading.current_thread() is threading.main_thread():
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        _installed = None
 
 
 def install_stop_handlers(on_stop: Callable[[int], None] | None = None) -> StopSignals:

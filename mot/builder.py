@@ -223,6 +223,12 @@ class TrackletBuilder:
         self._done, self._waiting = [], []
         return sorted(done, key=lambda t: t.track_id)
 
+    def snapshot(self) -> list[Tracklet]:
+        """The open tracks that would be kept, as they stand (boxes only, no enricher call):
+        live checkpoints write them and drop them, so nothing is duplicated in memory."""
+        kept = [(i, r) for i, r in self._live.items() if r.confirmed and len(r.frames) >= self.min_frames]
+        return sorted((self._tracklet(i, r) for i, r in kept), key=lambda t: t.track_id)
+
     @property
     def live_tracks(self) -> int:
         return len(self._live)
@@ -266,7 +272,12 @@ class TrackletBuilder:
         if not record.confirmed or len(frames) < self.min_frames:
             self.dropped += 1
             return
-        tracklet = Tracklet(
+        chosen = choose_samples(record.candidates, self.samples)
+        tracklet = self._tracklet(track_id, record)
+        self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))
+
+    def _tracklet(self, track_id: int, record: _Record) -> Tracklet:
+        return Tracklet(
             track_id=track_id,
             camera=self.camera,
             frames=frames,
@@ -275,8 +286,6 @@ class TrackletBuilder:
             class_id=vote_class(record.classes, record.class_votes),
             frame_attributes={BOX_SOURCE: source} if self.box_sources else {},
         )
-        chosen = choose_samples(record.candidates, self.samples)
-        self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))
 
     def _boxes(self, record: _Record) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The track's frames, ``xyxy`` boxes, scores and box sources, gaps filled when interpolating."""

@@ -29,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 from yacs.config import CfgNode
 
+from config.interrupts import saving
 from detection.factory import build_detector
 from detection.filters import check_mask_size, filter_detections, load_mask
 from detection.tiling import Detector
@@ -538,12 +539,22 @@ def close_camera(
     if run.projection is not None:
         tracklets = apply_speed(tracklets, run.projection, run.info.fps, mot.SPEED_WINDOW)
     read = run.source.report
-    written = _save(
-        run.cfg, run.output_dir, run.name, tracklets, stats, complete, run.info, run.run_id, run.command, read
-    )
-    if run.stream_video is not None:
-        written.append(run.output_dir / f"{RESULT_STEM}.mp4")
-    _write_manifest(run.cfg, run.output_dir, written, run.run_id, run.command, complete, read)
+    with saving(f"camera '{run.name}': its {RESULT_STEM}.* result set in {run.output_dir}"):
+        written = _save(
+            run.cfg,
+            run.output_dir,
+            run.name,
+            tracklets,
+            stats,
+            complete,
+            run.info,
+            run.run_id,
+            run.command,
+            read,
+        )
+        if run.stream_video is not None:
+            written.append(run.output_dir / f"{RESULT_STEM}.mp4")
+        _write_manifest(run.cfg, run.output_dir, written, run.run_id, run.command, complete, read)
     for hook_error in hook_errors:
         if hook_error is not None:
             raise hook_error

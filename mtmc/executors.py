@@ -54,7 +54,7 @@ from typing import Any
 
 from yacs.config import CfgNode
 
-from config.interrupts import STOP_SIGNALS, die_with_driver, driver_alive
+from config.interrupts import STOP_SIGNALS, die_with_driver, driver_alive, saving
 from config.paths import StorageError
 from mot.camera import (
     RESULT_STEM,
@@ -380,8 +380,14 @@ def _receive(job: CameraJob, data: bytes) -> None:
     path = job.output_dir / f"{RESULT_STEM}.npz"
     if path.is_file() and path.read_bytes() == data:
         return
+    with saving(f"camera '{job.name}': its {RESULT_STEM}.* result set in {job.output_dir}"):
+        _write_received(job, data)
+
+
+def _write_received(job: CameraJob, data: bytes) -> None:
     from config.paths import atomic_write
 
+    path = job.output_dir / f"{RESULT_STEM}.npz"
     with atomic_write(path.with_name(".received.npz")) as f:
         f.write(data)
     table = load_tracklet_file(path.with_name(".received.npz"))

@@ -22,6 +22,7 @@ from pathlib import Path
 from yacs.config import CfgNode
 
 from config.cameras import camera_config, camera_name
+from config.interrupts import saving
 from config.layout import parse_layout
 from detection.video import probe_video
 from evaluate.formats import from_tracklets, read_ground_truth
@@ -116,20 +117,21 @@ def save_mtmc_set(
 ) -> list[Path]:
     """Write ``mtmc.*`` (run id and fingerprint in their metadata), then the set's manifest."""
     fingerprint = mtmc_fingerprint(cfg, inputs)
-    clear_mtmc(output_dir)
-    info = {"run_id": run_id, "command": command, "fingerprint": fingerprint, "complete": complete}
-    written = save_results(output_dir, dirs, result, info)
-    write_manifest(
-        output_dir,
-        RESULT_STEM,
-        written,
-        run_id=run_id,
-        command=command,
-        fingerprint=fingerprint,
-        complete=complete,
-        inputs=inputs,
-        extra={"config": cfg.dump()},  # config.yaml is the latest run's, maybe not this set's
-    )
+    with saving(f"the multi-camera {RESULT_STEM}.* result set in {output_dir}"):
+        clear_mtmc(output_dir)
+        info = {"run_id": run_id, "command": command, "fingerprint": fingerprint, "complete": complete}
+        written = save_results(output_dir, dirs, result, info)
+        write_manifest(
+            output_dir,
+            RESULT_STEM,
+            written,
+            run_id=run_id,
+            command=command,
+            fingerprint=fingerprint,
+            complete=complete,
+            inputs=inputs,
+            extra={"config": cfg.dump()},  # config.yaml is the latest run's, maybe not this set's
+        )
     log.info("wrote %d multi-camera result files (%s, ...)", len(written), written[-1])
     return written
 

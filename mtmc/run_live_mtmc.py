@@ -251,8 +251,9 @@ class LiveRun:
         open_tracks = sum(w.unsaved_tracks for w in self.workers)
         saved = sum(w.stats.saved for w in self.workers)
         return (
-            f"{open_tracks} tracks not checkpointed yet ({saved} tracklets already in the journals "
-            f"stay; the next start saves them)"
+            f"{open_tracks} tracks not checkpointed yet (open ones lose what they gained since their last "
+            f"snapshot; {saved} tracklets already in the journals and the open tracks' snapshots stay; "
+            f"the next start saves them)"
         )
 
     def _write_ids(self) -> None:
@@ -302,6 +303,7 @@ class LiveRun:
             last = worker.finish()
             assert worker.journal is not None  # every session worker has one
             worker.journal.append(last)
+            worker.journal.write_open([])  # every track is finished now: no snapshot left
             worker.journal.close()
         extra = {"stalls": worker.stats.stalls, "decode_errors": worker.source.decode_errors}
         return consolidate(self.folder, self.session_id, camera, complete=not stuck, extra=extra)

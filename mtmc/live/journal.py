@@ -12,11 +12,19 @@ them from memory. One record::
 Each append is flushed and fsync'ed before the tracklets leave memory, so a kill -9 or a power
 cut loses at most the tracklets of the current interval. A record cut short by the crash (or
 damaged: its CRC does not match) ends the readable part: ``read_journal`` returns the records
-before it and says how many bytes it skipped.
+before it and says how many bytes it skipped. ``iter_records`` reads one record at a time, so
+consolidating a weeks-long journal never holds it whole in memory.
+
+Tracks still open are checkpointed too: each checkpoint replaces ``live.open`` (one record,
+written to a temporary file, fsync'ed, renamed over the last one) with a snapshot of every open
+track as it stands, each marked ``incomplete``. A snapshot is superseded by the next one and by
+the track's finished record in the journal, so the file never grows with superseded snapshots
+and a kill -9 loses at most one interval of any track, however long it has been open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -24,20 +32,22 @@ import struct
 import time
 import zipfile
 import zlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from config.paths import storage_errors
+from config.paths import atomic_write, storage_errors
 from mot.storage import TrackletFileError, TrackletTable, table_from_arrays, tracklet_arrays
 from mot.tracklet import Tracklet
 
 log = logging.getLogger(__name__)
 
 JOURNAL_NAME = "live.journal"
+OPEN_NAME = "live.open"  # snapshots of the tracks open at the last checkpoint
+INCOMPLETE = "incomplete"  # attribute of a snapshot: the track was still open
 MAGIC = b"VMJ1"
 HEADER = struct.Struct("<4sIII")
 MAX_RECORD = 1 << 30  # bytes: one interval's tracklets are far smaller; more means a damaged header
@@ -70,58 +80,121 @@ class Journal:
             _fsync_dir(self.path.parent)
         return self._file
 
+    @property
+    def open_path(self) -> Path:
+        return self.path.with_name(OPEN_NAME)
+
     def append(self, tracklets: Sequence[Tracklet]) -> None:
-        """Write one record and fsync it; returns once the tracklets are on disk."""
-        info = {
-            "session_id": self.session_id,
-            "run_id": self.session_id,
-            "camera": self.camera,
-            "record": self.records,
-            "written_at": time.time(),
-            "live": True,
-        }
-        payload = io.BytesIO()
-        np.savez(payload, **tracklet_arrays(tracklets, info=info))
-        data = payload.getvalue()
+        """Write one record and fsync it; returns once the tracklets are on disk.
+
+        A failed write (disk full) is cut off again, so the next append does not follow a torn
+        record (reading stops at one, which would hide every later record).
+        """
+        data = encode_record(tracklets, self.session_id, self.camera, self.records)
         with storage_errors(self.path):  # disk full or read-only: one message naming the file
             journal = self._open()
-            journal.write(HEADER.pack(MAGIC, len(data), zlib.crc32(data), self.records) + data)
-            journal.flush()
-            os.fsync(journal.fileno())
+            start = journal.tell()
+            try:
+                journal.write(data)
+                journal.flush()
+                os.fsync(journal.fileno())
+            except OSError:
+                with contextlib.suppress(OSError):
+                    journal.truncate(start)
+                    journal.seek(start)
+                raise
         self.records += 1
         self.tracklets += len(tracklets)
+
+    def write_open(self, tracklets: Sequence[Tracklet]) -> None:
+        """Replace ``live.open`` with snapshots of the open tracks (none: the file goes).
+
+        Each is marked ``incomplete``; the rename makes the swap atomic, so a crash leaves the
+        previous snapshot or this one, never a mix.
+        """
+        if not tracklets:
+            self.open_path.unlink(missing_ok=True)
+            return
+        marked = [replace(t, attributes={**t.attributes, INCOMPLETE: True}) for t in tracklets]
+        with storage_errors(self.open_path), atomic_write(self.open_path) as f:
+            f.write(encode_record(marked, self.session_id, self.camera, 0))
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
 
 
+def encode_record(tracklets: Sequence[Tracklet], session_id: str, camera: str, number: int) -> bytes:
+    """One record: header, then the tracklets as an uncompressed canonical .npz."""
+    info = {
+        "session_id": session_id,
+        "run_id": session_id,
+        "camera": camera,
+        "record": number,
+        "written_at": time.time(),
+        "live": True,
+    }
+    payload = io.BytesIO()
+    np.savez(payload, **tracklet_arrays(tracklets, info=info))
+    data = payload.getvalue()
+    return HEADER.pack(MAGIC, len(data), zlib.crc32(data), number) + data
+
+
+@dataclass
+class RecordScan:
+    """What ``iter_records`` found besides the records: their count and an unreadable tail."""
+
+    records: int = 0
+    skipped_bytes: int = 0
+    problem: str = ""
+
+
+def iter_records(path: Path, scan: RecordScan | None = None) -> Iterator[tuple[int, bytes]]:
+    """(byte offset, payload) of each whole record, read one at a time; a torn or damaged tail
+    ends the iteration and is reported in ``scan`` (and logged)."""
+    scan = scan if scan is not None else RecordScan()
+    size = Path(path).stat().st_size
+    with Path(path).open("rb") as f:
+        offset = 0
+        while offset < size:
+            head = f.read(HEADER.size)
+            payload = b""
+            if len(head) == HEADER.size:
+                _, length, _, _ = HEADER.unpack(head)
+                payload = f.read(length) if length <= MAX_RECORD else b""
+            problem = _record_problem(head + payload, 0)
+            if problem:
+                scan.skipped_bytes, scan.problem = size - offset, f"{path} at byte {offset}: {problem}"
+                log.warning("%s; the %d bytes from there are skipped", scan.problem, scan.skipped_bytes)
+                return
+            yield offset, payload
+            scan.records += 1
+            offset += HEADER.size + len(payload)
+
+
+def record_table(payload: bytes, where: str) -> TrackletTable:
+    """The tracklets of one record (see ``_record_table``)."""
+    return _record_table(payload, where)
+
+
 def read_journal(path: Path) -> JournalContents:
-    """Every whole record of ``path``; a torn or damaged tail is skipped and reported."""
-    data = Path(path).read_bytes()
-    found = JournalContents()
-    offset = 0
-    while offset < len(data):
-        problem = _record_problem(data, offset)
-        if problem:
-            found.skipped_bytes, found.problem = len(data) - offset, f"{path} at byte {offset}: {problem}"
-            log.warning("%s; the %d bytes from there are skipped", found.problem, found.skipped_bytes)
-            break
-        _, size, _, _ = HEADER.unpack_from(data, offset)
-        start = offset + HEADER.size
+    """Every whole record of ``path`` in memory (tests, the soak bench; consolidation streams)."""
+    found, scan = JournalContents(), RecordScan()
+    size = Path(path).stat().st_size
+    for offset, payload in iter_records(path, scan):
         try:
-            table = _record_table(data[start : start + size], f"{path} record {found.records}")
+            table = _record_table(payload, f"{path} record {found.records}")
         except TrackletFileError as err:
-            found.skipped_bytes, found.problem = len(data) - offset, str(err)
+            found.skipped_bytes, found.problem = size - offset, str(err)
             log.warning("%s; the %d bytes from there are skipped", err, found.skipped_bytes)
-            break
+            return found
         session = str(table.info.get("session_id", ""))
         if found.session_id and session != found.session_id:
             raise TrackletFileError(f"{path}: records of two sessions ({found.session_id}, {session})")
         found.session_id = session
         found.tracklets += table.tracklets
         found.records += 1
-        offset = start + size
+    found.skipped_bytes, found.problem = scan.skipped_bytes, scan.problem
     return found
 
 

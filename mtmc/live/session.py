@@ -7,8 +7,9 @@ the canonical file and the manifest carry the session id as their run id).
 
 * A fresh OUTPUT_DIR is the session's folder. A restart on an OUTPUT_DIR that holds a session
   starts a new one in ``OUTPUT_DIR/session_<id>/``: nothing of the earlier session is replaced.
-* ``consolidate`` turns a camera's journal into the result set; the final save does it after
-  appending the last tracks to the journal, so the journal always holds everything.
+* ``consolidate`` turns a camera's journal and open-track snapshots into the result set with
+  bounded memory (``mtmc.live.consolidate``); the final save does it after appending the last
+  tracks to the journal, so the journal always holds everything.
 * ``recover`` finds sessions whose state is still ``running`` but whose process is gone (kill
   -9, OOM, power cut) and consolidates them from their journals, marked incomplete; every live
   start does this first, so a crashed session is never left as journals only.
@@ -29,8 +30,8 @@ from typing import Any
 from config.layout import CameraLayout
 from config.paths import atomic_write_text
 from mot.manifest import remove_manifest, write_manifest
-from mot.storage import save_all
-from mtmc.live.journal import JOURNAL_NAME, read_journal
+from mtmc.live.consolidate import write_result_set
+from mtmc.live.journal import JOURNAL_NAME, OPEN_NAME
 
 log = logging.getLogger(__name__)
 
@@ -110,15 +111,16 @@ def consolidate(
     complete: bool,
     extra: Mapping[str, Any] | None = None,
 ) -> list[Path]:
-    """Write the camera's result set from its journal; returns the files (none without a journal).
+    """Write the camera's result set from its checkpoints (finished tracklets and snapshots of open
+    tracks, marked incomplete) with bounded memory; returns the files (none without a journal).
 
     ``extra`` adds to the result metadata what only the running session knows (stalls, decode errors).
     """
     directory = folder / camera.folder
     journal = directory / JOURNAL_NAME
-    if not journal.is_file():
+    if not journal.is_file() and not (directory / OPEN_NAME).is_file():
         return []
-    contents = read_journal(journal)
+    journal.touch()  # a camera killed before its first finished track has snapshots only
     info = {
         "camera": camera.name,
         "video": camera.video,
@@ -126,14 +128,11 @@ def consolidate(
         "live": True,
         "session_id": session_id,
         "run_id": session_id,
-        "complete": complete and not contents.problem,
-        "checkpoint_records": contents.records,
-        "skipped_bytes": contents.skipped_bytes,
+        "complete": complete,
         **(extra or {}),
     }
-    tracklets = sorted(contents.tracklets, key=lambda t: t.track_id)
     remove_manifest(directory, RESULT_STEM)
-    written = save_all(directory, RESULT_STEM, tracklets, info=info)
+    written, count, scan = write_result_set(directory, RESULT_STEM, journal, info)
     write_manifest(
         directory,
         RESULT_STEM,
@@ -141,9 +140,9 @@ def consolidate(
         run_id=session_id,
         command="live",
         fingerprint="",
-        complete=bool(info["complete"]),
+        complete=complete and not scan.problem,
     )
-    log.info("camera '%s': %d tracklets saved to %s", camera.name, len(tracklets), directory)
+    log.info("camera '%s': %d tracklets saved to %s", camera.name, count, directory)
     return written
 
 
@@ -152,6 +151,7 @@ def finish_session(folder: Path, session_id: str, cameras: list[SessionCamera]) 
     write_session(folder, session_id, cameras, "saved")
     for camera in cameras:
         (folder / camera.folder / JOURNAL_NAME).unlink(missing_ok=True)
+        (folder / camera.folder / OPEN_NAME).unlink(missing_ok=True)
 
 
 def unfinished_sessions(out: Path) -> list[Path]:

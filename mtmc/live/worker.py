@@ -19,7 +19,8 @@ tracker and everything about tracks are the worker's own.
 
 Every ``checkpoint_seconds`` the worker appends the tracklets that finished since the last
 checkpoint to its camera's journal (``mtmc.live.journal``) and forgets them, so memory stays
-bounded and a crash loses at most one interval.
+bounded, and replaces the snapshot of its open tracks (``live.open``), so a crash loses at most
+one interval of any track, open or finished.
 """
 
 from __future__ import annotations
@@ -220,29 +221,34 @@ class LiveMOTWorker(threading.Thread):
         stats.last_frame_at = now
 
     def checkpoint(self) -> int:
-        """Append the tracklets finished since the last checkpoint to the journal, then forget them.
+        """Append the tracklets finished since the last checkpoint to the journal, forget them, then
+        replace the snapshot of the open tracks.
 
-        A failed write (disk full) keeps them for the next try. Returns the number written.
+        A failed write (disk full) keeps the finished ones for the next try. Returns the number written.
         """
         self._next_checkpoint = time.monotonic() + self.checkpoint_seconds
         self._unsaved += self._with_appearance(self.builder.take_finished())
         for track_id in self._ended:
             self._appearance.pop(track_id, None)
         self._ended.clear()
-        if self.journal is None or not self._unsaved:
+        if self.journal is None:
             return 0
+        written = 0
         try:
-            self.journal.append(self._unsaved)
+            if self._unsaved:
+                self.journal.append(self._unsaved)
+            written, self._unsaved = len(self._unsaved), []
+            self.journal.write_open(self._with_appearance(self.builder.snapshot()))
         except OSError as err:
             log.error(
                 "camera '%s': cannot write the checkpoint %s (%s); %d finished tracklets stay in memory",
                 self.camera,
-                self.journal.path,
+                self.journal.path if self._unsaved else self.journal.open_path,
                 err.strerror or err,
                 len(self._unsaved),
             )
-            return 0
-        written, self._unsaved = len(self._unsaved), []
+            self.stats.saved += written
+            return written
         self.stats.saved += written
         self.stats.checkpoints += 1
         return written
