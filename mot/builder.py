@@ -277,6 +277,7 @@ class TrackletBuilder:
         self._waiting.append(FinishedTrack(tracklet, chosen, record.feature_sum, record.feature_weight))
 
     def _tracklet(self, track_id: int, record: _Record) -> Tracklet:
+        frames, boxes, scores, source = self._boxes(record)
         return Tracklet(
             track_id=track_id,
             camera=self.camera,

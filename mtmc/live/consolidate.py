@@ -215,29 +215,54 @@ def _write_members_and_runs(reader: TrackletReader, work: Path) -> tuple[dict[st
     runs: list[Path] = []
     rows: list[np.ndarray] = []
     count = 0
+    attr_names: list[str] = []  # per-frame attributes in order of first appearance, over all batches
     entries = (work / "meta.entries").open("w", encoding="utf-8")
     with entries:
         for batch in reader.batches():
             arrays = tracklet_arrays(batch)
             meta = json.loads(arrays.pop("meta").tobytes().decode("utf-8"))
-            if meta["frame_attributes"]:
-                raise ValueError("live tracklets carry no per-frame attributes; cannot consolidate these")
+            _renumber_frame_attributes(arrays, meta["frame_attributes"], attr_names, count, len(batch))
             for entry in meta["tracklets"]:
                 entries.write(("" if count == 0 else ", ") + json.dumps(entry))
                 count += 1
-            for name, values in arrays.items():
-                _append_member(members, work, name, values)
+            for name, values in arrays.items():  # a backfill goes first into its attribute's member
+                _append_member(members, work, name.removesuffix("_backfill"), values)
             rows.append(_table_rows(batch))
             if sum(map(len, rows)) >= RUN_ROWS:
                 runs.append(_spill(rows, work, len(runs)))
                 rows = []
     if rows:
         runs.append(_spill(rows, work, len(runs)))
+    (work / "frame_attributes.json").write_text(json.dumps(attr_names), encoding="utf-8")
     if not members:  # no tracklet at all: the members of an empty file
         for name, values in tracklet_arrays([]).items():
             if name != "meta":
                 _append_member(members, work, name, values)
     return members, runs
+
+
+def _renumber_frame_attributes(
+    arrays: dict[str, np.ndarray], batch_names: list[str], names: list[str], before: int, size: int
+) -> None:
+    """Give a batch's per-frame attribute members the numbers of the whole file.
+
+    A batch numbers its attributes among its own names; the file numbers them in order of first
+    appearance. An attribute first seen now is marked absent for the ``before`` tracklets already
+    written; one this batch lacks is marked absent for its ``size`` tracklets.
+    """
+    batch = {
+        name: (arrays.pop(f"frame_attr_{j}"), arrays.pop(f"frame_attr_has_{j}"))
+        for j, name in enumerate(batch_names)
+    }
+    for name in batch_names:
+        if name not in names:
+            names.append(name)
+            arrays[f"frame_attr_has_{len(names) - 1}_backfill"] = np.zeros(before, bool)
+    for number, name in enumerate(names):
+        values, has = batch.get(name, (None, np.zeros(size, bool)))
+        if values is not None:
+            arrays[f"frame_attr_{number}"] = values
+        arrays[f"frame_attr_has_{number}"] = has
 
 
 def _append_member(members: dict[str, _Member], work: Path, name: str, values: np.ndarray) -> None:
@@ -274,7 +299,8 @@ def _write_npz(f: IO[bytes], members: dict[str, _Member], work: Path, info: dict
 def _meta_bytes(work: Path, info: dict[str, Any]) -> bytes:
     """The ``meta`` JSON of the canonical file (the per-tracklet entries are the bulk of it)."""
     head = json.dumps({"format": FORMAT_NAME, "version": FORMAT_VERSION})[:-1]
-    tail = json.dumps({"frame_attributes": [], "global_ids": None, "groups": None, "info": info})[1:]
+    attr_names = json.loads((work / "frame_attributes.json").read_text(encoding="utf-8"))
+    tail = json.dumps({"frame_attributes": attr_names, "global_ids": None, "groups": None, "info": info})[1:]
     entries = (work / "meta.entries").read_text(encoding="utf-8")
     return f'{head}, "tracklets": [{entries}], {tail}'.encode()
 

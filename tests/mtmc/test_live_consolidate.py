@@ -76,6 +76,33 @@ def test_streamed_files_equal_the_batch_writers_files(
     assert not list((tmp_path / "live").glob(".live-consolidate-*"))  # temporary files removed
 
 
+def test_per_frame_attributes_first_seen_in_a_later_batch_are_kept(
+    tracklets: list[Tracklet],  # noqa: F811
+    small_steps: None,
+    tmp_path: Path,
+) -> None:
+    """Scheduled detection marks each box's source; batches differ in which attributes they carry."""
+    tracks = [replace(t, frame_attributes=dict(t.frame_attributes)) for t in with_features(tracklets)]
+    for i, t in enumerate(tracks):
+        if i >= len(tracks) // 2:  # only later records carry box sources
+            t.frame_attributes["box_source"] = (np.arange(len(t)) % 3).astype(np.uint8)
+        if i % 4 == 1:
+            t.frame_attributes["speed"] = np.linspace(0.0, 40.0, len(t))
+    journal = Journal(tmp_path / "live" / "live.journal", SESSION, "c010")
+    for start in range(0, len(tracks), 3):
+        journal.append(tracks[start : start + 3])
+    journal.close()
+    written, _, _ = write_result_set(tmp_path / "live", "live", journal.path, INFO)
+    expected = save_all(tmp_path / "batch", "live", sorted(tracks, key=lambda t: t.track_id), info=INFO)
+    ours, theirs = load_tracklet_file(written[3]).tracklets, load_tracklet_file(expected[3]).tracklets
+    assert sum("box_source" in t.frame_attributes for t in ours) == len(tracks) - len(tracks) // 2
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.frame_attributes.keys() == b.frame_attributes.keys()
+        for name, values in a.frame_attributes.items():
+            assert np.array_equal(values, b.frame_attributes[name]), (a.track_id, name)
+    assert written[1].read_bytes() == expected[1].read_bytes()  # the CSV carries the speeds
+
+
 def test_a_snapshot_is_superseded_by_the_next_one_and_by_the_finished_record(
     tracklets: list[Tracklet],  # noqa: F811
     tmp_path: Path,
