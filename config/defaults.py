@@ -516,6 +516,20 @@ SCHEMA: tuple[Key, ...] = (
         ck.float_range(0.0, 1.0),
         "Weight of the colour-histogram similarity blended into the descriptor similarity.",
     ),
+    Key(
+        "MTMC.CAMERA_NORM",
+        False,
+        ck.is_bool(),
+        "Centre each tracklet's feature on its own camera's mean (shrunk to the run's mean by "
+        "MTMC.CAMERA_NORM_SHRINKAGE) instead of the run's mean; removes what a camera adds to every vehicle.",
+    ),
+    Key(
+        "MTMC.CAMERA_NORM_SHRINKAGE",
+        10.0,
+        ck.float_range(0.0, None),
+        "Pseudo-count of run-mean rows added to each camera's mean, so a camera with few vehicles is "
+        "centred mostly on the run's mean (0: its own mean alone).",
+    ),
     # ---------------------------------------------------------------- EXPRESS
     Key(
         "EXPRESS.CAMERAS",
