@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=None, help="YAML config (default: the built-in defaults)")
     parser.add_argument("--json", type=Path, default=None, help="write the scores to this JSON file")
     parser.add_argument("--sweep", action="store_true", help="also print mAP over fusion settings")
+    parser.add_argument(
+        "--few-vehicles", action="store_true", help="also print mAP when one camera sees few vehicles"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-feature baseline")
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS, type=str.upper)
     parser.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE", help="config overrides")
@@ -140,6 +143,34 @@ def sweep(features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops) ->
     return lines
 
 
+def few_vehicle_study(
+    features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, weight: float, seed: int
+) -> list[str]:
+    """mAP when the last camera sees only m vehicles (m random vehicles kept, 20 draws each): how much
+    the per-camera mean needs shrinking towards the run's mean for a camera with few vehicles."""
+    last = sorted(set(crops.camera_ids))[-1]
+    in_last = crops.camera_ids == last
+    rng = np.random.default_rng(seed)
+    lines = [
+        f"{'mAP, camera ' + last + ' sees m vehicles':34s}" + "".join(f"  {n:>11s}" for n in SWEEP_MODES)
+    ]
+    for m in (1, 2, 3, 5, 10, 20):
+        totals = np.zeros(len(SWEEP_MODES))
+        for _ in range(20):
+            chosen = rng.choice(np.unique(crops.vehicle_ids[in_last]), size=m, replace=False)
+            keep = ~in_last | np.isin(crops.vehicle_ids, chosen)
+            for j, base in enumerate(SWEEP_MODES.values()):
+                desc = fuse(
+                    features[keep],
+                    histograms[keep],
+                    crops.camera_ids[keep],
+                    replace(base, color_weight=weight),
+                )
+                totals[j] += cross_camera_retrieval(desc, crops.vehicle_ids[keep], crops.camera_ids[keep]).mAP
+        lines.append(f"{'m = ' + str(m):34s}" + "".join(f"  {t / 20:11.3f}" for t in totals))
+    return lines
+
+
 def report(scores: dict[str, RetrievalScores], options: FusionOptions, model: str) -> list[str]:
     described = (
         f"configured ({model}; center {options.center}, camera_norm {options.camera_norm} "
@@ -178,6 +209,8 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(report(scores, options, model)))
     if args.sweep:
         print("\n".join(sweep(features, histograms, crops)))
+    if args.few_vehicles:
+        print("\n".join(few_vehicle_study(features, histograms, crops, options.color_weight, args.seed)))
     if args.json is not None:
         out = scores["configured"].as_dict()
         out["baselines"] = {k: v.as_dict() for k, v in scores.items() if k != "configured"}

@@ -518,14 +518,14 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MTMC.CAMERA_NORM",
-        False,
+        True,
         ck.is_bool(),
         "Centre each tracklet's feature on its own camera's mean (shrunk to the run's mean by "
-        "MTMC.CAMERA_NORM_SHRINKAGE) instead of the run's mean; removes what a camera adds to every vehicle.",
+        "MTMC.CAMERA_NORM_SHRINKAGE) instead of the run's mean (replaces MTMC.FEATURE_CENTER when on).",
     ),
     Key(
         "MTMC.CAMERA_NORM_SHRINKAGE",
-        10.0,
+        3.0,
         ck.float_range(0.0, None),
         "Pseudo-count of run-mean rows added to each camera's mean, so a camera with few vehicles is "
         "centred mostly on the run's mean (0: its own mean alone).",
