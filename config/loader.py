@@ -19,6 +19,7 @@ from yacs.config import CfgNode
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key, get_cfg_defaults
 from config.detector_defaults import apply_detector_defaults, explicit_keys, flat_keys
 from config.paths import safe_name
+from config.reid_defaults import apply_reid_defaults
 from config.verify_config import Mode, validate
 
 # Every proper prefix of a key: "MOT", "MOT.BYTETRACK", ...
@@ -95,6 +96,7 @@ def load_config(
     explicit |= flat_keys(parsed)
     # keys the user left unset follow the detector (config.detector_defaults)
     apply_detector_defaults(cfg, explicit)
+    apply_reid_defaults(cfg, explicit)  # a downloaded vehicle ReID model wins (config.reid_defaults)
     # With unknown or misplaced keys, still check every value, but not files (they would repeat the noise).
     problems.extend(validate(cfg, mode if not problems else "any"))
     if problems:
@@ -183,6 +185,7 @@ def camera_config(cfg: CfgNode, index: int) -> CfgNode:
         node[leaf] = value
     camera_keys = {f"MOT.{str(k).upper()}" for k in entry if k not in CAMERA_ONLY_KEYS}
     apply_detector_defaults(cam, explicit_keys(cfg) | camera_keys)
+    apply_reid_defaults(cam, explicit_keys(cfg) | camera_keys)
     cam.freeze()
     return cam
 
