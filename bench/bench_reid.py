@@ -20,7 +20,8 @@ level, the baselines under ``baselines``, and under ``pairs`` the shares of same
 cross-camera pairs whose similarity reaches ``MTMC.MIN_SIM`` (the calibration clustering depends on).
 ``--sweep`` also prints mAP for a grid of colour weights and centring modes on the same features, and
 ``--few-vehicles`` the mAP when one camera sees only a few vehicles (how the defaults were chosen:
-docs/reid.md).
+docs/reid.md). ``--within-camera`` turns a one-camera set with a ``frame`` column (the S01 crops) into
+a re-identification over time: each vehicle's first third of crops against every vehicle's last third.
 
 Exit codes: 0 done, 2 bad config, labels or model.
 """
@@ -28,6 +29,7 @@ Exit codes: 0 done, 2 bad config, labels or model.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import sys
@@ -71,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--few-vehicles", action="store_true", help="also print mAP when one camera sees few vehicles"
     )
+    parser.add_argument(
+        "--within-camera",
+        action="store_true",
+        help="one-camera sets: early third of each vehicle's crops against the late third (needs 'frame')",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-feature baseline")
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS, type=str.upper)
     parser.add_argument("opts", nargs=argparse.REMAINDER, metavar="KEY VALUE", help="config overrides")
@@ -84,6 +91,29 @@ def keep_listed(crops: LabelledCrops, names_file: Path) -> LabelledCrops:
     if not keep:
         raise ValueError(f"{names_file}: none of its {len(names)} names is a crop of the labels file")
     return LabelledCrops(tuple(crops.paths[i] for i in keep), crops.vehicle_ids[keep], crops.camera_ids[keep])
+
+
+def within_camera(crops: LabelledCrops, labels: Path) -> LabelledCrops:
+    """A one-camera set as two pseudo-cameras: the first third of each vehicle's crops (by the labels'
+    ``frame`` column) and its last third; the middle third is dropped so matches are not neighbouring
+    frames. Retrieval then asks whether a vehicle is found again later in the same camera."""
+    with labels.open(newline="", encoding="utf-8-sig") as handle:
+        frames = {
+            labels.parent / row["path"]: int(row["frame"]) for row in csv.DictReader(handle) if "frame" in row
+        }
+    if not frames:
+        raise ValueError(f"{labels}: --within-camera needs a 'frame' column")
+    keep, parts = [], []
+    for vehicle in np.unique(crops.vehicle_ids):
+        rows = np.flatnonzero(crops.vehicle_ids == vehicle)
+        rows = rows[np.argsort([frames[crops.paths[r]] for r in rows], kind="stable")]
+        third = len(rows) // 3
+        if third == 0:
+            continue
+        keep += [*rows[:third], *rows[-third:]]
+        parts += ["early"] * third + ["late"] * third
+    cameras = np.array([f"{crops.camera_ids[r]}:{p}" for r, p in zip(keep, parts, strict=True)])
+    return LabelledCrops(tuple(crops.paths[r] for r in keep), crops.vehicle_ids[keep], cameras)
 
 
 def read_crops(paths: tuple[Path, ...]) -> list[np.ndarray]:
@@ -119,13 +149,13 @@ def embed(cfg: Any, images: list[np.ndarray]) -> np.ndarray:
 
 
 def score_all(
-    features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, options: FusionOptions, seed: int
+    descriptors: np.ndarray, features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, seed: int
 ) -> dict[str, RetrievalScores]:
     """The configured descriptor and the baselines, by name."""
     ids, cams = crops.vehicle_ids, crops.camera_ids
     rng = np.random.default_rng(seed)
     return {
-        "configured": cross_camera_retrieval(fuse(features, histograms, cams, options), ids, cams),
+        "configured": cross_camera_retrieval(descriptors, ids, cams),
         "random": cross_camera_retrieval(rng.standard_normal((len(ids), 128)), ids, cams),
         "hsv_histogram": cross_camera_retrieval(sqrt_histograms(histograms), ids, cams),
         "model_raw": cross_camera_retrieval(features, ids, cams),
@@ -150,14 +180,16 @@ def pair_rates(descriptors: np.ndarray, crops: LabelledCrops, min_sim: float) ->
     }
 
 
-def sweep(features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops) -> list[str]:
+def sweep(
+    features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, cameras: np.ndarray
+) -> list[str]:
     """Lines of an mAP table: centring modes x colour weights."""
     head = f"{'mAP (R1)':14s}" + "".join(f"  w={w:<9.1f}" for w in SWEEP_WEIGHTS)
     lines = [head]
     for name, base in SWEEP_MODES.items():
         cells = []
         for weight in SWEEP_WEIGHTS:
-            desc = fuse(features, histograms, crops.camera_ids, replace(base, color_weight=weight))
+            desc = fuse(features, histograms, cameras, replace(base, color_weight=weight))
             s = cross_camera_retrieval(desc, crops.vehicle_ids, crops.camera_ids)
             cells.append(f"  {s.mAP:.3f}({s.rank1:.2f})")
         lines.append(f"{name:14s}" + "".join(cells))
@@ -213,6 +245,8 @@ def run(args: argparse.Namespace) -> int:
         crops = read_labels_csv(labels, args.split)
         if args.only is not None:
             crops = keep_listed(crops, args.only)
+        if args.within_camera:
+            crops = within_camera(crops, labels)
         images = read_crops(crops.paths)
         features = embed(cfg, images)
     except (ConfigError, ValueError, OSError) as err:  # ModelNotFoundError is an OSError
@@ -220,8 +254,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     histograms = np.stack([color_histogram(image) for image in images]) if images else np.zeros((0, 128))
     options = fusion_options(cfg.MTMC)
-    scores = score_all(features, histograms, crops, options, args.seed)
-    pairs = pair_rates(fuse(features, histograms, crops.camera_ids, options), crops, cfg.MTMC.MIN_SIM)
+    # per-camera normalisation uses the real camera (the part before ':' of --within-camera's halves)
+    cameras = (
+        np.array([c.split(":", 1)[0] for c in crops.camera_ids]) if args.within_camera else crops.camera_ids
+    )
+    descriptors = fuse(features, histograms, cameras, options)
+    scores = score_all(descriptors, features, histograms, crops, args.seed)
+    pairs = pair_rates(descriptors, crops, cfg.MTMC.MIN_SIM)
     if scores["configured"].queries == 0:
         log.error("%s: no vehicle appears in two cameras, so there is no cross-camera query", args.labels)
         return 2
@@ -234,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
         f"  cross-camera pairs reaching MTMC.MIN_SIM {pairs['min_sim']:g}: same {same:.3f}, other {other:.4f}"
     )
     if args.sweep:
-        print("\n".join(sweep(features, histograms, crops)))
+        print("\n".join(sweep(features, histograms, crops, cameras)))
     if args.few_vehicles:
         print("\n".join(few_vehicle_study(features, histograms, crops, options.color_weight, args.seed)))
     if args.json is not None:
