@@ -51,6 +51,7 @@ SWEEP_MODES = {
     "raw": FusionOptions(center=False),
     "centred": FusionOptions(center=True),
     "camera k=0": FusionOptions(camera_norm=True, camera_shrinkage=0.0),
+    "camera k=1": FusionOptions(camera_norm=True, camera_shrinkage=1.0),
     "camera k=3": FusionOptions(camera_norm=True, camera_shrinkage=3.0),
     "camera k=10": FusionOptions(camera_norm=True, camera_shrinkage=10.0),
     "camera k=30": FusionOptions(camera_norm=True, camera_shrinkage=30.0),

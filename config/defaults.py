@@ -525,7 +525,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MTMC.CAMERA_NORM_SHRINKAGE",
-        3.0,
+        1.0,
         ck.float_range(0.0, None),
         "Pseudo-count of run-mean rows added to each camera's mean, so a camera with few vehicles is "
         "centred mostly on the run's mean (0: its own mean alone).",

@@ -51,7 +51,7 @@ def ranked_by_hand(descriptors: np.ndarray, vehicles: np.ndarray, cameras: np.nd
 @pytest.mark.parametrize(
     "overrides, options",
     [
-        ([], FusionOptions(camera_norm=True, camera_shrinkage=3.0, color_weight=0.3)),  # the defaults
+        ([], FusionOptions(camera_norm=True, camera_shrinkage=1.0, color_weight=0.3)),  # the defaults
         (
             ["MTMC.CAMERA_NORM", "false", "MTMC.COLOR_WEIGHT", "0.0"],
             FusionOptions(center=True, color_weight=0.0),
