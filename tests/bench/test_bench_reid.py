@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.bench_reid import main
+from bench.bench_reid import main, within_camera
 from reid.color import color_histogram
 from reid.factory import build_embedder
 from reid.fusion import FusionOptions, fuse
@@ -99,3 +99,29 @@ def test_bad_input_exits_2_naming_it(
     argv = args if args[0] == "--labels" else ["--labels", str(tiny_set), *args]
     assert main(argv) == 2
     assert message in capfd.readouterr().err
+
+
+def test_within_camera_pairs_early_and_late_thirds_of_real_s01_tracks(shared: Path) -> None:
+    labels = shared / "data" / "aic_s01_c001_crops" / "labels.csv"
+    crops = read_labels_csv(labels)
+    frames = {}
+    with labels.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            frames[labels.parent / row["path"]] = int(row["frame"])
+    split = within_camera(crops, labels)
+    for vehicle in np.unique(crops.vehicle_ids)[:5]:
+        total = int((crops.vehicle_ids == vehicle).sum())
+        mine = split.vehicle_ids == vehicle
+        early = [
+            frames[p]
+            for p, m, c in zip(split.paths, mine, split.camera_ids, strict=True)
+            if m and c.endswith(":early")
+        ]
+        late = [
+            frames[p]
+            for p, m, c in zip(split.paths, mine, split.camera_ids, strict=True)
+            if m and c.endswith(":late")
+        ]
+        assert len(early) == len(late) == total // 3
+        assert max(early) < min(late)  # the middle third lies between them
+    assert set(split.camera_ids) == {"c001:early", "c001:late"}
