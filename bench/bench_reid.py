@@ -41,6 +41,7 @@ import cv2
 import numpy as np
 
 from config.cli import LOG_LEVELS, parse_args, setup_logging
+from config.paths import atomic_write_text
 from reid.color import color_histogram
 from reid.fusion import FusionOptions, fuse, sqrt_histograms
 from reid.retrieval import LabelledCrops, RetrievalScores, cross_camera_retrieval, read_labels_csv
@@ -237,34 +238,41 @@ def report(scores: dict[str, RetrievalScores], options: FusionOptions, model: st
     return lines
 
 
+def load_set(args: argparse.Namespace) -> tuple[Any, LabelledCrops, list[np.ndarray], np.ndarray]:
+    """The config, the selected crops, their images and their features (raises on bad input)."""
+    from config.loader import load_config
+
+    cfg = load_config(args.config, args.opts, mode="any")
+    labels = args.labels / "labels.csv" if args.labels.is_dir() else args.labels
+    crops = read_labels_csv(labels, args.split)
+    if args.only is not None:
+        crops = keep_listed(crops, args.only)
+    if args.within_camera:
+        crops = within_camera(crops, labels)
+    images = read_crops(crops.paths)
+    return cfg, crops, images, embed(cfg, images)
+
+
 def run(args: argparse.Namespace) -> int:
-    from config.loader import ConfigError, load_config
+    from config.loader import ConfigError
 
     try:
-        cfg = load_config(args.config, args.opts, mode="any")
-        labels = args.labels / "labels.csv" if args.labels.is_dir() else args.labels
-        crops = read_labels_csv(labels, args.split)
-        if args.only is not None:
-            crops = keep_listed(crops, args.only)
-        if args.within_camera:
-            crops = within_camera(crops, labels)
-        images = read_crops(crops.paths)
-        features = embed(cfg, images)
+        cfg, crops, images, features = load_set(args)
     except (ConfigError, ValueError, OSError) as err:  # ModelNotFoundError is an OSError
         log.error("%s", err)
         return 2
     histograms = np.stack([color_histogram(image) for image in images]) if images else np.zeros((0, 128))
     options = fusion_options(cfg.MTMC)
     # per-camera normalisation uses the real camera (the part before ':' of --within-camera's halves)
-    cameras = (
-        np.array([c.split(":", 1)[0] for c in crops.camera_ids]) if args.within_camera else crops.camera_ids
-    )
+    cameras = crops.camera_ids
+    if args.within_camera:
+        cameras = np.array([c.split(":", 1)[0] for c in cameras])
     descriptors = fuse(features, histograms, cameras, options)
     scores = score_all(descriptors, features, histograms, crops, args.seed)
-    pairs = pair_rates(descriptors, crops, cfg.MTMC.MIN_SIM)
     if scores["configured"].queries == 0:
         log.error("%s: no vehicle appears in two cameras, so there is no cross-camera query", args.labels)
         return 2
+    pairs = pair_rates(descriptors, crops, cfg.MTMC.MIN_SIM)
     model = Path(cfg.MOT.REID_ONNX).name if cfg.MOT.REID_BACKEND != "torch" else cfg.MOT.REID_MODEL_CKPT
     vehicles = len(set(crops.vehicle_ids))
     print(f"{args.labels} ({args.split or 'all rows'}): {len(images)} crops, {vehicles} vehicles")
@@ -278,11 +286,10 @@ def run(args: argparse.Namespace) -> int:
     if args.few_vehicles:
         print("\n".join(few_vehicle_study(features, histograms, crops, options.color_weight, args.seed)))
     if args.json is not None:
-        out = scores["configured"].as_dict()
+        out: dict[str, Any] = {**scores["configured"].as_dict(), "pairs": pairs}
         out["baselines"] = {k: v.as_dict() for k, v in scores.items() if k != "configured"}
-        out["pairs"] = pairs
         out["descriptor"] = {"model": model, "flip": cfg.MOT.REID_FLIP, **vars(options)}
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     return 0
 
 
