@@ -103,3 +103,17 @@ def test_a_colour_weight_without_histograms_is_an_error(crops: tuple[np.ndarray,
     features, _, cams = crops
     with pytest.raises(ValueError, match="no histograms"):
         fuse(features, None, cams, FusionOptions(color_weight=0.3))
+
+
+def test_mtmc_reads_the_fusion_keys_and_rejects_bad_ones() -> None:
+    from config.loader import ConfigError, load_config
+    from mtmc.express import matching_options
+
+    options = matching_options(
+        load_config(None, ["MTMC.CAMERA_NORM", "false", "MTMC.CAMERA_NORM_SHRINKAGE", "4"])
+    )
+    assert (options.camera_norm, options.camera_shrinkage) == (False, 4.0)
+    defaults = matching_options(load_config(None))
+    assert (defaults.camera_norm, defaults.camera_shrinkage, defaults.color_weight) == (True, 1.0, 0.3)
+    with pytest.raises(ConfigError, match=r"MTMC\.CAMERA_NORM_SHRINKAGE"):
+        load_config(None, ["MTMC.CAMERA_NORM_SHRINKAGE", "-1"])
