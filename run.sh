@@ -4,8 +4,8 @@
 #
 #   bash run.sh [VIDEO]        # default video: ../shared/data/traffic/intersection_960x540.mp4
 #
-# Outputs: output/demo_cameras/ (the camera videos and layout.txt) and output/demo/ (per camera
-# mot.* and mtmc.* results and annotated videos, mtmc.npz for all cameras, config.yaml, plan.json).
+# Outputs: output/demo_cameras/ (the camera videos and layout.txt) and output/demo/ (report.html, the run
+# report; per camera mot.* and mtmc.* results and annotated videos, mtmc.npz for all cameras, config.yaml, plan.json).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,4 +19,4 @@ fi
 
 "$VENV/bin/python" tools/make_crop_views.py --video "$VIDEO" --out output/demo_cameras
 "$VENV/bin/python" mtmc/run_express_mtmc.py --config config/examples/express_demo.yaml
-echo "demo outputs: output/demo_cameras/ (camera videos, layout.txt) and output/demo/ (per-camera mot.* and mtmc.*, annotated mot.mp4 and mtmc.mp4)"
+echo "demo outputs: output/demo/report.html (open it in a browser), output/demo_cameras/ (camera videos, layout.txt) and output/demo/ (per-camera mot.* and mtmc.*, annotated mot.mp4 and mtmc.mp4)"

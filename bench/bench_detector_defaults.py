@@ -11,7 +11,7 @@ selector, tracker, ``TrackletBuilder`` with MIN_FRAMES) and scored with TrackEva
 moving and parked cars apart (``gt_flags.txt``). It also prints each detector's score
 quantiles for detections matched to a ground-truth car and for unmatched ones, the evidence
 used to choose thresholds by the detector's score scale rather than by the grid's best cell.
-Times are not measured here (the machine is shared); see README.
+Times are not measured here (the machine is shared); see docs/models.md.
 """
 
 from __future__ import annotations

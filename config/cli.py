@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from config.interrupts import install_stop_handlers, stop_exit_code
+from config.interrupts import STOP_SIGNALS, install_stop_handlers, stop_exit_code
 
 if TYPE_CHECKING:  # the config modules import numpy: not needed for --help
     from yacs.config import CfgNode
@@ -16,6 +20,8 @@ if TYPE_CHECKING:  # the config modules import numpy: not needed for --help
     from config.verify_config import Mode
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RESULT_SUFFIXES = (".npz", ".csv", ".txt", ".pkl", ".mp4", ".json")
+NOT_RESULTS = ("plan.json", "config.yaml")  # written before any tracking
 
 
 def build_parser(description: str) -> argparse.ArgumentParser:
@@ -93,8 +99,10 @@ def run_cli(
 ) -> int:
     """Parse arguments, load and validate the config, then run ``body``; map errors to exit codes.
 
-    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 130 interrupted
-    (SIGINT), 143 terminated (SIGTERM); both save what was tracked, marked incomplete.
+    Exit codes: 0 success, 1 run failure, 2 bad configuration or input, 3 finished and saved
+    but a video was not fully read (a corrupt stretch skipped, or it ended early), 128 + signal
+    after a stop signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP), having saved what was tracked,
+    marked incomplete. ``args.signals`` is the process's ``StopSignals`` (the live runner stops by it).
     """
     parser = build_parser(description)
     args = parse_args(parser, argv)
@@ -107,11 +115,47 @@ def run_cli(
     except ConfigError as err:
         log.error("%s", err)
         return 2
-    install_stop_handlers()
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    args.signals = install_stop_handlers()
+    started = time.time()
     try:
         return body(cfg, args)
-    except KeyboardInterrupt as err:
-        code = stop_exit_code(err)
-        how = "terminated (SIGTERM)" if code == 143 else "interrupted"
-        log.warning("%s; what was tracked so far is saved, marked incomplete", how)
+    except KeyboardInterrupt as err:  # some libraries (Ray) re-raise it as a plain KeyboardInterrupt
+        code = stop_exit_code(args.signals.signum if args.signals.signum is not None else err)
+        log.warning("%s; %s", stop_reason(code), saved_summary(Path(cfg.OUTPUT_DIR), started))
         return code
+    finally:  # a caller in the same process (tests, notebooks) gets its own handlers back
+        for sig, handler in previous.items():
+            if handler is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(sig, handler)
+
+
+def stop_reason(code: int) -> str:
+    return f"stopped by {signal.Signals(code - 128).name}" if 128 < code < 128 + 65 else "interrupted"
+
+
+def saved_files(out: Path, since: float) -> list[Path]:
+    """Result files under ``out`` written at or after ``since`` (the plan and config excluded)."""
+    if not out.is_dir():
+        return []
+    found = []
+    for path in out.rglob("*"):
+        try:
+            fresh = path.is_file() and path.stat().st_mtime >= since - 1.0  # coarse file-system clocks
+        except OSError:
+            continue
+        name = path.name
+        if fresh and path.suffix in RESULT_SUFFIXES and name not in NOT_RESULTS and not name.startswith("."):
+            found.append(path)
+    return sorted(found)
+
+
+def saved_summary(out: Path, since: float) -> str:
+    """What the stopped run saved, from the disk itself: only files really written are named."""
+    files = saved_files(out, since)
+    canonical = [p for p in files if p.suffix == ".npz"]  # every result set has its canonical file
+    if not canonical:
+        return f"nothing was tracked yet, so no tracklets were saved in {out}"
+    shown = ", ".join(str(p.relative_to(out)) for p in canonical[:8])
+    more = f" and {len(files) - len(canonical[:8])} more files" if len(files) > len(canonical[:8]) else ""
+    return f"what was tracked so far is saved, marked incomplete, in {out}: {shown}{more}"

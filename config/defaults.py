@@ -2,7 +2,7 @@
 
 The schema below is the single source of truth: ``get_cfg_defaults()`` builds the
 yacs tree from it, ``config.verify_config`` checks values against it, and the
-README's configuration reference is generated from it (``tools/config_reference.py``).
+The configuration reference in docs/configuration.md is generated from it (``tools/config_reference.py``).
 
 Path kinds (``path=``) say how a relative path is resolved by ``config.loader``:
 
@@ -93,7 +93,7 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.DETECTOR",
         "vehicle-detection-0202",
         ck.is_str(),
-        "Detector model file or name (the default runs on OpenVINO; see README 'Detector-aware defaults').",
+        "Detector model file or name (the default runs on OpenVINO; see docs/models.md).",
         path="model",
     ),
     Key(
@@ -173,7 +173,7 @@ SCHEMA: tuple[Key, ...] = (
         2,
         ck.positive_int(),
         "Frames detected at once when MOT.PIPELINE_LOOKAHEAD > 0, the cores split between them "
-        "(results do not change; 2 on 2 cores: 1.35x YOLOX-Nano frames/s, see README).",
+        "(results do not change; 2 on 2 cores: 1.35x YOLOX-Nano frames/s, see docs/benchmarks.md).",
     ),
     Key(
         "MOT.TRACKED_CLASSES",
@@ -530,6 +530,12 @@ SCHEMA: tuple[Key, ...] = (
         "Pseudo-count of run-mean rows added to each camera's mean, so a camera with few vehicles is "
         "centred mostly on the run's mean (0: its own mean alone).",
     ),
+    Key(
+        "MTMC.REPORT_MAX_VEHICLES",
+        200,
+        ck.non_negative_int(),
+        "Vehicles shown with crops in report.html (multi-camera ones first); 0 writes no report.",
+    ),
     # ---------------------------------------------------------------- EXPRESS
     Key(
         "EXPRESS.CAMERAS",
@@ -624,7 +630,8 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.ACCESS_TOKEN",
         "",
         ck.is_str(),
-        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...).",
+        "When set, every HTTP route needs it (header 'Authorization: Bearer ...' or ?token=...); "
+        "at least 16 characters when LIVE.BIND_ADDRESS is not loopback.",
     ),
     Key(
         "LIVE.REQUEST_TIMEOUT",
@@ -651,7 +658,7 @@ SCHEMA: tuple[Key, ...] = (
         "LIVE.STALL_SECONDS",
         5.0,
         ck.float_range(0.0, None, lo_open=True),
-        "A camera stuck this long stops holding the others back; /healthz fails when all are.",
+        "A camera with no new frame this long is stalled: not tracked, its tracks end, /healthz 503.",
     ),
     Key("LIVE.LOOP_VIDEO", True, ck.is_bool(), "Restart video files when they end."),
     Key(
@@ -669,6 +676,13 @@ SCHEMA: tuple[Key, ...] = (
         0.0,
         ck.float_range(0.0, None),
         "Seconds the live run lasts before stopping by itself; 0 runs until Ctrl-C or SIGTERM.",
+    ),
+    Key(
+        "LIVE.CHECKPOINT_SECONDS",
+        10.0,
+        ck.float_range(0.0, None, lo_open=True),
+        "Seconds between writes of finished tracklets to each camera's live.journal; a crash loses at "
+        "most this much.",
     ),
     Key(
         "LIVE.MAX_INACTIVE_SECS",

@@ -17,8 +17,7 @@ import yaml
 from yacs.config import CfgNode
 
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key, get_cfg_defaults
-from config.detector_defaults import apply_detector_defaults, explicit_keys, flat_keys
-from config.paths import safe_name
+from config.detector_defaults import apply_detector_defaults, flat_keys
 from config.reid_defaults import apply_reid_defaults
 from config.verify_config import Mode, validate
 
@@ -168,34 +167,6 @@ def _insert(nested: dict[str, Any], key: str, value: Any) -> str | None:
         return f"{key}: given a value, but other overrides set keys inside it"
     node[leaf] = value
     return None
-
-
-def camera_config(cfg: CfgNode, index: int) -> CfgNode:
-    """The config for camera ``index`` of EXPRESS.CAMERAS: MOT keys overridden by the entry."""
-    entry = cfg.EXPRESS.CAMERAS[index]
-    cam = cfg.clone()
-    cam.defrost()
-    for key, value in entry.items():
-        if key in CAMERA_ONLY_KEYS:
-            continue
-        *parents, leaf = f"MOT.{key.upper()}".split(".")
-        node = cam
-        for part in parents:
-            node = node[part]
-        node[leaf] = value
-    camera_keys = {f"MOT.{str(k).upper()}" for k in entry if k not in CAMERA_ONLY_KEYS}
-    apply_detector_defaults(cam, explicit_keys(cfg) | camera_keys)
-    apply_reid_defaults(cam, explicit_keys(cfg) | camera_keys)
-    cam.freeze()
-    return cam
-
-
-def camera_name(cfg: CfgNode, index: int) -> str:
-    """The camera's ``name``, or a safe name made from its video's stem when none is given."""
-    entry = cfg.EXPRESS.CAMERAS[index]
-    if entry.get("name"):
-        return str(entry["name"])
-    return safe_name(Path(str(entry.get("video", ""))).stem, f"cam{index}")
 
 
 def _merge(cfg: CfgNode, raw: dict[str, Any], base_dir: Path, problems: list[str], prefix: str = "") -> None:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from yacs.config import CfgNode
 
+from config.cameras import camera_config, camera_name
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key
 from config.layout import LayoutError, parse_layout
 from config.paths import output_dir_problem, safe_name
@@ -278,8 +279,6 @@ def _check_layout(path: str, names: list[str] | None, n_expected: int, what: str
 
 
 def _check_express(cfg: CfgNode) -> list[str]:
-    from config.loader import camera_config, camera_name  # loader imports this module
-
     cameras = cfg.EXPRESS.CAMERAS
     if not cameras:
         return ["EXPRESS.CAMERAS: required for this command, but empty"]

@@ -171,6 +171,13 @@ class TrackletBuilder:
         done, self._done = self._done, []
         return sorted(done, key=lambda t: t.track_id)
 
+    def take_finished(self) -> list[Tracklet]:
+        """The kept tracklets of tracks that ended so far, handed over once (live checkpoints);
+        the builder keeps only its live tracks afterwards, so its memory stays bounded."""
+        self._enrich_waiting()
+        done, self._done = self._done, []
+        return sorted(done, key=lambda t: t.track_id)
+
     def salvage(self) -> list[Tracklet]:
         """Every kept track as it stands, without calling the enricher (its models failed).
 
@@ -186,6 +193,11 @@ class TrackletBuilder:
     @property
     def live_tracks(self) -> int:
         return len(self._live)
+
+    @property
+    def finished_tracks(self) -> int:
+        """Kept tracks that ended and were not handed over yet."""
+        return len(self._done) + len(self._waiting)
 
     # ------------------------------------------------------------------ internals
 

@@ -34,7 +34,7 @@ from detection.factory import build_detector
 from detection.filters import check_mask_size, filter_detections, load_mask
 from detection.tiling import Detector
 from detection.types import Detections
-from detection.video import VideoInfo, image_files, iter_frames, probe_video
+from detection.video import FrameReader, ReadReport, VideoInfo, image_files, iter_frames, probe_video
 from models.runtime import ModelRunner, SessionOptions, detector_backend, open_runner
 from mot.base import Tracks
 from mot.builder import TrackletBuilder
@@ -75,6 +75,8 @@ from reid.plates import build_plate_reader
 log = logging.getLogger(__name__)
 
 RESULT_STEM = "mot"
+VIDEO_READ = "video_read"  # metadata and manifest entry: how completely the video was read
+EXIT_NOT_FULLY_READ = 3  # results saved, but a video had a corrupt stretch or ended early
 
 
 class FeatureExtractionError(RuntimeError):
@@ -270,6 +272,7 @@ class CameraResult:
     stats: LoopStats = field(default_factory=LoopStats)
     complete: bool = True
     skipped: bool = False  # results of an earlier identical run were reused
+    fully_read: bool = True  # False: a corrupt stretch was skipped or the video ended early
 
 
 def source_signature(source: str) -> str:
@@ -287,6 +290,15 @@ def fingerprint(mot: CfgNode) -> str:
     """A digest of everything that decides a camera's tracking result: its config and its input."""
     text = mot.dump() + source_signature(mot.VIDEO)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def partly_read(output_dir: Path) -> dict[str, Any] | None:
+    """The camera's ``video_read`` record when its result set says the video was not fully read."""
+    try:
+        record = read_manifest(manifest_path(output_dir, RESULT_STEM)).get(VIDEO_READ)
+    except ResultSetError:
+        return None
+    return record if isinstance(record, dict) and not record.get("fully_read", True) else None
 
 
 def completed_result(output_dir: Path, mot: CfgNode) -> list[Tracklet] | None:
@@ -342,7 +354,8 @@ def detection_selector(mot: CfgNode, info: VideoInfo) -> Callable[[Detections], 
     mask = None
     if mot.DETECTION_MASK:
         mask = load_mask(mot.DETECTION_MASK)
-        check_mask_size(mask, (info.height, info.width), mot.DETECTION_MASK)
+        if info.width > 0:  # 0: a live stream not up yet (the mask then applies by clipped box centres)
+            check_mask_size(mask, (info.height, info.width), mot.DETECTION_MASK)
     classes = list(mot.TRACKED_CLASSES)
     return lambda dets: filter_detections(dets, conf, classes, mask)
 
@@ -363,7 +376,7 @@ class CameraRun:
     output_dir: Path
     info: VideoInfo
     loop: CameraLoop
-    source: Any  # the frame source itself: closing it joins its decoding thread
+    source: FrameReader  # the frame source itself: closing it joins its decoding thread
     frames: Any  # the progress-bar-wrapped frame iterator
     enricher: Enricher
     zones: np.ndarray | None
@@ -506,16 +519,17 @@ def close_camera(
         tracklets = apply_zones(tracklets, run.zones, list(mot.VALID_ZONEPATHS))
     if run.projection is not None:
         tracklets = apply_speed(tracklets, run.projection, run.info.fps, mot.SPEED_WINDOW)
+    read = run.source.report
     written = _save(
-        run.cfg, run.output_dir, run.name, tracklets, stats, complete, run.info, run.run_id, run.command
+        run.cfg, run.output_dir, run.name, tracklets, stats, complete, run.info, run.run_id, run.command, read
     )
     if run.stream_video is not None:
         written.append(run.output_dir / f"{RESULT_STEM}.mp4")
-    _write_manifest(run.cfg, run.output_dir, written, run.run_id, run.command, complete)
+    _write_manifest(run.cfg, run.output_dir, written, run.run_id, run.command, complete, read)
     for hook_error in hook_errors:
         if hook_error is not None:
             raise hook_error
-    return CameraResult(run.name, run.output_dir, tracklets, stats, complete)
+    return CameraResult(run.name, run.output_dir, tracklets, stats, complete, fully_read=read.fully_read)
 
 
 def _report(run: CameraRun, result: CameraResult) -> None:
@@ -536,6 +550,17 @@ def _report(run: CameraRun, result: CameraResult) -> None:
     )
     for warning in sparse_result_warnings(stats, len(result.tracklets), hint):
         log.warning("camera '%s': %s", run.name, warning)
+    if not result.fully_read:
+        read = run.source.report
+        log.warning(
+            "camera '%s': the video was not fully read (%d undecodable frames skipped, %d frame numbers "
+            "missing%s); the results say so (%s in the metadata and manifest)",
+            run.name,
+            read.decode_errors,
+            read.frames_skipped,
+            ", it ended early" if read.ended_early else "",
+            VIDEO_READ,
+        )
     if run.enricher.plate_reader is not None:
         log.info(
             "camera '%s': %d plate reads, %d tracklets with a plate",
@@ -645,9 +670,16 @@ def _finish_after_stop(
 
 
 def _write_manifest(
-    cfg: CfgNode, output_dir: Path, files: list[Path], run_id: str, command: str, complete: bool
+    cfg: CfgNode,
+    output_dir: Path,
+    files: list[Path],
+    run_id: str,
+    command: str,
+    complete: bool,
+    read: ReadReport,
 ) -> None:
-    """The camera's manifest; it holds the config that made the set (config.yaml is the latest run's)."""
+    """The camera's manifest; it holds the config that made the set (config.yaml is the latest run's)
+    and how completely the video was read (``video_read``)."""
     write_manifest(
         output_dir,
         RESULT_STEM,
@@ -656,7 +688,7 @@ def _write_manifest(
         command=command,
         fingerprint=fingerprint(cfg.MOT),
         complete=complete,
-        extra={"config": cfg.dump()},
+        extra={"config": cfg.dump(), VIDEO_READ: read.as_dict()},
     )
 
 
@@ -670,6 +702,7 @@ def _save(
     info: VideoInfo,
     run_id: str,
     command: str,
+    read: ReadReport,
 ) -> list[Path]:
     run_info = {
         "run_id": run_id,
@@ -681,6 +714,7 @@ def _save(
         "frames_read": stats.frames,
         "complete": complete,
         "fingerprint": fingerprint(cfg.MOT),
+        VIDEO_READ: read.as_dict(),
     }
     return save_all(output_dir, RESULT_STEM, tracklets, info=run_info)
 

@@ -27,7 +27,10 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path, models: OpenModel | N
     """
     try:
         info = probe_video(mot.VIDEO)
-        video = {"frames": info.frames, "fps": info.fps, "size": [info.width, info.height]}
+        frames = (
+            info.frames if info.frames > 0 else None
+        )  # null: unknown (a stream, or a file that does not say)
+        video = {"frames": frames, "fps": info.fps, "size": [info.width, info.height]}
         input_errors = frame_input_errors(mot, info)
     except VideoSourceError as err:
         video = {"error": str(err)}
@@ -99,7 +102,8 @@ def format_camera(plan: dict[str, Any]) -> str:
     info = plan["video_info"]
     video = (
         info.get("error")
-        or f"{info['frames']} frames, {info['fps']:.2f} fps, {info['size'][0]}x{info['size'][1]}"
+        or f"{info['frames'] or 'unknown number of'} frames, {info['fps']:.2f} fps, "
+        f"{info['size'][0]}x{info['size'][1]}"
     )
     detector = plan["detector"]
     return (

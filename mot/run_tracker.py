@@ -44,14 +44,14 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
 
 
 def track(cfg: CfgNode, name: str, out: Path, models: ModelCache) -> int:
-    from mot.camera import FeatureExtractionError, run_camera
+    from mot.camera import EXIT_NOT_FULLY_READ, FeatureExtractionError, run_camera
 
     try:
-        run_camera(cfg, 0, name, out, models)
+        result = run_camera(cfg, 0, name, out, models)
     except FeatureExtractionError as err:
         log.error("%s; the tracks were saved without appearance features in %s", err, out)
         return 1
-    return 0
+    return 0 if result.fully_read else EXIT_NOT_FULLY_READ
 
 
 def main(argv: list[str] | None = None) -> int:

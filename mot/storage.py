@@ -106,6 +106,18 @@ def save_tracklets(
     the run completed, a fingerprint of the configuration that produced it. The set of files
     a run writes is listed by its manifest (``mot.manifest``).
     """
+    arrays = tracklet_arrays(tracklets, global_ids, groups, info)
+    with atomic_write(path) as f:
+        np.savez(f, **arrays)
+
+
+def tracklet_arrays(
+    tracklets: Sequence[Tracklet],
+    global_ids: Sequence[int] | None = None,
+    groups: dict[int, dict[str, Any]] | None = None,
+    info: dict[str, Any] | None = None,
+) -> dict[str, np.ndarray]:
+    """The members of the canonical file (``save_tracklets``; the live checkpoint records reuse them)."""
     if global_ids is not None and len(global_ids) != len(tracklets):
         raise ValueError(f"save_tracklets: {len(global_ids)} global ids for {len(tracklets)} tracklets")
     arrays = _core_arrays(tracklets)
@@ -136,8 +148,7 @@ def save_tracklets(
         "info": _jsonable(info or {}, "info"),
     }
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
-    with atomic_write(path) as f:
-        np.savez(f, **arrays)
+    return arrays
 
 
 def _core_arrays(tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
@@ -212,9 +223,14 @@ def load_tracklet_file(path: str | Path) -> TrackletTable:
     """
     path = Path(path)
     arrays = _read_npz(path)
+    return table_from_arrays(arrays, path)
+
+
+def table_from_arrays(arrays: dict[str, np.ndarray], path: str | Path) -> TrackletTable:
+    """The tracklets of canonical members read from ``path`` (a file, or a record in one)."""
     if "meta" not in arrays:
         raise TrackletFileError(f"{path}: not a tracklet file (no 'meta' member)")
-    meta = _read_meta(path, arrays["meta"])
+    meta = _read_meta(Path(path), arrays["meta"])
     try:
         _check_sizes(arrays, meta)
         tracklets = _split_tracklets(arrays, meta)

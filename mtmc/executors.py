@@ -30,7 +30,10 @@ Pool workers live no longer than their driver (``config.interrupts.die_with_driv
 the driver dies, even by SIGKILL, each worker saves what it tracked (marked incomplete) and
 exits, releasing the driver's stderr. When the driver is interrupted (SIGINT or SIGTERM to
 it alone), it sends SIGTERM to its workers, waits for them to save, and re-raises, so the
-run stops in seconds instead of after the workers' whole videos.
+run stops in seconds instead of after the workers' whole videos. On Ray the driver keeps its
+own stop handlers (``ray.init`` replaces SIGTERM's), cancels the running tasks (each saves what
+it tracked, marked incomplete) and waits up to ``STOP_GRACE`` for them; the tasks' log lines
+(progress, warnings) are forwarded to the driver's stderr.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from typing import Any
 
 from yacs.config import CfgNode
 
-from config.interrupts import die_with_driver, driver_alive
+from config.interrupts import STOP_SIGNALS, die_with_driver, driver_alive
 from mot.camera import (
     RESULT_STEM,
     FeatureExtractionError,
@@ -271,8 +274,18 @@ def _completed(pending: dict[Future, CameraJob]) -> list[Future]:
 # --------------------------------------------------------------------------- ray
 
 
-def _ray_camera(job: CameraJob, threads: int) -> tuple[float, bytes]:
-    """A Ray task: track the camera on the worker; return its time and canonical file bytes."""
+def _ray_camera(job: CameraJob, threads: int, level: int) -> tuple[float, bytes]:
+    """A Ray task: track the camera on the worker; return its time and canonical file bytes.
+
+    Its log goes to the worker's stderr, which Ray forwards to the driver's. A cancel raises
+    KeyboardInterrupt inside the tracking loop: the camera saves what it tracked first.
+    """
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        force=True,
+    )
     seconds = _track(job, model_cache(job.cfg, threads), job.index, False)
     return seconds, (job.output_dir / f"{RESULT_STEM}.npz").read_bytes()
 
@@ -285,20 +298,30 @@ def import_ray() -> Any:
     return import_backend("ray", "ray")
 
 
+def _init_ray(ray: Any, address: str | None) -> None:
+    """Start or join Ray, keeping this process's stop handlers (``ray.init`` replaces SIGTERM's)."""
+    handlers = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    ray.init(address=address, include_dashboard=False, log_to_driver=True, configure_logging=False)
+    for sig, handler in handlers.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+    log.info("ray: %s", "local instance started" if address is None else f"connected to {address}")
+
+
 def _run_ray(cfg: CfgNode, jobs: Sequence[CameraJob]) -> list[CameraOutcome]:
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
-        address = cfg.EXPRESS.RAY_ADDRESS or None
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-        log.info("ray: %s", "local instance started" if address is None else f"connected to {address}")
+        _init_ray(ray, cfg.EXPRESS.RAY_ADDRESS or None)
+    pending: dict[Any, CameraJob] = {}
     try:
         threads = max(1, int(cfg.EXPRESS.RAY_NUM_CPUS))
+        level = logging.getLogger().getEffectiveLevel()
         task = ray.remote(_ray_camera).options(
             num_cpus=cfg.EXPRESS.RAY_NUM_CPUS, num_gpus=cfg.EXPRESS.RAY_NUM_GPUS, max_retries=0
         )
         outcomes = {job.index: CameraOutcome(job.index, job.name) for job in jobs}
-        pending = {task.remote(job, threads): job for job in jobs}
+        pending = {task.remote(job, threads, level): job for job in jobs}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(ready[0])
@@ -313,11 +336,26 @@ def _run_ray(cfg: CfgNode, jobs: Sequence[CameraJob]) -> list[CameraOutcome]:
                 cause = getattr(err, "cause", None) or err
                 outcome.error = _failure(job, outcome.attempts, cfg.EXPRESS.RETRIES, cause)
                 if outcome.attempts <= cfg.EXPRESS.RETRIES:
-                    pending[task.remote(job, threads)] = job
+                    pending[task.remote(job, threads, level)] = job
         return [outcomes[job.index] for job in jobs]
+    except KeyboardInterrupt:
+        _cancel_ray(ray, pending)
+        raise
     finally:
         if started:
             ray.shutdown()
+
+
+def _cancel_ray(ray: Any, pending: dict[Any, CameraJob], grace: float = STOP_GRACE) -> None:
+    """Cancel the running tasks and wait up to ``grace`` seconds while each saves what it tracked."""
+    if not pending:
+        return
+    log.warning("stopping %d Ray tasks; each saves what it tracked", len(pending))
+    for ref in pending:
+        ray.cancel(ref, force=False)
+    _, left = ray.wait(list(pending), num_returns=len(pending), timeout=grace)
+    for ref in left:
+        log.warning("camera '%s': its Ray task did not stop in %.0f s; not saved", pending[ref].name, grace)
 
 
 def _receive(job: CameraJob, data: bytes) -> None:
@@ -342,6 +380,7 @@ def _receive(job: CameraJob, data: bytes) -> None:
         command=str(info.get("command", "express")),
         fingerprint=str(info.get("fingerprint", "")),
         complete=bool(info.get("complete")),
+        extra={"video_read": info["video_read"]} if "video_read" in info else None,
     )
     log.info("camera '%s': results received from the Ray worker and written to %s", job.name, job.output_dir)
 

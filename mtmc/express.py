@@ -21,8 +21,8 @@ from pathlib import Path
 
 from yacs.config import CfgNode
 
+from config.cameras import camera_config, camera_name
 from config.layout import parse_layout
-from config.loader import camera_config, camera_name
 from detection.video import probe_video
 from evaluate.formats import from_tracklets, read_ground_truth
 from evaluate.multicam import evaluate_cameras
@@ -103,8 +103,12 @@ def mtmc_fingerprint(cfg: CfgNode, inputs: Sequence[Path]) -> str:
 
 
 def clear_mtmc(output_dir: Path, folders: Sequence[Path]) -> None:
-    """Remove the earlier multi-camera set (manifest first), so no stale ``mtmc.*`` survives a crash."""
+    """Remove the earlier multi-camera set (manifest first), so no stale ``mtmc.*`` survives a crash.
+
+    The earlier ``report.html`` goes too: it shows the old set until the new one is written.
+    """
     remove_set(output_dir, RESULT_STEM, folders)
+    (output_dir / "report.html").unlink(missing_ok=True)
 
 
 def save_mtmc_set(
@@ -181,6 +185,22 @@ def render_videos(
     if output_dir is not None and written:
         add_files(output_dir, RESULT_STEM, written)
     return written
+
+
+def write_run_report(cfg: CfgNode) -> Path | None:
+    """``OUTPUT_DIR/report.html`` (``mtmc.report``); a failure is logged, the results stay as written."""
+    import cv2
+
+    from mtmc.report.build import write_report
+
+    limit = cfg.MTMC.REPORT_MAX_VEHICLES
+    if limit == 0:
+        return None
+    try:
+        return write_report(cfg.OUTPUT_DIR, limit)
+    except (OSError, ValueError, cv2.error) as err:  # ReportInputError is a ValueError
+        log.warning("no report.html: %s", err)
+        return None
 
 
 def evaluate_result(cfg: CfgNode, names: list[str], result: MatchingResult) -> dict | None:

@@ -19,12 +19,14 @@ from config.cli import run_cli
 if TYPE_CHECKING:
     from yacs.config import CfgNode
 
+    from mtmc.express import CameraJob
+
 log = logging.getLogger("mtmc.express")
 
 
 def express_plan(cfg: CfgNode) -> dict[str, Any]:
+    from config.cameras import camera_config, camera_name
     from config.layout import parse_layout
-    from config.loader import camera_config, camera_name
     from mot.camera import model_cache
     from mot.plan import camera_plan
 
@@ -82,7 +84,14 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
 def track_and_match(cfg: CfgNode) -> int:
     from mot.manifest import new_run_id
     from mtmc.executors import run_cameras
-    from mtmc.express import camera_jobs, clear_mtmc, evaluate_result, render_videos, run_matching
+    from mtmc.express import (
+        camera_jobs,
+        clear_mtmc,
+        evaluate_result,
+        render_videos,
+        run_matching,
+        write_run_report,
+    )
 
     run_id = new_run_id()
     log.info("run %s", run_id)
@@ -115,8 +124,23 @@ def track_and_match(cfg: CfgNode) -> int:
     result = run_matching(cfg, jobs, tracklets, skip, run_id)
     if cfg.EXPRESS.FINAL_VIDEO_OUTPUT:
         render_videos(jobs, result, skip=skip, output_dir=Path(cfg.OUTPUT_DIR))
+    write_run_report(cfg)
     evaluate_result(cfg, [job.name for job in jobs], result)
-    return 1 if failed else 0
+    return 1 if failed else not_fully_read_code(jobs, skip)
+
+
+def not_fully_read_code(jobs: list[CameraJob], skip: set[int]) -> int:
+    """EXIT_NOT_FULLY_READ when a camera's video had a corrupt stretch or ended early, else 0."""
+    from mot.camera import EXIT_NOT_FULLY_READ, partly_read
+
+    partial = [job.name for job in jobs if job.index not in skip and partly_read(job.output_dir)]
+    if partial:
+        log.warning(
+            "not every video was fully read (%s): see video_read in their results; exit code %d",
+            ", ".join(partial),
+            EXIT_NOT_FULLY_READ,
+        )
+    return EXIT_NOT_FULLY_READ if partial else 0
 
 
 def main(argv: list[str] | None = None) -> int:

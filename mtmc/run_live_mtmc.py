@@ -3,14 +3,22 @@
 python mtmc/run_live_mtmc.py --config config/examples/live_demo.yaml [KEY VALUE ...]
 
 Cameras are EXPRESS.CAMERAS (files loop with LIVE.LOOP_VIDEO; rtsp:// and http:// streams are
-read live). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
+read live, each in its own capture process; one that is down at start-up joins when it comes
+up). Open http://LIVE.BIND_ADDRESS:LIVE.MJPEG_PORT/ for the streams (add ?token=... when
 LIVE.ACCESS_TOKEN is set; a non-loopback LIVE.BIND_ADDRESS needs one); /api/tracks and
-/api/stats give JSON, /healthz fails (503) once no camera produced a frame for LIVE.STALL_SECONDS.
-Ctrl-C or SIGTERM (or LIVE.DURATION) stops everything within about two seconds (a camera inside a
-slow frame gets up to FINISH_WITHIN more) and writes what was gathered: per camera
-``OUTPUT_DIR/{i}_{name}/live.{npz,csv,txt,pkl}`` (frames are ticks at LIVE.TARGET_FPS),
-``OUTPUT_DIR/live_layout.txt`` (the layout at the tick rate, to re-cluster the session offline
-with mtmc/run_mtmc.py) and ``OUTPUT_DIR/live_ids.json`` (the global ids of the last round).
+/api/stats give JSON, /healthz fails (503, naming the cameras) while any camera delivered no new
+frame for LIVE.STALL_SECONDS (it is then stalled: not tracked, its tracks end).
+Finished tracklets are checkpointed to ``{i}_{name}/live.journal`` every LIVE.CHECKPOINT_SECONDS
+and leave memory (``mtmc.live.journal``). Ctrl-C, SIGTERM or SIGHUP (or LIVE.DURATION) stops
+everything within about two seconds (a camera inside a slow frame gets up to FINISH_WITHIN more)
+and consolidates the journals into the result set: per camera
+``{i}_{name}/live.{npz,csv,txt,pkl}`` + ``live.manifest.json`` (frames are ticks at
+LIVE.TARGET_FPS), ``live_layout.txt`` (the layout at the tick rate, to re-cluster the session
+offline with mtmc/run_mtmc.py) and ``live_ids.json`` (the global ids of the last round). A
+second signal during that save is ignored; a third quits at once (``config.interrupts``).
+The folder is OUTPUT_DIR, or ``OUTPUT_DIR/session_<id>`` when OUTPUT_DIR holds an earlier
+session; a session killed without saving is consolidated by the next start
+(``mtmc.live.session``). Exit code 0 after LIVE.DURATION, 128 + signal after a stop signal.
 """
 
 from __future__ import annotations
@@ -18,31 +26,42 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from yacs.config import CfgNode
 
 from config.cli import run_cli
-from config.layout import CameraLayout, parse_layout
+from config.interrupts import StopSignals, signal_name, stop_exit_code
+from config.layout import parse_layout
 from config.paths import atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
 from mot.camera import ModelCache, detection_selector, model_cache, tracker_params
 from mot.enrich import Enricher
 from mot.factory import build_tracker
+from mot.manifest import new_run_id
 from mot.plan import save_plan
-from mot.storage import save_all
 from mtmc.express import camera_jobs, matching_options
+from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator
+from mtmc.live.capture import LiveSource, is_stream
 from mtmc.live.clock import VirtualClock, health
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
-from mtmc.live.worker import LiveMOTWorker, LiveSource
+from mtmc.live.journal import JOURNAL_NAME, Journal
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError
+from mtmc.live.session import (
+    SessionCamera,
+    consolidate,
+    finish_session,
+    layout_text,
+    recover,
+    session_folder,
+    write_session,
+)
+from mtmc.live.worker import LiveMOTWorker
 
 log = logging.getLogger("mtmc.live")
 
@@ -50,25 +69,16 @@ STOP_WITHIN = 1.5  # seconds the workers get to stop (between two frames they st
 FINISH_WITHIN = 20.0  # more seconds for a worker still inside a frame (a loaded machine)
 
 
-def layout_text(layout: CameraLayout, fps: float) -> str:
-    """The layout in the line format, every camera at the tick rate (for offline re-clustering)."""
-    lines = ["# written by the live run: frames of its tracklets are ticks at LIVE.TARGET_FPS"]
-    for a in range(layout.n_cams):
-        for b in range(layout.n_cams):
-            if layout.allowed[a, b]:
-                lines.append(f"{a} {b} {layout.min_gap[a, b]:g} {layout.max_gap[a, b]:g}")
-    lines.append("fps " + " ".join(f"{fps:g}" for _ in range(layout.n_cams)))
-    lines.append("offset " + " ".join(f"{o:g}" for o in layout.offset))
-    return "\n".join(lines) + "\n"
-
-
 class LiveRun:
     """Everything a live session owns, started and stopped together."""
 
-    def __init__(self, cfg: CfgNode, models: ModelCache | None = None) -> None:
-        """``models``: the cache the start-up checks loaded the models into (else a new one)."""
+    def __init__(self, cfg: CfgNode, models: ModelCache | None = None, session_id: str = "") -> None:
+        """``models``: the cache the start-up checks loaded the models into (else a new one).
+        The session writes into OUTPUT_DIR (``run`` picks a fresh one) under ``session_id``."""
         live = cfg.LIVE
         self.cfg, self.fps = cfg, float(live.TARGET_FPS)
+        self.session_id, self.folder = session_id or new_run_id(), Path(cfg.OUTPUT_DIR)
+        self.saved = False  # every camera's result set was written by ``shutdown``
         self.jobs = camera_jobs(cfg)
         names = [job.name for job in self.jobs]
         self.layout = parse_layout(cfg.MTMC.CAMERA_LAYOUT, names)
@@ -96,10 +106,22 @@ class LiveRun:
             request_timeout=live.REQUEST_TIMEOUT,
         )
         models = models if models is not None else model_cache(cfg)
+        self.cameras = [
+            SessionCamera(job.name, job.output_dir.name, str(job.cfg.MOT.VIDEO), self.fps)
+            for job in self.jobs
+        ]
         self.workers: list[LiveMOTWorker] = []
         try:
             self.workers = [self._worker(job, models) for job in self.jobs]
+            write_session(self.folder, self.session_id, self.cameras, "running")
+            atomic_write_text(
+                self.folder / "live_layout.txt", layout_text(self.layout, self.fps, self.session_id)
+            )
         except BaseException:
+            for worker in self.workers:
+                worker.source.close()
+                if worker.journal is not None:
+                    worker.journal.close()
             self.server.stop()
             raise
 
@@ -124,13 +146,19 @@ class LiveRun:
             builder,
             self.cfg.LIVE.SLEEP_ON_EMPTY,
             mot.REID_SAMPLES_PER_TRACK,
+            Journal(job.output_dir / JOURNAL_NAME, self.session_id, job.name),
+            self.cfg.LIVE.CHECKPOINT_SECONDS,
+            self.cfg.LIVE.STALL_SECONDS,
         )
 
     # ------------------------------------------------------------------ API payloads
 
     def health(self) -> tuple[bool, str]:
-        last = {w.camera: w.stats.last_frame_at for w in self.workers}
-        return health(last, self.started_monotonic, time.monotonic(), self.cfg.LIVE.STALL_SECONDS)
+        ended = {w.camera for w in self.workers if w.ident and not w.is_alive() and not w.stats.error}
+        last = {w.camera: w.stats.last_frame_at for w in self.workers if w.camera not in ended}
+        failed = {w.camera: w.stats.error for w in self.workers if w.stats.error}
+        now, stall = time.monotonic(), self.cfg.LIVE.STALL_SECONDS
+        return health(last, self.started_monotonic, now, stall, failed)  # a file that ended is no fault
 
     def tracks_json(self) -> dict[str, Any]:
         snapshot = self.aggregator.snapshot()
@@ -156,6 +184,7 @@ class LiveRun:
         snapshot = self.aggregator.snapshot()
         gids = {gid for tracks in snapshot.values() for _, gid in tracks if gid is not None}
         return {
+            "session_id": self.session_id,
             "total_tracks": sum(len(t) for t in snapshot.values()),
             "cameras": len(self.jobs),
             "global_ids": len(gids),
@@ -168,11 +197,19 @@ class LiveRun:
                 {
                     "name": w.camera,
                     "fps": round(w.stats.fps, 2),
+                    "frame_seconds": round(w.stats.frame_seconds, 4),
                     "frames": w.stats.frames,
+                    "saved_tracklets": w.stats.saved,
+                    "finished_tracklets": w.stats.saved + w.finished_unsaved,
+                    "checkpoints": w.stats.checkpoints,
                     "skipped_ticks": w.stats.skipped,
                     "tracks": w.stats.tracks,
                     "running": w.is_alive(),
                     "error": w.stats.error,
+                    "stalled": w.stats.stalled,
+                    "stalls": w.stats.stalls,
+                    "source": w.source.state,
+                    "decode_errors": w.source.decode_errors,
                 }
                 for w in self.workers
             ],
@@ -197,33 +234,65 @@ class LiveRun:
                 break
             if time.monotonic() >= next_round:
                 self.aggregator.cluster()
+                self._write_ids()
                 next_round = time.monotonic() + self.cfg.LIVE.CLUSTER_INTERVAL
 
+    def unsaved(self) -> str:
+        """What a forced quit would lose now (the journals on disk stay)."""
+        open_tracks = sum(w.unsaved_tracks for w in self.workers)
+        saved = sum(w.stats.saved for w in self.workers)
+        return (
+            f"{open_tracks} tracks not checkpointed yet ({saved} tracklets already in the journals "
+            f"stay; the next start saves them)"
+        )
+
+    def _write_ids(self) -> None:
+        ids = {
+            job.name: {str(k): v for k, v in self.aggregator.local_to_global(job.index).items()}
+            for job in self.jobs
+        }
+        record = {"session_id": self.session_id, "global_ids": ids}
+        atomic_write_text(self.folder / "live_ids.json", json.dumps(record, indent=2) + "\n")
+
     def shutdown(self) -> list[Path]:
-        """Stop workers and server, then write what was gathered; returns the files written."""
+        """Stop workers and server, then save what was gathered; returns the files written.
+
+        Each camera's last tracks go into its journal, which is then consolidated into its
+        result set; a camera that fails to save does not stop the others (its journal stays,
+        and the next start consolidates it).
+        """
         self.clock.stop()
         self._join_workers()
         self.server.stop()
-        out = Path(self.cfg.OUTPUT_DIR)
-        written = []
-        ids: dict[str, dict[str, int]] = {}
-        for job, worker in zip(self.jobs, self.workers, strict=True):
-            if worker.is_alive():
-                log.warning("camera '%s' did not stop in time; its tracks are not saved", job.name)
-                continue
-            tracklets = worker.finish()
-            info = {
-                "camera": job.name,
-                "video": job.cfg.MOT.VIDEO,
-                "fps": self.fps,
-                "live": True,
-                "complete": True,
-            }
-            written += save_all(job.output_dir, "live", tracklets, info=info)
-            ids[job.name] = {str(k): v for k, v in self.aggregator.local_to_global(job.index).items()}
-        atomic_write_text(out / "live_layout.txt", layout_text(self.layout, self.fps))
-        atomic_write_text(out / "live_ids.json", json.dumps(ids, indent=2) + "\n")
-        return [*written, out / "live_layout.txt", out / "live_ids.json"]
+        written: list[Path] = []
+        saved_all = True
+        for camera, worker in zip(self.cameras, self.workers, strict=True):
+            try:
+                written += self._save_camera(camera, worker)
+            except OSError as err:
+                saved_all = False
+                log.error("camera '%s': cannot save (%s: %s)", camera.name, err.strerror or err, err.filename)
+            except ValueError as err:  # a damaged journal (TrackletFileError) or an unusable value
+                saved_all = False
+                log.error("camera '%s': cannot save (%s)", camera.name, err)
+        self._write_ids()
+        self.saved = saved_all
+        if saved_all:
+            finish_session(self.folder, self.session_id, self.cameras)
+        return [*written, self.folder / "live_layout.txt", self.folder / "live_ids.json"]
+
+    def _save_camera(self, camera: SessionCamera, worker: LiveMOTWorker) -> list[Path]:
+        """Append the camera's last tracks to its journal and consolidate it into the result set."""
+        stuck = worker.is_alive()
+        if stuck:
+            log.warning("camera '%s' did not stop in time; saving its checkpoints only", camera.name)
+        else:
+            last = worker.finish()
+            assert worker.journal is not None  # every session worker has one
+            worker.journal.append(last)
+            worker.journal.close()
+        extra = {"stalls": worker.stats.stalls, "decode_errors": worker.source.decode_errors}
+        return consolidate(self.folder, self.session_id, camera, complete=not stuck, extra=extra)
 
     def _join_workers(self) -> None:
         """Wait for the workers; one inside a slow frame gets FINISH_WITHIN more to save its tracks."""
@@ -275,6 +344,8 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.error("%s", problem)
         return 2
     for job in camera_jobs(cfg):
+        if is_stream(job.cfg.MOT.VIDEO):
+            continue  # a network camera down now joins when it comes up (the others do not wait for it)
         try:
             probe_video(job.cfg.MOT.VIDEO)
         except VideoSourceError as err:
@@ -284,40 +355,74 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     if problems := live_model_problems(cfg, models):
         log.error("cannot start:\n  %s", "\n  ".join(problems))
         return 2
-    save_plan(
-        Path(cfg.OUTPUT_DIR),
-        _redacted(cfg),
-        {"command": "live", "cameras": [j.name for j in camera_jobs(cfg)]},
-    )
+    out, session_id = Path(cfg.OUTPUT_DIR), new_run_id()
     if args.dry_run:
+        folder = session_folder(out, session_id)
+        if folder == out:
+            save_plan(out, _redacted(cfg), _plan(cfg, session_id))
         log.info("dry run: configuration, models and sources are valid; stopping before the live run")
         return 0
+    recover(out)  # a session killed without saving is consolidated before a new one starts
+    cfg = _in_folder(cfg, session_folder(out, session_id))
+    save_plan(Path(cfg.OUTPUT_DIR), _redacted(cfg), _plan(cfg, session_id))
     try:
-        session = LiveRun(cfg, models)
+        session = LiveRun(cfg, models, session_id)
     except ServerStartError as err:
         log.error("%s", err)
         return 2
+    return run_session(session, args.signals)
+
+
+def run_session(session: LiveRun, signals: StopSignals) -> int:
+    """Run until LIVE.DURATION or a stop signal, then save; a second signal does not stop the save."""
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("%s: stopping", signal.Signals(signum).name)
+    def on_stop(signum: int) -> None:
+        log.info(
+            "%s: stopping; saving the session (a second signal is ignored until it is saved)",
+            signal_name(signum),
+        )
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    signals.on_stop, signals.losing = on_stop, session.unsaved
     try:
         session.run(stop)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        signals.begin_shutdown()
         start = time.monotonic()
         written = session.shutdown()
         log.info(
-            "stopped in %.1f s; wrote %s and %d more files",
+            "session %s stopped in %.1f s; %s",
+            session.session_id,
             time.monotonic() - start,
-            written[-1],
-            len(written) - 1,
+            _saved_text(session, written),
         )
-    return 0
+    if not session.saved:
+        log.error("not every camera was saved; their checkpoints stay and the next start saves them")
+        return 1
+    return stop_exit_code(signals.signum) if signals.signum is not None else 0
+
+
+def _saved_text(session: LiveRun, written: list[Path]) -> str:
+    tracklets = [f for f in written if f.suffix == ".npz"]
+    if not tracklets:
+        return f"nothing was tracked yet; wrote {session.folder / 'live_ids.json'}"
+    return f"saved {', '.join(str(f) for f in tracklets)} and {len(written) - len(tracklets)} more files"
+
+
+def _plan(cfg: CfgNode, session_id: str) -> dict[str, Any]:
+    return {"command": "live", "session_id": session_id, "cameras": [j.name for j in camera_jobs(cfg)]}
+
+
+def _in_folder(cfg: CfgNode, folder: Path) -> CfgNode:
+    """The config with OUTPUT_DIR set to the session's folder."""
+    if Path(cfg.OUTPUT_DIR) == folder:
+        return cfg
+    view = cfg.clone()
+    view.defrost()
+    view.OUTPUT_DIR = str(folder)
+    view.freeze()
+    return view
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -97,7 +97,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
         log.info("dry run: configuration and tracklet files are valid; stopping before clustering")
         return 0
     from mot.manifest import new_run_id
-    from mtmc.express import clear_mtmc, evaluate_result, matching_options, save_mtmc_set
+    from mtmc.express import clear_mtmc, evaluate_result, matching_options, save_mtmc_set, write_run_report
     from mtmc.matching import match_tracklets
 
     dirs = [out / label for label in labels]
@@ -106,6 +106,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     inputs = [Path(f) for f in files]
     written = save_mtmc_set(out, dirs, result, cfg, inputs, new_run_id(), "mtmc")
     log.info("wrote %d files, %s for all cameras", len(written), written[-1])
+    write_run_report(cfg)
     evaluate_result(cfg, labels, result)
     return 0
 

@@ -1,6 +1,6 @@
 """Bad input as a user types it: each case exits 2 with a message naming the key, file or line, no traceback.
 
-The README's "Faults and bad input" table lists these cases and what the user sees.
+The table of docs/faults.md lists these cases and what the user sees.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
+from config.cameras import camera_name
 from config.layout import LayoutError, parse_layout
-from config.loader import ConfigError, camera_name, load_config
+from config.loader import ConfigError, load_config
 from config.paths import output_dir_problem, safe_name
 from detection.video import probe_video
 from evaluate.formats import AnnotationError, read_detrac_xml, read_ground_truth, read_mot_challenge

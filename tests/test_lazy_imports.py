@@ -14,7 +14,13 @@ import pytest
 
 from tests.conftest import EXAMPLES, REPO
 
-RUNNERS = ("mot.run_tracker", "mtmc.run_express_mtmc", "mtmc.run_mtmc", "evaluate.run_eval")
+RUNNERS = (
+    "mot.run_tracker",
+    "mtmc.run_express_mtmc",
+    "mtmc.run_mtmc",
+    "evaluate.run_eval",
+    "mtmc.run_report",
+)
 # Never needed to print the help: model runtimes, video, tables, metrics, solvers.
 HEAVY = (
     "trackeval",

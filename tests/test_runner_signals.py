@@ -1,4 +1,5 @@
-"""Batch runners under signals: SIGTERM is handled like SIGINT, pool workers never outlive their driver.
+"""Batch runners under signals: SIGTERM and SIGHUP are handled like SIGINT, pool workers never outlive
+their driver, the Ray executor saves what its tasks tracked.
 
 Every run is a real runner subprocess on real video; waits are for log lines and process
 exits with generous deadlines, never fixed sleeps.
@@ -50,7 +51,7 @@ def assert_saved_incomplete(folder: Path, frames: int) -> None:
     assert manifest["complete"] is False and "mot.npz" in manifest["files"]
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_the_tracker_saves_what_it_tracked_on_sigterm_and_sigint(
     sig: signal.Signals, code: int, shared: Path, tmp_path: Path
 ) -> None:
@@ -59,10 +60,11 @@ def test_the_tracker_saves_what_it_tracked_on_sigterm_and_sigint(
     run.process.send_signal(sig)
     assert run.finish() == code, run.text
     assert "saving what was tracked" in run.text and "Traceback" not in run.text
+    assert f"stopped by {sig.name}; what was tracked so far is saved" in run.text
     assert_saved_incomplete(tmp_path, 252)
 
 
-@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)])
 def test_a_signal_to_the_express_driver_alone_stops_its_workers_promptly(
     sig: signal.Signals, code: int, demo_cameras: Path, tmp_path: Path
 ) -> None:
@@ -90,3 +92,17 @@ def test_workers_die_with_a_killed_driver_and_release_its_stderr(demo_cameras: P
     for camera in ("0_far", "1_near"):  # an orphan saves what it tracked before exiting
         if (tmp_path / camera / "mot.npz").exists():
             assert load_tracklet_file(tmp_path / camera / "mot.npz").info["complete"] is False
+
+
+def test_sigterm_stops_the_ray_executor_and_its_tasks_save(demo_cameras: Path, tmp_path: Path) -> None:
+    """Ray used to abort the driver on SIGTERM (exit 134), nothing saved; the tasks' logs never reached it."""
+    pytest.importorskip("ray")
+    ray = ("EXPRESS.EXECUTOR", "ray", "EXPRESS.RAY_NUM_CPUS", "1", "MOT.VIDEO_OUTPUT", "false")
+    run = Run.start(chaos_express_command(demo_cameras, tmp_path, *ray))
+    assert run.wait_for(TRACKING, count=2), run.text  # the tasks' log lines reach the driver's stderr
+    run.process.send_signal(signal.SIGTERM)
+    assert run.finish() == 143, run.text
+    assert "stopping 2 Ray tasks" in run.text and "Traceback" not in run.text
+    for camera in ("0_far", "1_near"):
+        assert_saved_incomplete(tmp_path / camera, 252)
+    assert "what was tracked so far is saved" in run.text and "0_far/mot.npz" in run.text

@@ -6,7 +6,7 @@
          --eval-gt ../shared/data/aic_s03_c010/gt.txt]
 
 Why: on a CPU without AVX-512 (no bf16), OpenVINO runs the FP16 IR of the default detector in
-f32; its int8 copy runs about twice as fast at the same input (README, "int8"). Needs the
+f32; its int8 copy runs about twice as fast at the same input (docs/models.md, "int8 models"). Needs the
 ``int8`` extra (``pip install -e ".[int8]"``, NNCF).
 
 The model is first reshaped to its run-time input (``--input-size``, else the manifest's

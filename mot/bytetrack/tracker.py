@@ -13,7 +13,7 @@ overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track s
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
 Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU and
-the adaptive split, measured not worse on KITTI, AI City S02 and c010, see README):
+the adaptive split, measured not worse on KITTI, AI City S02 and c010, see docs/tracking.md):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
 * ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
@@ -33,7 +33,7 @@ the adaptive split, measured not worse on KITTI, AI City S02 and c010, see READM
   above it. A confident detector whose clutter reaches 0.7 (PointRCNN on KITTI) keeps that
   clutter out of the first association and out of new tracks. The split never falls below
   ``track_thresh``: lowering it for weak detectors admitted their clutter and lost HOTA on
-  every clip measured (README), so a weak detector's floor is its own ``track_thresh``.
+  every clip measured (docs/tracking.md), so a weak detector's floor is its own ``track_thresh``.
 """
 
 from __future__ import annotations

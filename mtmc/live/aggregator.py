@@ -123,6 +123,8 @@ class LiveMTMCAggregator:
         with self._lock:
             assigned = self._assign(eligible, result.global_ids, previous)
             self._global = {k: v for k, v in self._global.items() if k in self._tracks} | assigned
+            in_use_ids = set(self._global.values())  # an id no track carries is never given back
+            self._features = {g: f for g, f in self._features.items() if g in in_use_ids}
             self.rounds += 1
             self.last_cluster = time.time()
             in_use = len(set(self._global.values()))

@@ -156,20 +156,42 @@ def wait_seconds(
 
 
 def health(
-    last_frames: Mapping[str, float | None], started: float, now: float, stall_seconds: float
+    last_frames: Mapping[str, float | None],
+    started: float,
+    now: float,
+    stall_seconds: float,
+    failed: Mapping[str, str] | None = None,
 ) -> tuple[bool, str]:
-    """(healthy, message) of a live run from when each camera last produced a frame.
+    """(healthy, message) of a live run from when each camera last delivered a new frame.
 
-    Unhealthy once no camera produced a frame for ``stall_seconds`` (counted from ``started``
-    for a camera with none yet): every stream is frozen then, although the server still answers.
+    Healthy only while every camera delivered a new frame within ``stall_seconds`` (counted
+    from ``started`` for a camera with none yet) and none failed (``failed``: camera -> error).
+    The message's first line is the verdict (``ok``, or what is wrong naming the cameras), then
+    one line per camera.
     """
-    ages = {name: now - (t if t is not None else started) for name, t in last_frames.items()}
-    stalled = sorted(name for name, age in ages.items() if age > stall_seconds)
-    if ages and len(stalled) == len(ages):
-        newest = min(ages.values())
-        return False, (
+    failed = failed or {}
+    lines, bad = [], []
+    for name, last in last_frames.items():
+        age = now - (last if last is not None else started)
+        if name in failed:
+            state = f"failed: {failed[name]}"
+        elif age > stall_seconds:
+            state = (
+                f"stalled: no new frame for {age:.1f} s"
+                if last is not None
+                else f"down: no frame in {age:.1f} s"
+            )
+        else:
+            state = f"ok, last new frame {age:.1f} s ago" if last is not None else "starting"
+        bad += [name] if state.startswith(("failed", "stalled", "down")) else []
+        lines.append(f"{name}: {state}")
+    if not bad:
+        verdict = "ok"
+    elif len(bad) == len(last_frames) and not failed:
+        newest = min(now - (t if t is not None else started) for t in last_frames.values())
+        verdict = (
             f"stalled: no camera produced a frame for {newest:.1f} s (LIVE.STALL_SECONDS {stall_seconds:g})"
         )
-    if stalled:
-        return True, "ok; stalled cameras: " + ", ".join(stalled)
-    return True, "ok"
+    else:
+        verdict = f"not ok: {', '.join(bad)} stalled, down or failed (LIVE.STALL_SECONDS {stall_seconds:g})"
+    return not bad, "\n".join([verdict, *lines])

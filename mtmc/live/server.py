@@ -26,7 +26,9 @@ What keeps a misbehaving client from taking the server down:
 
 With an access token set, every route needs it, as ``Authorization: Bearer <token>``, an
 ``X-Access-Token`` header or a ``?token=`` query parameter (the index page passes it on to its
-streams and API calls). ``exposure_problem`` refuses a non-loopback address without a token.
+streams and API calls); ``mtmc.live.access`` holds the token rules (length for a public bind,
+UTF-8 header values, log redaction). No token, right or wrong, is ever written to the log. The listen backlog
+(``LISTEN_BACKLOG``) lets a burst of connections wait to be answered (or refused with 503).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from __future__ import annotations
 import errno
 import hmac
 import html
-import ipaddress
 import json
 import logging
 import math
@@ -49,6 +50,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mtmc.live.access import header_forms, redact
+
 log = logging.getLogger(__name__)
 
 BOUNDARY = "frame"
@@ -56,6 +59,7 @@ EXTRA_THREADS = 16  # handler threads beyond the stream slots, for pages, API ca
 KEEPALIVE_SECONDS = 5.0  # a silent camera's stream repeats its last frame this often
 STREAM_WRITE_TIMEOUT = 10.0  # a stream client that stops reading for this long is dropped
 SERVER_NAME = "vehicle-mtmc"
+LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them (the default is 5)
 DISCONNECTS = (ConnectionError, TimeoutError)
 
 
@@ -185,9 +189,12 @@ class LiveServer:
         if not self.token:
             return True
         bearer = headers.get("Authorization", "")
-        given = [
+        sent = [
             bearer[7:].strip() if bearer[:7].lower() == "bearer " else "",
             headers.get("X-Access-Token", ""),
+        ]
+        given = [
+            *(form for value in sent for form in header_forms(value)),
             *urllib.parse.parse_qs(query).get("token", []),
         ]
         expected = self.token.encode()
@@ -203,6 +210,7 @@ class _BoundedHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], handler: type, max_threads: int) -> None:
         self.max_threads, self.threads = max_threads, 0
@@ -268,15 +276,7 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
             return SERVER_NAME  # no Python version banner
 
         def log_message(self, format: str, *args: Any) -> None:
-            message = format % args
-            if server.token:  # request lines may carry it as ?token=
-                for form in {
-                    server.token,
-                    urllib.parse.quote(server.token, safe=""),
-                    urllib.parse.quote_plus(server.token),
-                }:
-                    message = message.replace(form, "<token>")
-            log.debug("%s %s", self.address_string(), message)
+            log.debug("%s %s", self.address_string(), redact(format % args, server.token))
 
         def do_GET(self) -> None:
             try:
@@ -391,34 +391,6 @@ def _peer_gone(sock: socket.socket) -> bool:
         return bool(readable) and not sock.recv(4096)
     except OSError:
         return True
-
-
-def is_loopback(address: str) -> bool:
-    """Whether ``address`` (an IP or a host name) is reachable only from this machine."""
-    if not address:
-        return False  # '' listens on every interface
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(address, None)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)
-
-
-def exposure_problem(address: str, token: str) -> str | None:
-    """Why serving on ``address`` without ``token`` is refused (None when it is fine)."""
-    if token or is_loopback(address):
-        return None
-    shown = address or "every interface"
-    return (
-        f"LIVE.BIND_ADDRESS: {shown} can be reached from other machines, and the live server has no "
-        "access token, so anyone on the network could watch the cameras. Set one, e.g. "
-        'LIVE.ACCESS_TOKEN "$(openssl rand -hex 16)" on the command line or LIVE: {ACCESS_TOKEN: ...} in '
-        "the config, and open the page as http://HOST:PORT/?token=<token>; or bind to 127.0.0.1"
-    )
 
 
 def bind_error_message(address: str, port: int, err: OSError) -> str:

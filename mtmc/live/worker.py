@@ -5,11 +5,19 @@ Per tick of the ``VirtualClock``: take the camera's frame for that moment, detec
 a second or so, without embedding every box), report the active tracks to the aggregator, draw
 the boxes with their global ids and publish the JPEG to the ``FrameHub``.
 
-Sources (``LiveSource``): a video file is sampled at the tick rate (frame ``tick x video fps /
-target fps``), looping with ``LIVE.LOOP_VIDEO``; a stream (rtsp://, http://) is read by a
-background thread that keeps only the latest frame and reconnects with back-off when it drops.
+Sources (``mtmc.live.capture.LiveSource``): a video file is sampled at the tick rate (frame
+``tick x video fps / target fps``), looping with ``LIVE.LOOP_VIDEO``; a stream (rtsp://,
+http://) is captured in its own process that reconnects with back-off when it drops.
+
+Only a new frame is tracked (``Frame.seq`` changed). A camera with no new frame for
+``stall_seconds`` (``LIVE.STALL_SECONDS``) is marked stalled: its tracks end (the saved
+tracklets never repeat a frozen picture) and it rejoins with fresh tracks when frames come again.
 Models are shared by all workers (ONNX Runtime and OpenVINO inference is thread-safe); the
 tracker and everything about tracks are the worker's own.
+
+Every ``checkpoint_seconds`` the worker appends the tracklets that finished since the last
+checkpoint to its camera's journal (``mtmc.live.journal``) and forgets them, so memory stays
+bounded and a crash loses at most one interval.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -26,13 +35,14 @@ import numpy as np
 from detection.boxes import crop_boxes, xyxy_to_xywh
 from detection.tiling import Detector
 from detection.types import Detections
-from detection.video import probe_video
 from mot.base import Tracker, Tracks
 from mot.builder import TrackletBuilder
 from mot.tracklet import Tracklet
 from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
+from mtmc.live.capture import LiveSource
 from mtmc.live.clock import VirtualClock
+from mtmc.live.journal import Journal
 from mtmc.live.server import FrameHub
 
 log = logging.getLogger(__name__)
@@ -40,75 +50,14 @@ log = logging.getLogger(__name__)
 EMBEDS_PER_FRAME = 4  # crops embedded per tick at most
 EMBED_EVERY = 1.0  # seconds between two embeddings of one track
 JPEG_QUALITY = 80
+FPS_WINDOW = 5.0  # seconds of frames the achieved rate is measured over
 
 
-class LiveSource:
-    """Frames by tick: files sampled at the tick rate (looping or not), streams by their latest frame."""
-
-    def __init__(self, source: str, target_fps: float, loop: bool = True) -> None:
-        self.source, self.target_fps, self.loop = source, target_fps, loop
-        self.info = probe_video(source)
-        self.is_stream = self.info.is_stream
-        self._latest: np.ndarray | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._cap: cv2.VideoCapture | None = None
-        self._position = -1  # index of the last frame read from a file
-        if self.is_stream:
-            self._thread = threading.Thread(target=self._pump, name=f"stream:{source}", daemon=True)
-            self._thread.start()
-
-    def frame(self, tick: int) -> np.ndarray | None:
-        """The frame for ``tick``; None when a stream has nothing yet or a non-looping file ended."""
-        if self.is_stream:
-            with self._lock:
-                return None if self._latest is None else self._latest.copy()
-        index = int(tick * self.info.fps / self.target_fps)
-        if self.info.frames > 0 and index >= self.info.frames:
-            if not self.loop:
-                return None
-            index %= self.info.frames
-        return self._read_file(index)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self.is_stream:
-            self._thread.join(timeout=0.5)  # a daemon thread; it ends at its next read
-        if self._cap is not None:
-            self._cap.release()
-
-    def _read_file(self, index: int) -> np.ndarray | None:
-        if self._cap is None or index <= self._position:
-            if self._cap is not None:
-                self._cap.release()
-            self._cap = cv2.VideoCapture(self.source)
-            self._position = -1
-        while self._position < index - 1:  # skip to the frame: grab without decoding into memory
-            if not self._cap.grab():
-                return None
-            self._position += 1
-        ok, frame = self._cap.read()
-        self._position += 1
-        return frame if ok else None
-
-    def _pump(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            cap = cv2.VideoCapture(self.source)
-            if not cap.isOpened():
-                log.warning("%s: cannot open the stream; retrying in %.1f s", self.source, delay)
-                self._stop.wait(delay)
-                delay = min(2 * delay, 10.0)
-                continue
-            delay = 0.5
-            while not self._stop.is_set():
-                ok, frame = cap.read()
-                if not ok:
-                    log.warning("%s: the stream dropped; reconnecting", self.source)
-                    break
-                with self._lock:
-                    self._latest = frame
-            cap.release()
+def achieved_fps(times: Sequence[float]) -> float:
+    """Frames per second over monotonic frame times (0 with fewer than two)."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 0.0
+    return (len(times) - 1) / (times[-1] - times[0])
 
 
 @dataclass
@@ -137,11 +86,16 @@ class _Appearance:
 class WorkerStats:
     frames: int = 0
     skipped: int = 0  # ticks jumped over to keep up with real time
-    fps: float = 0.0
+    fps: float = 0.0  # frames processed per second of wall time (over the last FPS_WINDOW)
+    frame_seconds: float = 0.0  # smoothed processing time of one frame
+    saved: int = 0  # finished tracklets written to the journal
+    checkpoints: int = 0
     tracks: int = 0
     last_tick: int = -1
-    last_frame_at: float | None = None  # time.monotonic() of the last published frame
+    last_frame_at: float | None = None  # time.monotonic() of the last new frame tracked
     error: str = ""
+    stalled: bool = False  # no new frame for stall_seconds: nothing is tracked, its tracks ended
+    stalls: int = 0  # times it was marked stalled
 
 
 class LiveMOTWorker(threading.Thread):
@@ -160,14 +114,25 @@ class LiveMOTWorker(threading.Thread):
         builder: TrackletBuilder,
         sleep_on_empty: float = 0.02,
         samples_per_track: int = 10,
+        journal: Journal | None = None,
+        checkpoint_seconds: float = 10.0,
+        stall_seconds: float = 5.0,
     ) -> None:
         super().__init__(name=f"camera:{name}", daemon=True)
         self.index, self.camera = index, name
         self.source, self.clock, self.aggregator, self.hub = source, clock, aggregator, hub
         self.detector, self.select, self.embed_crops, self.tracker = detector, select, embed_crops, tracker
         self.builder, self.sleep_on_empty, self.samples_per_track = builder, sleep_on_empty, samples_per_track
+        self.stall_seconds = stall_seconds
+        self._began = time.monotonic()
+        self._last_seq = -1
         self.embed_every = max(1, round(EMBED_EVERY * source.target_fps))
         self.stats = WorkerStats()
+        self.journal, self.checkpoint_seconds = journal, checkpoint_seconds
+        self._next_checkpoint = time.monotonic() + checkpoint_seconds
+        self._unsaved: list[Tracklet] = []  # finished, not yet in the journal (a write failed)
+        self._ended: set[int] = set()  # ended tracks whose appearance the next checkpoint drops
+        self._frame_times: deque[float] = deque()
         self._appearance: dict[int, _Appearance] = {}
         self._first_tick: dict[int, int] = {}
         self._frames_seen: dict[int, int] = {}
@@ -175,6 +140,7 @@ class LiveMOTWorker(threading.Thread):
 
     def run(self) -> None:
         last = -1
+        self._began = time.monotonic()
         try:
             while True:
                 tick = self.clock.wait_for_tick(self.camera, last)
@@ -182,13 +148,18 @@ class LiveMOTWorker(threading.Thread):
                     return
                 self.stats.skipped += max(0, tick - last - 1) if last >= 0 else 0
                 frame = self.source.frame(tick)
-                if frame is None:
-                    if not self.source.is_stream and not self.source.loop:
-                        log.info("camera '%s': the video ended", self.camera)
-                        return
+                if frame is None and not self.source.is_stream and not self.source.loop:
+                    log.info("camera '%s': the video ended", self.camera)
+                    return
+                if frame is not None and frame.seq != self._last_seq:
+                    self._last_seq = frame.seq
+                    self._rejoin()
+                    self.process(tick, frame.image)
+                else:  # nothing new: the last picture is never tracked twice
+                    self._check_stall()
                     time.sleep(self.sleep_on_empty)
-                else:
-                    self.process(tick, frame)
+                if time.monotonic() >= self._next_checkpoint:
+                    self.checkpoint()
                 last = tick
         except Exception as err:  # a broken camera must not take the others down
             self.stats.error = f"{type(err).__name__}: {err}"
@@ -208,6 +179,7 @@ class LiveMOTWorker(threading.Thread):
         for track_id in tracks.ended.tolist():
             self._first_tick.pop(track_id, None)
             self._frames_seen.pop(track_id, None)
+            self._ended.add(track_id)
         labels = [f"G{global_ids[t]}" if t in global_ids else "" for t in shown.track_id.tolist()]
         image = draw_tracks(frame, shown.xyxy, shown.track_id.tolist(), labels)
         cv2.putText(
@@ -217,27 +189,96 @@ class LiveMOTWorker(threading.Thread):
         if ok:
             self.hub.publish(self.camera, jpeg.tobytes())
         seconds = time.perf_counter() - start
-        rate = 1.0 / max(seconds, 1e-6)
-        self.stats.fps = rate if self.stats.frames == 0 else 0.9 * self.stats.fps + 0.1 * rate
-        self.stats.frames += 1
-        self.stats.tracks = len(shown)
-        self.stats.last_tick = tick
-        self.stats.last_frame_at = time.monotonic()
+        stats = self.stats
+        stats.frame_seconds = seconds if stats.frames == 0 else 0.9 * stats.frame_seconds + 0.1 * seconds
+        now = time.monotonic()
+        self._frame_times.append(now)
+        while now - self._frame_times[0] > FPS_WINDOW:
+            self._frame_times.popleft()
+        stats.fps = achieved_fps(self._frame_times)
+        stats.frames += 1
+        stats.tracks = len(shown)
+        stats.last_tick = tick
+        stats.last_frame_at = now
+
+    def checkpoint(self) -> int:
+        """Append the tracklets finished since the last checkpoint to the journal, then forget them.
+
+        A failed write (disk full) keeps them for the next try. Returns the number written.
+        """
+        self._next_checkpoint = time.monotonic() + self.checkpoint_seconds
+        self._unsaved += self._with_appearance(self.builder.take_finished())
+        for track_id in self._ended:
+            self._appearance.pop(track_id, None)
+        self._ended.clear()
+        if self.journal is None or not self._unsaved:
+            return 0
+        try:
+            self.journal.append(self._unsaved)
+        except OSError as err:
+            log.error(
+                "camera '%s': cannot write the checkpoint %s (%s); %d finished tracklets stay in memory",
+                self.camera,
+                self.journal.path,
+                err.strerror or err,
+                len(self._unsaved),
+            )
+            return 0
+        written, self._unsaved = len(self._unsaved), []
+        self.stats.saved += written
+        self.stats.checkpoints += 1
+        return written
 
     def finish(self) -> list[Tracklet]:
-        """Every track so far as tracklets (ticks as frames), with the appearance gathered live."""
+        """The tracks not yet checkpointed as tracklets (ticks as frames), with their appearance."""
         self.builder.end(self.tracker.finish())
-        tracklets = self.builder.finish()
+        tracklets = self._unsaved + self._with_appearance(self.builder.finish())
+        self._unsaved = []
+        self.source.close()
+        return sorted(tracklets, key=lambda t: t.track_id)
+
+    @property
+    def finished_unsaved(self) -> int:
+        """Kept tracklets that finished and are not in the journal yet."""
+        return self.builder.finished_tracks + len(self._unsaved)
+
+    @property
+    def unsaved_tracks(self) -> int:
+        """Tracks a crash would lose now: open ones and finished ones not yet in the journal."""
+        return self.builder.live_tracks + self.builder.finished_tracks + len(self._unsaved)
+
+    def _with_appearance(self, tracklets: list[Tracklet]) -> list[Tracklet]:
+        """Give tracklets the appearance gathered live (the builder's enricher has no models)."""
         for t in tracklets:
             appearance = self._appearance.get(t.track_id)
             if appearance is not None and appearance.samples:
                 t.features = np.stack([f for _, f in appearance.samples])
                 t.feature_frames = np.array([tick for tick, _ in appearance.samples], np.int64)
                 t.mean_feature = appearance.mean
-        self.source.close()
         return tracklets
 
     # ------------------------------------------------------------------ internals
+
+    def _check_stall(self) -> None:
+        """Mark the camera stalled once it delivered no new frame for ``stall_seconds``; end its tracks."""
+        since = self.stats.last_frame_at if self.stats.last_frame_at is not None else self._began
+        if self.stats.stalled or time.monotonic() - since < self.stall_seconds:
+            return
+        self.stats.stalled, self.stats.stalls = True, self.stats.stalls + 1
+        log.warning(
+            "camera '%s': no new frame for %.1f s (LIVE.STALL_SECONDS %g); marked stalled, its tracks end",
+            self.camera,
+            time.monotonic() - since,
+            self.stall_seconds,
+        )
+        self.builder.end(self.tracker.finish())
+        self._first_tick.clear()
+        self._frames_seen.clear()
+
+    def _rejoin(self) -> None:
+        if self.stats.stalled:
+            self.stats.stalled = False
+            log.info("camera '%s': new frames again; tracking resumes", self.camera)
 
     def _embed(self, tick: int, frame: np.ndarray, tracks: Tracks, detections: Detections) -> None:
         """Embed a few tracks' crops: those with no feature first, then the longest unrefreshed."""

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from config.cameras import camera_config
 from config.defaults import SCHEMA_BY_NAME
 from config.detector_defaults import TUNABLE_KEYS, explicit_keys, recommended_values, value_sources
-from config.loader import ConfigError, camera_config, load_config
+from config.loader import ConfigError, load_config
 from models.registry import load_manifest
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from config.cameras import camera_config, camera_name
 from config.defaults import SCHEMA, get_cfg_defaults
-from config.loader import ConfigError, camera_config, camera_name, load_config
+from config.loader import ConfigError, load_config
 from mot.storage import save_tracklets
 from mot.tracklet import Tracklet
 

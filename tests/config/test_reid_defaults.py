@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from config.cameras import camera_config
 from config.defaults import SCHEMA_BY_NAME
-from config.loader import camera_config, load_config
+from config.loader import load_config
 from config.reid_defaults import CONVENTION_KEYS, reid_choice
 from models.registry import ENV_VAR, load_manifest, manifest_entry
 

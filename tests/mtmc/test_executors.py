@@ -41,7 +41,7 @@ def express(cameras: Path, out: Path, *extra: str, videos: dict[str, Path] | Non
 
 def results(out: Path) -> dict[str, tuple]:
     found = {}
-    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and p.name[0].isdigit()):  # {i}_{name}/
         mot = load_tracklet_file(folder / "mot.npz").tracklets
         mtmc = load_tracklet_file(folder / "mtmc.npz")
         found[folder.name] = (mot, [t.track_id for t in mtmc.tracklets], mtmc.global_ids)

@@ -23,8 +23,10 @@ import pytest
 import mot.camera
 from config.layout import CameraLayout
 from config.loader import load_config
+from mot.storage import load_tracklet_file
+from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError, exposure_problem
+from mtmc.live.server import FrameHub, LiveServer, ServerStartError
 from mtmc.matching import MatchingOptions
 from mtmc.run_live_mtmc import LiveRun, live_model_problems
 from mtmc.run_mtmc import main as run_mtmc
@@ -85,6 +87,11 @@ def test_global_ids_survive_new_rounds_expiry_and_new_tracks() -> None:
     agg.cluster()
     assert agg.local_to_global(0)[9] == first[0][1]  # it joins its vehicle and takes its id
     assert agg.local_to_global(1) == first[1]
+    # memory stays bounded: the features of ids no track carries any more are dropped
+    now.now += 10.0
+    agg.update(1, [live_track(1, 8, 5, 140, v3)])
+    agg.cluster()
+    assert set(agg._features) == set(agg.local_to_global(1).values()) == {first[1][8]}
 
 
 def wait_for(check: Callable[[], T], what: str, timeout: float = 60.0) -> T:
@@ -335,13 +342,18 @@ def test_the_access_token_is_required_by_every_route(
         ("0.0.0.0", "", True),
         ("", "", True),
         ("192.168.1.20", "", True),
-        ("0.0.0.0", "s3cret", False),
+        ("0.0.0.0", "0123456789abcdef", False),
+        ("0.0.0.0", "s3cret", True),  # too short for a public bind
+        ("0.0.0.0", "x", True),
+        ("127.0.0.1", "x", False),  # loopback: any token
     ],
 )
-def test_exposure_without_a_token_is_refused(address: str, token: str, refused: bool) -> None:
+def test_exposure_without_a_long_enough_token_is_refused(address: str, token: str, refused: bool) -> None:
     problem = exposure_problem(address, token)
     assert (problem is not None) is refused
-    if problem:
+    if problem and token:
+        assert problem.startswith("LIVE.ACCESS_TOKEN") and "at least 16" in problem
+    elif problem:
         assert problem.startswith("LIVE.BIND_ADDRESS") and "LIVE.ACCESS_TOKEN" in problem
 
 
@@ -405,6 +417,8 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
         "2",
         "LIVE.TARGET_FPS",
         "8",
+        "LIVE.CHECKPOINT_SECONDS",
+        "1",
     ]
     session = LiveRun(load_config(EXAMPLES / "live_demo.yaml", overrides, mode="live"))
     stop = threading.Event()
@@ -412,13 +426,23 @@ def test_a_short_live_session_stops_fast_and_saves_what_it_gathered(
     runner.start()
     try:
         stats = wait_for(lambda: camera_stats(session), "frames, two clustering rounds and global ids", 300)
-        assert get(session.server, "/healthz")[::2] == (200, b"ok\n")
+        status, _, body = get(session.server, "/healthz")
+        assert status == 200 and body.startswith(b"ok\ncam_a: ok") and b"\ncam_b: ok" in body
     finally:
         stop.set()
         runner.join(timeout=60)
+    session.clock.stop()
+    for worker in session.workers:
+        worker.join(timeout=60)
+        worker.checkpoint()  # finished tracklets go to disk and leave memory, their appearance too
+        assert worker.builder.finished_tracks == 0 and len(worker._appearance) <= worker.builder.live_tracks
+    saved = sum(w.stats.saved for w in session.workers)
     written = session.shutdown()
     assert all(not w.is_alive() for w in session.workers)
     assert stats["tick"] >= 12 and all(c["running"] and not c["error"] for c in stats["per_camera"])
+    assert all(0 < c["fps"] <= 8 * 1.25 for c in stats["per_camera"])  # achieved, at most the tick rate
+    npz = [p for p in written if p.suffix == ".npz"]
+    assert saved > 0 and sum(len(load_tracklet_file(p).tracklets) for p in npz) >= saved
     assert {p.name for p in written} >= {"live.npz", "live.csv", "live_layout.txt", "live_ids.json"}
     # the session can be re-clustered offline
     config = tmp_path / "again.yaml"

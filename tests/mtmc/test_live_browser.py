@@ -2,7 +2,7 @@
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` and ``run_tests.sh`` install them
 when running as root) and the ``selenium`` package (dev extra); skipped with the reason otherwise.
-Set ``VEHICLE_MTMC_SCREENSHOT=path.png`` to keep the page's screenshot (the README's is made so).
+Set ``VEHICLE_MTMC_SCREENSHOT=path.png`` to keep the page's screenshot (docs/live.png is made so).
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
     )
     driver = None
     try:
-        wait_for(lambda: fetch(f"{url}/healthz") == b"ok\n", 120, "the live server")
+        wait_for(lambda: fetch(f"{url}/healthz").startswith(b"ok\n"), 120, "the live server")
         options = Options()
         options.binary_location = str(CHROMIUM)
         for arg in (
@@ -142,6 +142,7 @@ def test_live_page_in_headless_chromium(demo_cameras: Path, tmp_path: Path) -> N
         except subprocess.TimeoutExpired:
             live.kill()
             raise
-    assert live.returncode == 0, stderr[-2000:]
+    assert live.returncode == 143, stderr[-2000:]
     assert "SIGTERM: stopping" in stderr and (tmp_path / "out" / "live_ids.json").is_file()
-    assert json.loads((tmp_path / "out" / "live_ids.json").read_text()).keys() == {"cam_a", "cam_b"}
+    ids = json.loads((tmp_path / "out" / "live_ids.json").read_text())
+    assert ids["global_ids"].keys() == {"cam_a", "cam_b"} and ids["session_id"]

@@ -244,21 +244,30 @@ def test_threads_with_real_waits_make_progress_after_the_slow_one_moves() -> Non
 @pytest.mark.parametrize(
     ("frames", "healthy", "text"),
     [
-        ({"a": 99.0, "b": 50.0}, True, "ok; stalled cameras: b"),
-        ({"a": 96.0, "b": 97.0}, True, "ok"),
-        ({"a": 90.0, "b": None}, True, "ok; stalled cameras: a"),  # b started 2 s ago, no frame yet
+        ({"a": 99.0, "b": 50.0}, False, "not ok: b stalled, down or failed"),  # one stalled camera is named
+        ({"a": 96.0, "b": 97.0}, True, "ok\na: ok, last new frame 4.0 s ago\nb: ok"),
+        ({"a": 90.0, "b": None}, False, "not ok: a stalled"),  # b started 2 s ago, no frame yet
         ({"a": 90.0, "b": 92.0}, False, "stalled: no camera produced a frame for 8.0 s"),
-        ({"a": None, "b": None}, True, "ok"),  # started 2 s ago: still warming up
+        ({"a": None, "b": None}, True, "ok\na: starting\nb: starting"),  # started 2 s ago: warming up
         ({}, True, "ok"),
     ],
 )
-def test_health_is_bad_once_no_camera_produced_a_frame_for_stall_seconds(
+def test_health_fails_naming_every_camera_without_a_new_frame_for_stall_seconds(
     frames: dict[str, float | None], healthy: bool, text: str
 ) -> None:
     ok, message = health(frames, started=98.0, now=100.0, stall_seconds=5.0)
     assert ok is healthy and message.startswith(text)
+    assert len(message.splitlines()) == 1 + len(frames)  # the verdict, then one line per camera
 
 
 def test_health_counts_from_the_start_for_cameras_without_a_frame() -> None:
     ok, message = health({"a": None, "b": None}, started=90.0, now=100.0, stall_seconds=5.0)
     assert not ok and message.startswith("stalled: no camera produced a frame for 10.0 s")
+    assert "a: down: no frame in 10.0 s" in message
+
+
+def test_health_names_a_failed_camera() -> None:
+    ok, message = health(
+        {"a": 99.0, "b": 99.5}, started=90.0, now=100.0, stall_seconds=5.0, failed={"b": "boom"}
+    )
+    assert not ok and message.startswith("not ok: b") and "b: failed: boom" in message

@@ -16,8 +16,8 @@ import pytest
 
 from mot.run_tracker import main as run_tracker
 from mot.storage import load_tracklet_file
+from mtmc.live.capture import LiveSource
 from mtmc.live.server import FrameHub, LiveServer
-from mtmc.live.worker import LiveSource
 from tests.conftest import EXAMPLES, INTERSECTION
 
 
@@ -29,7 +29,11 @@ def video_jpegs(count: int) -> list[bytes]:
 
 
 class Broadcast:
-    """A live server on ``port`` (0: any) publishing ``jpegs`` in a loop until stopped."""
+    """A live server on ``port`` (0: any) publishing ``jpegs`` in a loop until stopped.
+
+    ``paused`` set: the connection stays open but no new picture comes (the server repeats the
+    last one every few seconds as a keep-alive): a stalled camera.
+    """
 
     def __init__(self, jpegs: list[bytes], port: int = 0, period: float = 0.03) -> None:
         self.hub = FrameHub(["cam"])
@@ -37,14 +41,16 @@ class Broadcast:
         self.server.start()
         self.url = f"http://127.0.0.1:{self.server.port}/cam.mjpg"
         self._stop = threading.Event()
+        self.paused = threading.Event()
         self._thread = threading.Thread(target=self._publish, args=(jpegs, period), daemon=True)
         self._thread.start()
 
     def _publish(self, jpegs: list[bytes], period: float) -> None:
         index = 0
         while not self._stop.is_set():
-            self.hub.publish("cam", jpegs[index % len(jpegs)])
-            index += 1
+            if not self.paused.is_set():
+                self.hub.publish("cam", jpegs[index % len(jpegs)])
+                index += 1
             time.sleep(period)
 
     def stop(self) -> None:
@@ -75,23 +81,25 @@ def test_a_live_stream_source_reconnects_when_the_stream_comes_back(broadcast: B
     try:
         assert source.is_stream
 
-        def wait_frame() -> bool:
-            deadline = time.monotonic() + 10
+        def wait_frame(after: int) -> int:
+            deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
-                if source.frame(0) is not None:
-                    return True
+                frame = source.frame(0)
+                if frame is not None and frame.seq > after:
+                    return frame.seq
                 time.sleep(0.1)
-            return False
+            return 0
 
-        assert wait_frame()
+        seq = wait_frame(0)
+        assert seq
         port = broadcast.server.port
         broadcast.stop()
         time.sleep(0.5)
-        with source._lock:  # forget the last frame, so a new one must come from the new server
-            source._latest = None
+        dropped = source.frame(0)
+        assert dropped is not None
         again = Broadcast(video_jpegs(5), port=port)
         try:
-            assert wait_frame(), "no frame after the stream came back"
+            assert wait_frame(dropped.seq), "no new frame after the stream came back"
         finally:
             again.stop()
     finally:

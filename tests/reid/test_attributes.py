@@ -46,7 +46,7 @@ def test_clearly_coloured_real_vehicles_get_their_colour(shared: Path) -> None:
     result = reader.read(crops)
     assert result["color"][0] == ["blue", "red", "blue"]
     assert np.all(result["color"][1] > 0.5)
-    assert len(result["type"][0]) == 3  # the model's own type guess is read too (see the README on type)
+    assert len(result["type"][0]) == 3  # the model's own type guess is read too (docs/attributes.md: type)
 
 
 def test_type_defaults_to_the_detector_class_and_votes_weigh_confidence() -> None:

@@ -1,4 +1,4 @@
-"""ByteTrack on degraded real trajectories (AI City S02) reaches the accuracy the README reports."""
+"""ByteTrack on degraded real trajectories (AI City S02) reaches the accuracy docs/tracking.md reports."""
 
 from __future__ import annotations
 

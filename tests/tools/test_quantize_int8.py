@@ -42,7 +42,7 @@ def test_int8_detector_finds_the_vehicles_fp32_finds(shared: Path, int8_models: 
         f for i, f in iter_frames(str(shared / "data" / "traffic" / "intersection_960x540.mp4")) if i == 200
     )
     found = {}
-    for key, conf in (("det32", 0.5), ("det8", 0.25)):  # int8 scores run lower (see README, int8)
+    for key, conf in (("det32", 0.5), ("det8", 0.25)):  # int8 scores run lower (see docs/models.md, int8)
         det = build_detector(str(int8_models[key]), backend="onnxruntime", conf_threshold=0.1)
         found[key] = filter_detections(det.detect(frame), conf, VEHICLES, None)
     assert len(found["det32"]) >= 5

@@ -1,4 +1,4 @@
-"""Matching on real S02 trajectories with synthetic appearance: IDF1 as the README reports, both stages
+"""Matching on real S02 trajectories with synthetic appearance: IDF1 as docs/mtmc.md reports, both stages
 never below stage 1 alone and never holding a pair the layout rules out."""
 
 from __future__ import annotations

@@ -1,0 +1,159 @@
+"""Append-only checkpoint of a live camera's finished tracklets: what a crash cannot take back.
+
+A live session runs for weeks, so it cannot keep every finished tracklet in memory and write
+them only at shutdown. Each camera's worker appends the tracklets that finished since its last
+checkpoint (every ``LIVE.CHECKPOINT_SECONDS``) to ``live.journal`` in its folder, then drops
+them from memory. One record::
+
+    b"VMJ1"  payload bytes (uint32 LE)  CRC-32 of the payload (uint32 LE)  record number (uint32 LE)
+    payload: an uncompressed .npz of the canonical tracklet members (``mot.storage.tracklet_arrays``)
+             whose ``info`` holds the session id, the camera and the record number
+
+Each append is flushed and fsync'ed before the tracklets leave memory, so a kill -9 or a power
+cut loses at most the tracklets of the current interval. A record cut short by the crash (or
+damaged: its CRC does not match) ends the readable part: ``read_journal`` returns the records
+before it and says how many bytes it skipped.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import struct
+import time
+import zipfile
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mot.storage import TrackletFileError, TrackletTable, table_from_arrays, tracklet_arrays
+from mot.tracklet import Tracklet
+
+log = logging.getLogger(__name__)
+
+JOURNAL_NAME = "live.journal"
+MAGIC = b"VMJ1"
+HEADER = struct.Struct("<4sIII")
+MAX_RECORD = 1 << 30  # bytes: one interval's tracklets are far smaller; more means a damaged header
+
+
+@dataclass
+class JournalContents:
+    """What a journal holds: its tracklets, their records' session id, and what was unreadable."""
+
+    tracklets: list[Tracklet] = field(default_factory=list)
+    session_id: str = ""
+    records: int = 0
+    skipped_bytes: int = 0  # a torn or damaged tail
+    problem: str = ""
+
+
+class Journal:
+    """One camera's append-only checkpoint file (``live.journal``)."""
+
+    def __init__(self, path: Path, session_id: str, camera: str) -> None:
+        self.path, self.session_id, self.camera = Path(path), session_id, camera
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.records = 0
+        self.tracklets = 0
+        self._file = self.path.open("ab")
+        _fsync_dir(self.path.parent)
+
+    def append(self, tracklets: Sequence[Tracklet]) -> None:
+        """Write one record and fsync it; returns once the tracklets are on disk."""
+        info = {
+            "session_id": self.session_id,
+            "run_id": self.session_id,
+            "camera": self.camera,
+            "record": self.records,
+            "written_at": time.time(),
+            "live": True,
+        }
+        payload = io.BytesIO()
+        np.savez(payload, **tracklet_arrays(tracklets, info=info))
+        data = payload.getvalue()
+        self._file.write(HEADER.pack(MAGIC, len(data), zlib.crc32(data), self.records) + data)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.records += 1
+        self.tracklets += len(tracklets)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_journal(path: Path) -> JournalContents:
+    """Every whole record of ``path``; a torn or damaged tail is skipped and reported."""
+    data = Path(path).read_bytes()
+    found = JournalContents()
+    offset = 0
+    while offset < len(data):
+        problem = _record_problem(data, offset)
+        if problem:
+            found.skipped_bytes, found.problem = len(data) - offset, f"{path} at byte {offset}: {problem}"
+            log.warning("%s; the %d bytes from there are skipped", found.problem, found.skipped_bytes)
+            break
+        _, size, _, _ = HEADER.unpack_from(data, offset)
+        start = offset + HEADER.size
+        try:
+            table = _record_table(data[start : start + size], f"{path} record {found.records}")
+        except TrackletFileError as err:
+            found.skipped_bytes, found.problem = len(data) - offset, str(err)
+            log.warning("%s; the %d bytes from there are skipped", err, found.skipped_bytes)
+            break
+        session = str(table.info.get("session_id", ""))
+        if found.session_id and session != found.session_id:
+            raise TrackletFileError(f"{path}: records of two sessions ({found.session_id}, {session})")
+        found.session_id = session
+        found.tracklets += table.tracklets
+        found.records += 1
+        offset = start + size
+    return found
+
+
+def _record_problem(data: bytes, offset: int) -> str:
+    """Why the record at ``offset`` cannot be read ('' when its header and CRC check out)."""
+    if len(data) - offset < HEADER.size:
+        return "a record header cut short (the session was killed while writing it)"
+    magic, size, crc, _ = HEADER.unpack_from(data, offset)
+    if magic != MAGIC:
+        return "not the start of a record (damaged file)"
+    if size > MAX_RECORD:
+        return f"a record header declaring {size} bytes (damaged file)"
+    payload = data[offset + HEADER.size : offset + HEADER.size + size]
+    if len(payload) < size:
+        return f"a record cut short ({len(payload)} of {size} bytes; the session was killed while writing it)"
+    if zlib.crc32(payload) != crc:
+        return "a record whose checksum does not match (damaged)"
+    return ""
+
+
+def _record_table(payload: bytes, where: str) -> TrackletTable:
+    """The tracklets of one record; only uncompressed members (as written) are read."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            if any(i.compress_type != zipfile.ZIP_STORED for i in archive.infolist()):
+                raise TrackletFileError(f"{where}: compressed members (not written by a live session)")
+        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as err:
+        raise TrackletFileError(f"{where}: unreadable ({err})") from err
+    return table_from_arrays(arrays, where)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a new file's directory entry durable too (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
