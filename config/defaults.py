@@ -203,7 +203,8 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.REID_ONNX",
         "mobilenetv2_imagenet_features.onnx",
         ck.is_str(),
-        "ReID model for the onnxruntime and openvino backends.",
+        "ReID model for the onnxruntime and openvino backends; when unset, a vehicle ReID model "
+        "downloaded by mtmc-download-models wins over this shipped default (docs/reid.md).",
         path="model",
     ),
     Key(
