@@ -24,6 +24,7 @@ from config.defaults import CAMERA_ONLY_KEYS
 from config.detector_defaults import apply_detector_defaults, explicit_keys
 from config.npz_safe import read_members
 from config.paths import safe_name
+from config.reid_defaults import apply_reid_defaults
 
 RESULT_STEMS = ("mot", "mtmc", "live")
 
@@ -43,6 +44,7 @@ def camera_config(cfg: CfgNode, index: int) -> CfgNode:
         node[leaf] = value
     camera_keys = {f"MOT.{str(k).upper()}" for k in entry if k not in CAMERA_ONLY_KEYS}
     apply_detector_defaults(cam, explicit_keys(cfg) | camera_keys)
+    apply_reid_defaults(cam, explicit_keys(cfg) | camera_keys)
     cam.freeze()
     return cam
 

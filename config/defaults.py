@@ -255,7 +255,8 @@ SCHEMA: tuple[Key, ...] = (
         "MOT.REID_ONNX",
         "mobilenetv2_imagenet_features.onnx",
         ck.is_str(),
-        "ReID model for the onnxruntime and openvino backends.",
+        "ReID model for the onnxruntime and openvino backends; when unset, a vehicle ReID model "
+        "downloaded by mtmc-download-models wins over this shipped default (docs/reid.md).",
         path="model",
     ),
     Key(
@@ -567,6 +568,20 @@ SCHEMA: tuple[Key, ...] = (
         0.3,
         ck.float_range(0.0, 1.0),
         "Weight of the colour-histogram similarity blended into the descriptor similarity.",
+    ),
+    Key(
+        "MTMC.CAMERA_NORM",
+        True,
+        ck.is_bool(),
+        "Centre each tracklet's feature on its own camera's mean (shrunk to the run's mean by "
+        "MTMC.CAMERA_NORM_SHRINKAGE) instead of the run's mean (replaces MTMC.FEATURE_CENTER when on).",
+    ),
+    Key(
+        "MTMC.CAMERA_NORM_SHRINKAGE",
+        1.0,
+        ck.float_range(0.0, None),
+        "Pseudo-count of run-mean rows added to each camera's mean, so a camera with few vehicles is "
+        "centred mostly on the run's mean (0: its own mean alone).",
     ),
     Key(
         "MTMC.REPORT_MAX_VEHICLES",

@@ -17,6 +17,7 @@ from yacs.config import CfgNode
 
 from config.defaults import CAMERA_ONLY_KEYS, SCHEMA, SCHEMA_BY_NAME, Key, get_cfg_defaults
 from config.detector_defaults import apply_detector_defaults, flat_keys
+from config.reid_defaults import apply_reid_defaults
 from config.verify_config import Mode, validate
 from config.yaml_safe import MAX_BYTES, parse_yaml, yaml_problem
 
@@ -64,6 +65,7 @@ def load_config(
     explicit |= flat_keys(parsed)
     # keys the user left unset follow the detector (config.detector_defaults)
     apply_detector_defaults(cfg, explicit)
+    apply_reid_defaults(cfg, explicit)  # a downloaded vehicle ReID model wins (config.reid_defaults)
     # With unknown or misplaced keys, still check every value, but not files (they would repeat the noise).
     problems.extend(validate(cfg, mode if not problems else "any"))
     if problems:

@@ -31,9 +31,18 @@ class ModelNotFoundError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class Download:
+    """One file to fetch and the checksums its publisher gives (sha256 and/or sha384, and its size)."""
+
     file: str
     sha256: str
     url: str
+    sha384: str = ""
+    size: int | None = None
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """Expected hex digest by ``hashlib`` algorithm name, for every checksum given."""
+        return {name: value for name, value in (("sha256", self.sha256), ("sha384", self.sha384)) if value}
 
 
 @dataclass(frozen=True)
@@ -56,10 +65,14 @@ class ModelEntry:
     companions: tuple[Download, ...] = field(default_factory=tuple)
     class_map: tuple[int, ...] = ()
     recommended: dict[str, Any] = field(default_factory=dict)
+    sha384: str = ""
+    size: int | None = None
+    role: str = ""  # "reid" for appearance models
+    prefer_when_present: bool = False  # a downloaded copy replaces the shipped default (config.reid_defaults)
 
     @property
     def downloads(self) -> tuple[Download, ...]:
-        return (Download(self.file, self.sha256, self.url), *self.companions)
+        return (Download(self.file, self.sha256, self.url, self.sha384, self.size), *self.companions)
 
 
 @lru_cache(maxsize=1)
@@ -67,11 +80,14 @@ def load_manifest() -> dict[str, ModelEntry]:
     data = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
     entries = {}
     for row in data["models"]:
-        companions = tuple(Download(c["file"], c["sha256"], c["url"]) for c in row.get("companions", []))
+        companions = tuple(
+            Download(c["file"], c.get("sha256", ""), c["url"], c.get("sha384", ""), c.get("size"))
+            for c in row.get("companions", [])
+        )
         entries[row["name"]] = ModelEntry(
             name=row["name"],
             file=row["file"],
-            sha256=row["sha256"],
+            sha256=row.get("sha256", ""),
             licence=row["licence"],
             url=row["url"],
             description=row["description"],
@@ -79,13 +95,16 @@ def load_manifest() -> dict[str, ModelEntry]:
             companions=companions,
             class_map=tuple(int(c) for c in row.get("class_map", [])),
             recommended=dict(row.get("recommended", {})),
+            sha384=row.get("sha384", ""),
+            size=row.get("size"),
+            role=row.get("role", ""),
+            prefer_when_present=bool(row.get("prefer_when_present", False)),
         )
     return entries
 
 
 def search_dirs() -> list[Path]:
-    dirs = [MODELS_DIR]
-    dirs += [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    dirs = download_dirs()
     if SHARED_MODELS_DIR.is_dir():
         dirs.append(SHARED_MODELS_DIR)
     return dirs
@@ -131,8 +150,29 @@ def _not_found_message(name: str, looked: list[str], entry: ModelEntry | None) -
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+    return digest_of(path, "sha256", chunk)
+
+
+def digest_of(path: Path, algorithm: str, chunk: int = 1 << 20) -> str:
+    """Hex digest of a file by a ``hashlib`` algorithm name (sha256, sha384)."""
+    digest = hashlib.new(algorithm)
     with path.open("rb") as f:
         while block := f.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def download_dirs() -> list[Path]:
+    """Where ``mtmc-download-models`` puts models (``models/`` or ``--dest``, which users list in
+    ``$VEHICLE_MTMC_MODELS``): the places a downloaded model is looked for."""
+    return [MODELS_DIR] + [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+
+
+def downloaded_copy(entry: ModelEntry) -> Path | None:
+    """The entry's file in a download directory, when present with the manifest's size (a cheap check
+    against a partial copy; ``mtmc-download-models`` verifies the checksums when it fetches)."""
+    for directory in download_dirs():
+        path = directory / entry.file
+        if path.is_file() and (entry.size is None or path.stat().st_size == entry.size):
+            return path
+    return None

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from yacs.config import CfgNode
 
 from config.interrupts import saving
+from config.reid_defaults import reid_choice
 from detection.factory import build_detector
 from detection.filters import check_mask_size, filter_detections, load_mask
 from detection.tiling import Detector
@@ -227,6 +228,7 @@ class ModelCache:
             mot.REID_FLIP,
         )
         if key not in self._embedders:
+            log.info("ReID model %s: %s", key[1] or mot.REID_MODEL_CKPT, reid_choice(mot) or "as configured")
             self._embedders[key] = build_embedder(
                 mot.REID_BACKEND,
                 key[1],

@@ -10,6 +10,7 @@ from yacs.config import CfgNode
 
 from config.detector_defaults import value_sources
 from config.paths import atomic_write_text
+from config.reid_defaults import reid_choice
 from detection.filters import check_mask_size, load_mask
 from detection.video import VideoInfo, VideoSourceError, probe_video
 from models.registry import resolve_model
@@ -50,6 +51,7 @@ def camera_plan(mot: CfgNode, name: str, output_dir: Path, models: OpenModel | N
         "reid": {
             "model": str(resolve_model(reid)) if reid else mot.REID_MODEL_CKPT,
             "backend": mot.REID_BACKEND,
+            "why": reid_choice(mot),
         },
         "tracker": mot.TRACKER,
         "alpr": mot.ENABLE_ALPR,

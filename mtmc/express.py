@@ -86,7 +86,15 @@ def track_camera(
 
 def matching_options(cfg: CfgNode) -> MatchingOptions:
     m = cfg.MTMC
-    return MatchingOptions(m.LINKAGE, m.MIN_SIM, m.FEATURE_CENTER, m.FEATURE_PCA_DIM, m.COLOR_WEIGHT)
+    return MatchingOptions(
+        m.LINKAGE,
+        m.MIN_SIM,
+        m.FEATURE_CENTER,
+        m.FEATURE_PCA_DIM,
+        m.COLOR_WEIGHT,
+        camera_norm=m.CAMERA_NORM,
+        camera_shrinkage=m.CAMERA_NORM_SHRINKAGE,
+    )
 
 
 def mtmc_fingerprint(cfg: CfgNode, inputs: Sequence[Path]) -> str:

@@ -29,6 +29,8 @@ class MatchingOptions:
     pca_dim: int = 0
     color_weight: float = 0.3
     bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
+    camera_norm: bool = False  # centre on each camera's (shrunk) mean instead of the run's (reid.fusion)
+    camera_shrinkage: float = 0.0
 
 
 @dataclass
@@ -55,7 +57,14 @@ def match_tracklets(
     """
     start = time.perf_counter()
     times = tracklet_times(tracklets, layout)
-    descriptors = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
+    descriptors = build_descriptors(
+        tracklets,
+        options.center,
+        options.pca_dim,
+        options.color_weight,
+        options.camera_norm,
+        options.camera_shrinkage,
+    )
     i, j, sims = compatible_pairs(times, layout, descriptors)
     timeline = Timeline.of(times, layout) if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)

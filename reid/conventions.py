@@ -10,8 +10,11 @@ model itself tells is compared with the config before the run:
   ``size``), which ``reid/onnx_exporter.py`` writes;
 * the documented conventions of known model families: the Open Model Zoo IR
   ``vehicle-reid-0001`` takes BGR pixels in 0..255 (mean 0, std 1/255: normalisation is in
-  the IR) at 208 x 208; OSNet exports (torchreid, a file name containing ``osnet``) take RGB
-  with ImageNet mean/std; the vehicle_reid checkpoints take RGB with ImageNet mean/std.
+  the IR) at 208 x 208, and its ONNX original ``osnet_ain_x1_0_vehicle_reid.onnx`` RGB pixels in
+  0..255 at 208 x 208 (Open Model Zoo ``model.yml`` converts it with no mean/scale, its accuracy
+  check feeds plain resized pixels); other OSNet exports (torchreid, a file name containing
+  ``osnet``) take RGB with ImageNet mean/std; the vehicle_reid checkpoints take RGB with ImageNet
+  mean/std.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ KNOWN_FAMILIES: tuple[tuple[re.Pattern[str], str, dict[str, Any]], ...] = (
         re.compile(r"osnet", re.IGNORECASE),
         ".onnx",
         {"channel_order": "rgb", "mean": IMAGENET_MEAN, "std": IMAGENET_STD},
+    ),
+    (  # after the generic OSNet row, so it wins: the Open Model Zoo export normalises inside the graph
+        re.compile(r"^osnet_ain_x1_0_vehicle_reid"),
+        ".onnx",
+        {"channel_order": "rgb", "mean": RAW_PIXELS_MEAN, "std": RAW_PIXELS_STD, "size": (208, 208)},
     ),
 )
 VEHICLE_REID = {"channel_order": "rgb", "mean": IMAGENET_MEAN, "std": IMAGENET_STD}

@@ -1,9 +1,13 @@
-"""Download the default models from their public origins and check their sha256.
+"""Download the default models from their public origins and check them against the manifest.
 
     python tools/download_models.py --list
     python tools/download_models.py yolox_nano [--dest models/]
 
-Needs internet access; nothing else in the project downloads anything.
+Every checksum the manifest gives for a file is verified: sha256 and/or sha384 (the Open Model Zoo
+publishes sha384), and the size when given. A file appears under its name only when all match (it is
+written to a temporary file first), and a present file is kept only when it still matches. A file with
+no checksum at all is refused. A downloaded vehicle ReID model is then preferred over the shipped
+default (``config.reid_defaults``; docs/reid.md). Needs internet access; nothing else downloads anything.
 """
 
 from __future__ import annotations
@@ -16,27 +20,47 @@ import urllib.request
 from pathlib import Path
 
 from config.paths import atomic_write
-from models.registry import MODELS_DIR, Download, load_manifest, sha256_of
+from models.registry import MODELS_DIR, Download, digest_of, load_manifest
 
 log = logging.getLogger("tools.download_models")
 
 
+def matches(path: Path, item: Download) -> bool:
+    """Whether ``path`` has the size and every checksum the manifest gives for ``item``."""
+    if item.size is not None and path.stat().st_size != item.size:
+        return False
+    return all(digest_of(path, name) == value for name, value in item.digests.items())
+
+
 def fetch(item: Download, dest_dir: Path, timeout: float = 60.0) -> Path:
-    """Download ``item`` into ``dest_dir``; the file appears only if its sha256 matches."""
+    """Download ``item`` into ``dest_dir``; the file appears only if its size and checksums match.
+
+    Raises ``ValueError`` for a mismatch (naming the URL, the algorithm, both values) or an item
+    without checksum, ``OSError`` for network and file errors.
+    """
+    if not item.digests:
+        raise ValueError(
+            f"{item.file}: the manifest gives no sha256 or sha384, so a download cannot be checked"
+        )
     target = dest_dir / item.file
-    if target.exists() and sha256_of(target) == item.sha256:
+    if target.exists() and matches(target, item):
         log.info("%s: present, checksum ok", target)
         return target
-    digest = hashlib.sha256()
+    digests = {name: hashlib.new(name) for name in item.digests}
+    size = 0
     with urllib.request.urlopen(item.url, timeout=timeout) as response, atomic_write(target) as out:
         while block := response.read(1 << 20):
-            digest.update(block)
+            for digest in digests.values():
+                digest.update(block)
             out.write(block)
-        if digest.hexdigest() != item.sha256:
-            raise ValueError(
-                f"{item.url}: sha256 {digest.hexdigest()} does not match the manifest's {item.sha256}"
-            )
-    log.info("%s: downloaded, checksum ok", target)
+            size += len(block)
+        if item.size is not None and size != item.size:
+            raise ValueError(f"{item.url}: {size} bytes, the manifest says {item.size}")
+        for name, digest in digests.items():
+            got, want = digest.hexdigest(), item.digests[name]
+            if got != want:
+                raise ValueError(f"{item.url}: {name} {got} does not match the manifest's {want}")
+    log.info("%s: downloaded, %s ok", target, " and ".join(item.digests))
     return target
 
 

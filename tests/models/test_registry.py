@@ -57,6 +57,9 @@ def test_miss_lists_every_place_and_how_to_get_it(tmp_path: Path, monkeypatch: p
 def test_manifest_hashes_match_the_offline_copies(shared: Path) -> None:
     checked = 0
     for entry in load_manifest().values():
+        if not entry.sha256 and entry.sha384:  # the publisher's sha384 (OMZ); no offline copy to check
+            assert entry.url and entry.size, entry.name
+            continue
         if not entry.sha256:  # made on the user's machine by a tool (its ``export`` line), e.g. int8 copies
             assert entry.export and not entry.url, entry.name
             continue

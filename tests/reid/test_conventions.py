@@ -111,3 +111,24 @@ def test_a_model_that_declares_nothing_follows_the_config(tmp_path: Path) -> Non
     np.testing.assert_allclose(embedder.embed_crops([solid_crop()])[0], unit(expected), atol=1e-4)
     with pytest.raises(ValueError, match=r"MOT.REID_INPUT_SIZE: custom_reid.onnx takes \[64, 64\]"):
         build_embedder("onnxruntime", str(onnx))
+
+
+def test_omz_vehicle_reid_onnx_takes_raw_rgb_pixels_at_208(tmp_path: Path) -> None:
+    # a stand-in under the Open Model Zoo file name, fixed batch 1 like the real export
+    onnx = tmp_path / "osnet_ain_x1_0_vehicle_reid.onnx"
+    torch.onnx.export(
+        ChannelMeans(), (torch.zeros(1, 3, 208, 208),), str(onnx), opset_version=17, dynamo=False
+    )
+    with pytest.raises(ValueError) as err:
+        build_embedder("onnxruntime", str(onnx))
+    for line in (
+        "MOT.REID_INPUT_SIZE: osnet_ain_x1_0_vehicle_reid.onnx takes [208, 208], the config gives [224, 224]",
+        "MOT.REID_MEAN: osnet_ain_x1_0_vehicle_reid.onnx takes [0.0, 0.0, 0.0]",
+        "MOT.REID_STD: osnet_ain_x1_0_vehicle_reid.onnx takes [0.003922, 0.003922, 0.003922]",
+    ):
+        assert line in str(err.value)
+    # naming the model is enough: its manifest entry fills the convention keys left unset
+    cfg = mot_config(tmp_path, REID_ONNX=str(onnx))
+    assert list(cfg.MOT.REID_INPUT_SIZE) == [208, 208] and cfg.MOT.REID_CHANNEL_ORDER == "rgb"
+    features = ModelCache().embedder(cfg.MOT).embed_crops([solid_crop(), solid_crop()])
+    np.testing.assert_allclose(features, [unit(np.array(BGR[::-1], float))] * 2, atol=1e-5)  # raw R, G, B
