@@ -379,6 +379,22 @@ SCHEMA: tuple[Key, ...] = (
         "With ADAPTIVE_THRESH: the highest split allowed.",
     ),
     Key(
+        "MOT.BYTETRACK.DIRECTION_WEIGHT",
+        0.0,
+        ck.float_range(0.0, 1.0),
+        "OC-SORT's velocity direction consistency in the first association: a detection in the "
+        "direction a track moved between its last observations gains up to half this weight "
+        "(times its score) of IoU cost, one behind it loses as much (0 disables).",
+    ),
+    Key(
+        "MOT.BYTETRACK.DELETION_HITS",
+        0,
+        ck.non_negative_int(),
+        "Track-confidence-aware deletion: a lost track with fewer matches than this is kept only "
+        "that fraction of TRACK_BUFFER (a short, uncertain track does not wait to steal a "
+        "detection; 0 disables).",
+    ),
+    Key(
         "MOT.DEEPSORT.MAX_COSINE_DISTANCE",
         0.3,
         ck.float_range(0.0, 2.0),

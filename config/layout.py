@@ -36,6 +36,7 @@ import numpy as np
 VECTOR_KEYWORDS = ("fps", "offset", "scale")
 SECTION_NAMES = ("fps", "offset", "scales", "compatibility", "dtmin", "dtmax")
 MAX_PROBLEMS = 50  # bad lines reported at once
+REENTRY_MIN = 1e-6  # seconds: an implicit re-entry needs the second track to end after the first
 
 
 class LayoutError(ValueError):
@@ -94,6 +95,21 @@ class CameraLayout:
         routes = shortest_routes(self.allowed, self.min_gap)
         routes.setflags(write=False)
         return routes
+
+    def with_reentry_gap(self, seconds: float) -> CameraLayout:
+        """This layout plus an implicit re-entry line ``c c REENTRY_MIN seconds`` per camera without one.
+
+        The occlusion-gap bound: a vehicle hidden for at most ``seconds`` (a truck passing in
+        front, a tracker's cut) may come back into the view it left. Cameras that already have
+        a re-entry line keep it; ``seconds <= 0`` returns the layout unchanged.
+        """
+        missing = ~np.diag(self.allowed) if seconds > 0 else np.zeros(self.n_cams, bool)
+        if not missing.any():
+            return self
+        cams = np.flatnonzero(missing)
+        allowed, low, high = self.allowed.copy(), self.min_gap.copy(), self.max_gap.copy()
+        allowed[cams, cams], low[cams, cams], high[cams, cams] = True, REENTRY_MIN, seconds
+        return CameraLayout(self.fps, self.offset, self.scale, allowed, low, high, self.source)
 
     def global_time(self, camera: int | np.ndarray, frame: float | np.ndarray) -> np.ndarray:
         """Seconds on the common clock: ``frame / fps / scale + offset`` of the camera."""

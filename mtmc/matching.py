@@ -15,6 +15,7 @@ from mtmc.clustering import cluster
 from mtmc.compatibility import Timeline, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
+from mtmc.similarity import DECIMALS, pair_similarities
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class MatchingOptions:
     pca_dim: int = 0
     color_weight: float = 0.3
     bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
+    reentry_gap: float = 0.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
 
 
 @dataclass
@@ -56,7 +58,10 @@ def match_tracklets(
     start = time.perf_counter()
     times = tracklet_times(tracklets, layout)
     descriptors = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
+    layout = layout.with_reentry_gap(options.reentry_gap)
     i, j, sims = compatible_pairs(times, layout, descriptors)
+    keep = similar_reentries(descriptors, times.camera, i, j, options.min_sim)
+    i, j, sims = i[keep], j[keep], sims[keep]
     timeline = Timeline.of(times, layout) if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)
     best = np.full(len(tracklets), -np.inf)
@@ -85,6 +90,22 @@ def match_tracklets(
     if verbose:
         _log_summary(best, options.min_sim, stats)
     return MatchingResult(multicam, global_ids, best, stats)
+
+
+def similar_reentries(
+    features: np.ndarray, camera: np.ndarray, i: np.ndarray, j: np.ndarray, min_sim: float
+) -> np.ndarray:
+    """Mask of the pairs to keep: pairs of two cameras, and re-entries at least ``min_sim`` alike.
+
+    Two tracklets of one camera are one vehicle only on appearance evidence between the two
+    fragments themselves: a look-alike passing the same camera later must not join through
+    a cluster's other members (exact float64 similarity, rounded as the clustering rounds).
+    """
+    keep = camera[i] != camera[j]
+    same = np.flatnonzero(~keep)
+    exact = np.round(pair_similarities(np.asarray(features, np.float64), i[same], j[same]), DECIMALS)
+    keep[same] = exact >= round(float(min_sim), DECIMALS)
+    return keep
 
 
 def _log_summary(best: np.ndarray, min_sim: float, stats: dict[str, float]) -> None:

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detection.types import Detections
-from mot.association import cosine_distance, fuse_score, iou_distance, linear_assignment
+from mot.association import cosine_distance, direction_bonus, fuse_score, iou_distance, linear_assignment
 from mot.base import Tracks
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 from mot.table import KalmanTrackTable
@@ -75,6 +75,8 @@ class ByteTrackState(KalmanTrackTable):
     obs_cov: np.ndarray  # (N, 8, 8)
     obs: np.ndarray  # (N, 4) last observation, in the filter's measurement space
     feature: np.ndarray  # (N, D) smoothed appearance, D = 0 without embeddings
+    direction: np.ndarray  # (N, 2) unit direction of motion between observations (0: unknown)
+    hits: np.ndarray  # (N,) detections matched so far
 
     @classmethod
     def empty(cls, feature_dim: int = 0) -> ByteTrackState:
@@ -93,6 +95,8 @@ class ByteTrackState(KalmanTrackTable):
             np.zeros((0, 8, 8)),
             np.zeros((0, 4)),
             np.zeros((0, feature_dim), np.float32),
+            np.zeros((0, 2)),
+            ints,
         )
 
 
@@ -121,6 +125,8 @@ class ByteTrack:
         appearance_thresh: float = 0.25,
         adaptive_thresh: bool = True,
         adaptive_max: float = 0.8,
+        direction_weight: float = 0.0,
+        deletion_hits: int = 0,
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,
     ) -> None:
@@ -146,6 +152,8 @@ class ByteTrack:
         self.appearance_thresh = appearance_thresh
         self.adaptive_thresh = adaptive_thresh
         self.adaptive_max = max(adaptive_max, track_thresh)
+        self.direction_weight = direction_weight
+        self.deletion_hits = deletion_hits
         self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
         self.reset()
 
@@ -205,7 +213,7 @@ class ByteTrack:
         drop[tentative[tentative_left]] = True
 
         # 4. lost tracks unseen for longer than the buffer end
-        drop |= (t.state == LOST) & (self.frame_id - t.last_frame > self.max_time_lost)
+        drop |= (t.state == LOST) & (self.frame_id - t.last_frame > self._buffers())
 
         # 5. new tracks from confident detections nobody claimed
         fresh = free[free_left]
@@ -246,6 +254,13 @@ class ByteTrack:
         pairs = np.stack([rows[matches[:, 0]], dets[matches[:, 1]]], axis=1).reshape(-1, 2)
         return pairs, rows_left, dets_left
 
+    def _buffers(self) -> np.ndarray | int:
+        """Frames each lost track is kept: the buffer, shortened for tracks with few hits."""
+        if not self.deletion_hits:
+            return self.max_time_lost
+        trust = np.minimum(self.tracks.hits / self.deletion_hits, 1.0)
+        return np.maximum(self.max_time_lost * trust, 1.0)
+
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
         return self.tracks.boxes(rows, self.kalman.to_xyxy)
 
@@ -263,6 +278,12 @@ class ByteTrack:
         """Optimal matching of tracks ``rows`` to detections ``dets``; ``fuse``: first-association costs."""
         iou_cost = iou_distance(self._boxes(rows), detections.xyxy[dets], self.pixel_pad)
         cost = fuse_score(iou_cost, detections.score[dets]) if fuse else iou_cost
+        if fuse and self.direction_weight:
+            centres = self.kalman.measure(detections.xyxy[dets])[:, :2]
+            bonus = direction_bonus(self.tracks.direction[rows], self.tracks.obs[rows, :2], centres)
+            cost = np.where(
+                cost <= threshold, cost - self.direction_weight * bonus * detections.score[dets], cost
+            )
         if fuse and self.appearance and detections.embedding is not None:
             looks = cosine_distance(self.tracks.feature[rows], detections.embedding[dets]) / 2.0
             looks[(looks > self.appearance_thresh) | (iou_cost > self.proximity_thresh)] = 1.0
@@ -278,6 +299,11 @@ class ByteTrack:
         if self.observation_reupdate:
             self._reupdate(rows, z)
         t.mean[rows], t.cov[rows] = self.kalman.update(t.mean[rows], t.cov[rows], z)
+        step = z[:, :2] - t.obs[rows, :2]
+        length = np.linalg.norm(step, axis=1, keepdims=True)
+        moved = (length[:, 0] > 1e-6) & (t.hits[rows] > 0)
+        t.direction[rows[moved]] = step[moved] / length[moved]
+        t.hits[rows] += 1
         t.obs_mean[rows], t.obs_cov[rows], t.obs[rows] = t.mean[rows], t.cov[rows], z
         if self.appearance and detections.embedding is not None:
             feature = FEATURE_MOMENTUM * t.feature[rows] + (1 - FEATURE_MOMENTUM) * detections.embedding[dets]
@@ -367,6 +393,8 @@ class ByteTrack:
             obs_cov=cov.copy(),
             obs=z,
             feature=feature,
+            direction=np.zeros((n, 2)),
+            hits=np.ones(n, np.int64),
         )
 
 
