@@ -515,6 +515,15 @@ SCHEMA: tuple[Key, ...] = (
         "Clustering stops when no compatible pair is this similar.",
     ),
     Key(
+        "MTMC.REENTRY_GAP",
+        3.0,
+        ck.float_range(0.0),
+        "Seconds a vehicle may vanish from a camera's view and come back as a new track of that "
+        "camera (occlusion, a tracker's cut) and still be joined, when the two fragments are "
+        "MIN_SIM alike themselves; a layout line 'c c min max' overrides it per camera. 0: "
+        "same-camera joins only through the layout's re-entry lines.",
+    ),
+    Key(
         "MTMC.FEATURE_CENTER",
         True,
         ck.is_bool(),

@@ -85,7 +85,9 @@ def track_camera(
 
 def matching_options(cfg: CfgNode) -> MatchingOptions:
     m = cfg.MTMC
-    return MatchingOptions(m.LINKAGE, m.MIN_SIM, m.FEATURE_CENTER, m.FEATURE_PCA_DIM, m.COLOR_WEIGHT)
+    return MatchingOptions(
+        m.LINKAGE, m.MIN_SIM, m.FEATURE_CENTER, m.FEATURE_PCA_DIM, m.COLOR_WEIGHT, reentry_gap=m.REENTRY_GAP
+    )
 
 
 def mtmc_fingerprint(cfg: CfgNode, inputs: Sequence[Path]) -> str:

@@ -14,6 +14,7 @@ from mot.tracklet import Tracklet
 from mtmc.clustering import cluster
 from mtmc.compatibility import Timeline, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
+from mtmc.geometry import handover_conflicts
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
 from mtmc.similarity import DECIMALS, pair_similarities
 
@@ -60,9 +61,11 @@ def match_tracklets(
     descriptors = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
     layout = layout.with_reentry_gap(options.reentry_gap)
     i, j, sims = compatible_pairs(times, layout, descriptors)
-    keep = similar_reentries(descriptors, times.camera, i, j, options.min_sim)
+    apart = handover_conflicts(tracklets, times, layout)
+    timeline = Timeline.of(times, layout, apart)
+    keep = similar_reentries(descriptors, times.camera, i, j, options.min_sim) & ~timeline.proven_apart(i, j)
     i, j, sims = i[keep], j[keep], sims[keep]
-    timeline = Timeline.of(times, layout) if options.bridged else None
+    timeline = timeline if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)
     best = np.full(len(tracklets), -np.inf)
     np.maximum.at(best, i, sims)

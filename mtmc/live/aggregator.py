@@ -64,7 +64,9 @@ class LiveMTMCAggregator:
         self.layout, self.fps = layout, fps
         self.min_frames, self.max_inactive, self.feature_ema = min_frames, max_inactive, feature_ema
         base = options or MatchingOptions(color_weight=0.0)
-        self.options = MatchingOptions(base.linkage, min_sim, base.center, base.pca_dim, 0.0)
+        self.options = MatchingOptions(
+            base.linkage, min_sim, base.center, base.pca_dim, 0.0, reentry_gap=base.reentry_gap
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._tracks: dict[tuple[int, int], LiveTrack] = {}
