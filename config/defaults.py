@@ -395,6 +395,14 @@ SCHEMA: tuple[Key, ...] = (
         "detection; 0 disables).",
     ),
     Key(
+        "MOT.BYTETRACK.LONG_BUFFER",
+        0,
+        ck.non_negative_int(),
+        "Frames (at 30 fps) a lost track is kept for a last association by its last observed box "
+        "(RECOVERY_MATCH_THRESH) against confident detections nobody claimed, once TRACK_BUFFER has "
+        "passed: a car parked behind passing traffic keeps its id (0 or <= TRACK_BUFFER disables).",
+    ),
+    Key(
         "MOT.DEEPSORT.MAX_COSINE_DISTANCE",
         0.3,
         ck.float_range(0.0, 2.0),
@@ -522,6 +530,13 @@ SCHEMA: tuple[Key, ...] = (
         "camera (occlusion, a tracker's cut) and still be joined, when the two fragments are "
         "MIN_SIM alike themselves; a layout line 'c c min max' overrides it per camera. 0: "
         "same-camera joins only through the layout's re-entry lines.",
+    ),
+    Key(
+        "MTMC.REENTRY_MIN_SIM",
+        0.5,
+        ck.float_range(-1.0, 1.0),
+        "Similarity two fragments of one camera need to be joined (the larger of this and "
+        "MIN_SIM): look-alike vehicles passing one camera seconds apart stay apart.",
     ),
     Key(
         "MTMC.FEATURE_CENTER",

@@ -120,9 +120,9 @@ def cluster_linkage(
     n = len(labels)
     counts = np.bincount(labels, minlength=n).astype(np.float64)
     assign = csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(n, n))
-    sums = np.asarray(assign @ features)
     used = np.unique(np.concatenate([a, b]))
-    sums, counts = sums[used], counts[used]
+    sums = np.asarray(assign[used] @ features, np.float32)  # screening only: float32 is enough
+    counts = counts[used]
     a, b = np.searchsorted(used, a), np.searchsorted(used, b)
     scale = counts if linkage == "average" else np.sqrt(np.einsum("nd,nd->n", sums, sums))
     out = np.empty(len(a))

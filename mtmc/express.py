@@ -86,7 +86,13 @@ def track_camera(
 def matching_options(cfg: CfgNode) -> MatchingOptions:
     m = cfg.MTMC
     return MatchingOptions(
-        m.LINKAGE, m.MIN_SIM, m.FEATURE_CENTER, m.FEATURE_PCA_DIM, m.COLOR_WEIGHT, reentry_gap=m.REENTRY_GAP
+        m.LINKAGE,
+        m.MIN_SIM,
+        m.FEATURE_CENTER,
+        m.FEATURE_PCA_DIM,
+        m.COLOR_WEIGHT,
+        reentry_gap=m.REENTRY_GAP,
+        reentry_min_sim=m.REENTRY_MIN_SIM,
     )
 
 

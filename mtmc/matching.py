@@ -14,7 +14,7 @@ from mot.tracklet import Tracklet
 from mtmc.clustering import cluster
 from mtmc.compatibility import Timeline, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
-from mtmc.geometry import handover_conflicts
+from mtmc.geometry import handover_conflicts, reentry_plausible
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
 from mtmc.similarity import DECIMALS, pair_similarities
 
@@ -32,6 +32,7 @@ class MatchingOptions:
     color_weight: float = 0.3
     bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
     reentry_gap: float = 0.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
+    reentry_min_sim: float = -1.0  # a same-camera join needs max(min_sim, this) similarity
 
 
 @dataclass
@@ -59,11 +60,15 @@ def match_tracklets(
     start = time.perf_counter()
     times = tracklet_times(tracklets, layout)
     descriptors = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
+    explicit = np.diag(layout.allowed).copy()  # the layout's own re-entry lines
     layout = layout.with_reentry_gap(options.reentry_gap)
     i, j, sims = compatible_pairs(times, layout, descriptors)
     apart = handover_conflicts(tracklets, times, layout)
     timeline = Timeline.of(times, layout, apart)
-    keep = similar_reentries(descriptors, times.camera, i, j, options.min_sim) & ~timeline.proven_apart(i, j)
+    reentry_sim = max(options.min_sim, options.reentry_min_sim)
+    keep = similar_reentries(descriptors, times.camera, i, j, reentry_sim) & ~timeline.proven_apart(i, j)
+    implicit = np.flatnonzero(keep & (times.camera[i] == times.camera[j]) & ~explicit[times.camera[i]])
+    keep[implicit] = reentry_plausible(tracklets, i[implicit], j[implicit])
     i, j, sims = i[keep], j[keep], sims[keep]
     timeline = timeline if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)

@@ -58,10 +58,11 @@ log = logging.getLogger("tools.simulate_mtmc")
 DEFAULT_GT = Path(__file__).resolve().parents[2] / "shared" / "data" / "aic_s02" / "ground_truth_S02.txt"
 S02_FPS = 10.0
 S02_WINDOW = (-20.0, 20.0)
-DEFAULT_NOISE = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+DEFAULT_NOISE = (0.0, 0.5, 1.0)
 GROUP_SIZE = 4  # vehicles per look-alike group
 DEFAULT_CUTS = ("0:0:0", "0.2:1:0", "0.5:3:20")  # none; a fifth cut once; fragment-heavy with gaps
 REENTRY_GAP = 3.0  # seconds, as MTMC.REENTRY_GAP
+REENTRY_MIN_SIM = 0.5  # as MTMC.REENTRY_MIN_SIM
 LINKAGES = ("average", "single", "complete", "mean_feature")
 
 
@@ -329,7 +330,7 @@ def compare(gt_path: Path, gt: BoxRows, setting: Setting, args: argparse.Namespa
         gap,
     )
     one = MatchingOptions(setting.linkage, setting.min_sim, not args.no_center, 0, 0.0, bridged=False)
-    one = replace(one, reentry_gap=args.reentry_gap)
+    one = replace(one, reentry_gap=args.reentry_gap, reentry_min_sim=args.reentry_min_sim)
     scores, joins = [], 0
     original = original_labels(tracklets, layout, one)
     scores.append(multi_camera_idf1(gt, tracklets, original)[0])
@@ -366,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--linkage", nargs="+", default=list(LINKAGES), choices=LINKAGES)
     parser.add_argument("--min-sim", type=float, nargs="+", default=[0.3, 0.5])
     parser.add_argument("--reentry-gap", type=float, default=REENTRY_GAP, help="MTMC.REENTRY_GAP seconds")
+    parser.add_argument("--reentry-min-sim", type=float, default=REENTRY_MIN_SIM, help="MTMC.REENTRY_MIN_SIM")
     parser.add_argument("--window", type=float, nargs=2, default=list(S02_WINDOW), metavar=("MIN", "MAX"))
     parser.add_argument("--no-center", action="store_true", help="do not centre the descriptors")
     parser.add_argument("--seed", type=int, default=0)

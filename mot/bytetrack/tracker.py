@@ -34,6 +34,16 @@ the adaptive split, measured not worse on KITTI, AI City S02 and c010, see READM
   clutter out of the first association and out of new tracks. The split never falls below
   ``track_thresh``: lowering it for weak detectors admitted their clutter and lost HOTA on
   every clip measured (README), so a weak detector's floor is its own ``track_thresh``.
+* ``direction_weight`` (OC-SORT's velocity direction consistency): in the first association a
+  detection in the direction the track moved between its last observations gains, one behind
+  it loses (``mot.association.direction_bonus``); observations, not the filter, give the
+  direction.
+* ``deletion_hits`` (track-confidence-aware deletion): a lost track with few matches keeps
+  only that fraction of the buffer, so a short uncertain track does not wait to steal a
+  detection from the vehicle it shadowed.
+* ``long_buffer`` (a second association for lost tracks with a longer buffer): lost tracks
+  past the buffer are kept up to ``long_buffer`` frames and matched last, by their last
+  observed box, against confident detections nobody claimed (a parked car behind traffic).
 """
 
 from __future__ import annotations
@@ -45,16 +55,16 @@ import numpy as np
 from detection.types import Detections
 from mot.association import cosine_distance, direction_bonus, fuse_score, iou_distance, linear_assignment
 from mot.base import Tracks
+from mot.bytetrack.scores import SCORE_BINS, is_score_valley, is_valley, otsu_split, otsu_threshold
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 from mot.table import KalmanTrackTable
+
+__all__ = ["ByteTrack", "ByteTrackState", "is_score_valley", "otsu_threshold"]
 
 TRACKED, LOST = 0, 1
 DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are one vehicle
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
-SCORE_BINS = 50  # histogram resolution of the Otsu split
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
-VALLEY_WIDTH = 0.05  # half-width of the score band around a split whose density is compared
-VALLEY_RATIO = 0.5  # a split is a valley when its band is this much sparser than the scores above
 KALMAN_STATES = ("xyah", "xywh")
 
 
@@ -127,6 +137,7 @@ class ByteTrack:
         adaptive_max: float = 0.8,
         direction_weight: float = 0.0,
         deletion_hits: int = 0,
+        long_buffer: int = 0,
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,
     ) -> None:
@@ -154,6 +165,7 @@ class ByteTrack:
         self.adaptive_max = max(adaptive_max, track_thresh)
         self.direction_weight = direction_weight
         self.deletion_hits = deletion_hits
+        self.long_buffer = int(frame_rate / 30.0 * long_buffer)
         self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
         self.reset()
 
@@ -175,7 +187,9 @@ class ByteTrack:
         high = np.flatnonzero(scores > split)
         low = np.flatnonzero((scores > self.low_thresh) & (scores < split))
         tracked = (t.state == TRACKED) & t.confirmed
-        pool = np.concatenate([np.flatnonzero(tracked), np.flatnonzero(t.state == LOST)])
+        # lost past the buffer (kept only with long_buffer): matched last, by their last box
+        dormant = (t.state == LOST) & (self.frame_id - t.last_frame > self.max_time_lost + 1)
+        pool = np.concatenate([np.flatnonzero(tracked), np.flatnonzero((t.state == LOST) & ~dormant)])
         tentative = np.flatnonzero((t.state == TRACKED) & ~t.confirmed)
         self._predict(pool)
 
@@ -202,10 +216,15 @@ class ByteTrack:
         m3, tentative_left, free_left = self._associate(
             tentative, free, detections, self.unconfirmed_match_thresh, self.fuse_score
         )
+        # 3b. (longer buffer) lost tracks past the buffer, by their last observed box
+        revived, _, still_free = self._recover(np.flatnonzero(dormant), free[free_left], detections)
+        free_left = free_left[still_free]
         # the matchings touch disjoint tracks: correct them all at once
         self._correct(
-            np.concatenate([pool[m1[:, 0]], rest[m2[:, 0]], recovered[:, 0], tentative[m3[:, 0]]]),
-            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], recovered[:, 1], free[m3[:, 1]]]),
+            np.concatenate(
+                [pool[m1[:, 0]], rest[m2[:, 0]], recovered[:, 0], tentative[m3[:, 0]], revived[:, 0]]
+            ),
+            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], recovered[:, 1], free[m3[:, 1]], revived[:, 1]]),
             detections,
         )
         t.state[orphans] = LOST
@@ -218,7 +237,7 @@ class ByteTrack:
         # 5. new tracks from confident detections nobody claimed
         fresh = free[free_left]
         fresh = fresh[scores[fresh] >= new_thresh]
-        duplicate, fresh = self._duplicates(fresh, detections, drop)
+        duplicate, fresh = self._duplicates(fresh, detections, drop | dormant)
         drop |= duplicate
         ended = t.track_id[drop]
         self.tracks = t.select(~drop).concat(self._new_tracks(fresh, detections))
@@ -256,10 +275,11 @@ class ByteTrack:
 
     def _buffers(self) -> np.ndarray | int:
         """Frames each lost track is kept: the buffer, shortened for tracks with few hits."""
+        longest = max(self.max_time_lost, self.long_buffer)
         if not self.deletion_hits:
-            return self.max_time_lost
+            return longest
         trust = np.minimum(self.tracks.hits / self.deletion_hits, 1.0)
-        return np.maximum(self.max_time_lost * trust, 1.0)
+        return np.maximum(longest * trust, 1.0)
 
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
         return self.tracks.boxes(rows, self.kalman.to_xyxy)
@@ -396,51 +416,3 @@ class ByteTrack:
             direction=np.zeros((n, 2)),
             hits=np.ones(n, np.int64),
         )
-
-
-def is_score_valley(values: np.ndarray, split: float, lo: float, bins: int = SCORE_BINS) -> bool:
-    """Whether ``split`` lies in a sparse valley of the distribution of ``values`` (in [lo, 1])."""
-    counts, edges = np.histogram(values, bins=bins, range=(lo, 1.0))
-    return is_valley(counts, edges, split)
-
-
-def is_valley(counts: np.ndarray, edges: np.ndarray, split: float) -> bool:
-    """Whether ``split`` lies in a sparse valley of a score histogram.
-
-    Otsu's split separates any distribution in two, but it means "clutter below, vehicles
-    above" only when few scores fall near it: the density within ``VALLEY_WIDTH`` of the
-    split must be below ``VALLEY_RATIO`` times the mean density above it. Flat score ranges
-    (a detector that spreads its true boxes evenly over 0.5-1.0) fail this test.
-    """
-    centres = (edges[:-1] + edges[1:]) / 2
-    width = edges[1] - edges[0]
-    near = np.abs(centres - split) <= VALLEY_WIDTH
-    above = centres > split
-    if not near.any() or not above.any() or counts[above].sum() == 0:
-        return False
-    near_density = counts[near].sum() / (near.sum() * width)
-    above_density = counts[above].sum() / (above.sum() * width)
-    return bool(near_density < VALLEY_RATIO * above_density)
-
-
-def otsu_threshold(values: np.ndarray, lo: float, hi: float, bins: int = SCORE_BINS) -> float:
-    """The split of ``values`` in [lo, hi] that maximises between-class variance (Otsu, 1979).
-
-    With fewer than two values it returns ``hi``.
-    """
-    if len(values) < 2:
-        return hi
-    return otsu_split(*np.histogram(values, bins=bins, range=(lo, hi)))
-
-
-def otsu_split(counts: np.ndarray, edges: np.ndarray) -> float:
-    """Otsu's split of a histogram (``counts`` per bin, ``edges`` of len(counts) + 1): a bin edge."""
-    centres = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(counts)[:-1].astype(np.float64)
-    w1 = counts.sum() - w0
-    m0 = np.cumsum(counts * centres)[:-1]
-    m1 = (counts * centres).sum() - m0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = w0 * w1 * (m0 / w0 - m1 / w1) ** 2
-    between = np.nan_to_num(between, nan=-1.0)
-    return float(edges[1:-1][int(np.argmax(between))])

@@ -65,7 +65,13 @@ class LiveMTMCAggregator:
         self.min_frames, self.max_inactive, self.feature_ema = min_frames, max_inactive, feature_ema
         base = options or MatchingOptions(color_weight=0.0)
         self.options = MatchingOptions(
-            base.linkage, min_sim, base.center, base.pca_dim, 0.0, reentry_gap=base.reentry_gap
+            base.linkage,
+            min_sim,
+            base.center,
+            base.pca_dim,
+            0.0,
+            reentry_gap=base.reentry_gap,
+            reentry_min_sim=base.reentry_min_sim,
         )
         self._clock = clock
         self._lock = threading.Lock()
