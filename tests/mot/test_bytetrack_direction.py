@@ -55,3 +55,22 @@ def test_each_option_keeps_identities_on_kitti(seq_0000: KittiSequence, kitti: P
     new = scores(seq_0000, kitti, lines)
     assert new["IDSW"] <= base["IDSW"]
     assert new["HOTA"] >= base["HOTA"] - 0.005
+
+
+def longest_gaps(lines: list[str]) -> int:
+    """The longest run of frames any track id went unreported before being reported again."""
+    seen: dict[int, list[int]] = {}
+    for line in lines:
+        frame, track = (int(v) for v in line.split()[:2])
+        seen.setdefault(track, []).append(frame)
+    return max((int(np.diff(sorted(f)).max()) for f in seen.values() if len(f) > 1), default=0)
+
+
+def test_long_buffer_revives_tracks_only_past_the_buffer(kitti: Path) -> None:
+    """KITTI 0003 at 10 fps: TRACK_BUFFER 30 keeps a lost track 10 frames; with LONG_BUFFER 90 an id
+    may come back after up to 30 frames (parked cars hidden by passing traffic)."""
+    (seq,) = load_kitti(kitti / "label_02", kitti / "det_pointrcnn_car", ["0003"])
+    plain = run_tracker(seq)
+    longer = run_tracker(seq, long_buffer=90)
+    assert longest_gaps(plain) <= 11  # lost for at most the buffer, then matched or dropped
+    assert 11 < longest_gaps(longer) <= 31
