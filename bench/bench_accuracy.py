@@ -68,6 +68,7 @@ PLAIN = {
     "KALMAN_STATE": "xyah",
     "APPEARANCE": False,
     "ADAPTIVE_THRESH": False,
+    "DELETION_HITS": 0,
 }
 TRACKERS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -80,10 +81,10 @@ TRACKERS: dict[str, dict[str, Any]] = {
     "defaults+xywh": {"KALMAN_STATE": "xywh"},
     "defaults+appearance": {"APPEARANCE": True},  # needs embeddings: c010 only
     "defaults+direction": {"DIRECTION_WEIGHT": 0.4},
-    "defaults+deletion": {"DELETION_HITS": 5},
+    "defaults-deletion": {"DELETION_HITS": 0},
     "defaults+long_buffer": {"LONG_BUFFER": 90},
-    "defaults+direction+deletion": {"DIRECTION_WEIGHT": 0.4, "DELETION_HITS": 5},
-    "defaults+all_new": {"DIRECTION_WEIGHT": 0.4, "DELETION_HITS": 5, "LONG_BUFFER": 90},
+    "defaults+direction0.3": {"DIRECTION_WEIGHT": 0.3},
+    "defaults+all_new": {"DIRECTION_WEIGHT": 0.4, "LONG_BUFFER": 90},
 }
 # Detector profiles for c010: MOT overrides (flat key/value pairs for config.loader) and the
 # module the profile's backend needs (profiles whose backend is not installed are skipped).

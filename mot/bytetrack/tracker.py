@@ -12,8 +12,9 @@ tracks created on the first frame are confirmed at once; a tracked and a lost tr
 overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track state lives
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
-Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU and
-the adaptive split, measured not worse on KITTI, AI City S02 and c010, see README):
+Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU, the
+adaptive split and hit-aware deletion, measured not worse on KITTI, AI City S02 and c010, see
+README and docs/clustering-and-tracker.md):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
 * ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
@@ -136,7 +137,7 @@ class ByteTrack:
         adaptive_thresh: bool = True,
         adaptive_max: float = 0.8,
         direction_weight: float = 0.0,
-        deletion_hits: int = 0,
+        deletion_hits: int = 5,
         long_buffer: int = 0,
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,

@@ -41,17 +41,18 @@ def test_direction_bonus_favours_the_way_ahead() -> None:
 
 
 def test_switches_off_change_nothing(seq_0000: KittiSequence) -> None:
-    plain = run_tracker(seq_0000)
-    assert run_tracker(seq_0000, direction_weight=0.0, deletion_hits=0) == plain
-    assert run_tracker(seq_0000, direction_weight=0.2) != plain
+    plain = run_tracker(seq_0000, deletion_hits=0)
+    assert run_tracker(seq_0000, direction_weight=0.0, deletion_hits=0, long_buffer=0) == plain
+    assert run_tracker(seq_0000, direction_weight=0.2, deletion_hits=0) != plain
 
 
 @pytest.mark.parametrize("option", [{"direction_weight": 0.2}, {"deletion_hits": 5}])
 def test_each_option_keeps_identities_on_kitti(seq_0000: KittiSequence, kitti: Path, option: dict) -> None:
     """KITTI 0000: cars crossing and occluded by passing traffic; neither option may add switches."""
-    base = scores(seq_0000, kitti, run_tracker(seq_0000))
-    lines = run_tracker(seq_0000, **option)
-    assert lines != run_tracker(seq_0000)
+    off = {"direction_weight": 0.0, "deletion_hits": 0}
+    base = scores(seq_0000, kitti, run_tracker(seq_0000, **off))
+    lines = run_tracker(seq_0000, **{**off, **option})
+    assert lines != run_tracker(seq_0000, **off)
     new = scores(seq_0000, kitti, lines)
     assert new["IDSW"] <= base["IDSW"]
     assert new["HOTA"] >= base["HOTA"] - 0.005
