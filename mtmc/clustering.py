@@ -10,15 +10,14 @@ the most similar pair of clusters that may be merged, until no pair reaches ``mi
   original vehicle_mtmc merged when *any* pair was compatible, which let chains of merges
   build clusters that hold two tracklets of one camera at the same time, or swallow an early
   fragment of another vehicle.
-* **Stage 2: bridged pairs** (with a ``Timeline``). The stage-1 clusters then merge, by the
-  same greedy rule, when they are linked by a compatible pair at least ``min_sim`` similar and
-  every cross pair is possible (``Timeline.possible``: never two places at once, never faster
-  than the layout's routes, never two overlapping tracks of one camera) and either compatible
-  or *bridged*: a member of the merged cluster is compatible with both and lies between them
-  in time (``Timeline.between``). So a vehicle through cameras 0 -> 1 -> 2 is one identity
-  without a 0 -> 2 layout line, and two pieces of one camera's track join when another camera
-  saw the vehicle across the cut; since compatible pairs are possible, no cluster of either
-  stage holds an impossible pair.
+* **Stage 2: bridged pairs** (with a ``Timeline``; ``mtmc.bridging``). The stage-1 clusters
+  then merge, by the same greedy rule, when every cross pair is possible (``Timeline.possible``:
+  never two places at once, never faster than the layout's routes, never two overlapping tracks
+  of one camera, never apart by hand-over geometry) and either compatible or *bridged*: a member
+  compatible with both lies between them in time. So a vehicle through cameras 0 -> 1 -> 2 is one
+  identity without a 0 -> 2 layout line. Two pieces of one camera join only through that
+  camera's re-entry windows, never through another camera (look-alikes pass one camera seconds
+  apart); since compatible pairs are possible, no cluster of either stage holds an impossible pair.
 * Ties: values are compared after rounding to 12 decimals (so that different summation orders
   agree); among equal values the pair with the smallest (first, second) cluster keys wins, a
   cluster's key being its smallest tracklet index. The result is then exactly the plain
@@ -31,9 +30,9 @@ Clusters can only ever merge inside one connected component of a graph of trackl
 graph of compatible pairs -- and components do not influence each other, so each is solved
 alone: two-tracklet components directly, larger ones on dense matrices with Lance-Williams
 updates (one matrix product for their similarities, boolean compatibility matrices, row
-updates per merge), and the rare huge component on a sparse neighbour graph. Stage 2 only
-concerns clusters joined by a compatible pair at ``min_sim`` (few after stage 1) and runs a
-lazy priority queue over them. BLAS runs on one thread: the products are small and many.
+updates per merge), and the rare huge component on a sparse neighbour graph. Stage 2 screens
+linked cluster pairs by their linkage (``mtmc.bridging``) and runs a lazy priority queue over
+the few that reach ``min_sim``. BLAS runs on one thread: the products are small and many.
 """
 
 from __future__ import annotations
