@@ -524,7 +524,7 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MTMC.REENTRY_GAP",
-        3.0,
+        6.0,
         ck.float_range(0.0),
         "Seconds a vehicle may vanish from a camera's view and come back as a new track of that "
         "camera (occlusion, a tracker's cut) and still be joined, when the two fragments are "

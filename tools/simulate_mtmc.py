@@ -61,7 +61,7 @@ S02_WINDOW = (-20.0, 20.0)
 DEFAULT_NOISE = (0.0, 0.5, 1.0)
 GROUP_SIZE = 4  # vehicles per look-alike group
 DEFAULT_CUTS = ("0:0:0", "0.2:1:0", "0.5:3:20")  # none; a fifth cut once; fragment-heavy with gaps
-REENTRY_GAP = 3.0  # seconds, as MTMC.REENTRY_GAP
+REENTRY_GAP = 6.0  # seconds, as MTMC.REENTRY_GAP
 REENTRY_MIN_SIM = 0.5  # as MTMC.REENTRY_MIN_SIM
 LINKAGES = ("average", "single", "complete", "mean_feature")
 
