@@ -14,7 +14,9 @@ Line format (ours)::
 Camera tokens are 0-based indices, or camera names when the caller passes the
 names in camera order. ``inf``/``-inf`` are accepted as bounds. A line ``c c min max``
 (same camera twice) explicitly allows re-entry into that camera after ``min`` seconds
-(``min`` must be positive).
+(``min`` must be positive). A line ``handover a b x0 y0 x1 y1`` says where the views of
+cameras a and b touch: while a vehicle is seen by both at once, its box in camera a meets that
+rectangle (pixels of camera a); two tracklets seen at the same moment elsewhere are two vehicles.
 
 Sectioned format (the original vehicle_mtmc project): a section name alone on a
 line (``fps``, ``offset``, ``scales``, ``compatibility``, ``dtmin``, ``dtmax``) followed
@@ -27,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -36,6 +38,7 @@ import numpy as np
 VECTOR_KEYWORDS = ("fps", "offset", "scale")
 SECTION_NAMES = ("fps", "offset", "scales", "compatibility", "dtmin", "dtmax")
 MAX_PROBLEMS = 50  # bad lines reported at once
+REENTRY_MIN = 1e-6  # seconds: an implicit re-entry needs the second track to end after the first
 
 
 class LayoutError(ValueError):
@@ -44,6 +47,16 @@ class LayoutError(ValueError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems) or [message]
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Line ``handover a b x0 y0 x1 y1``: while a vehicle is in view of both cameras, its box in
+    camera ``a`` meets this rectangle (pixels of camera a): where the two views touch."""
+
+    camera: int
+    other: int
+    box: tuple[float, float, float, float]
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,6 +81,7 @@ class CameraLayout:
     min_gap: np.ndarray
     max_gap: np.ndarray
     source: str = ""
+    handover: tuple[Handover, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.fps)
@@ -94,6 +108,21 @@ class CameraLayout:
         routes = shortest_routes(self.allowed, self.min_gap)
         routes.setflags(write=False)
         return routes
+
+    def with_reentry_gap(self, seconds: float) -> CameraLayout:
+        """This layout plus an implicit re-entry line ``c c REENTRY_MIN seconds`` per camera without one.
+
+        The occlusion-gap bound: a vehicle hidden for at most ``seconds`` (a truck passing in
+        front, a tracker's cut) may come back into the view it left. Cameras that already have
+        a re-entry line keep it; ``seconds <= 0`` returns the layout unchanged.
+        """
+        missing = ~np.diag(self.allowed) if seconds > 0 else np.zeros(self.n_cams, bool)
+        if not missing.any():
+            return self
+        cams = np.flatnonzero(missing)
+        allowed, low, high = self.allowed.copy(), self.min_gap.copy(), self.max_gap.copy()
+        allowed[cams, cams], low[cams, cams], high[cams, cams] = True, REENTRY_MIN, seconds
+        return CameraLayout(self.fps, self.offset, self.scale, allowed, low, high, self.source, self.handover)
 
     def global_time(self, camera: int | np.ndarray, frame: float | np.ndarray) -> np.ndarray:
         """Seconds on the common clock: ``frame / fps / scale + offset`` of the camera."""
@@ -183,6 +212,7 @@ def _number(token: str, path: Path, line_no: int) -> float:
 def _parse_lines(path: Path, lines: list[tuple[int, str]], names: Sequence[str] | None) -> CameraLayout:
     vectors: dict[str, tuple[int, list[float]]] = {}
     transitions: dict[tuple[int, int], tuple[int, float, float]] = {}
+    handovers: list[Handover] = []
     for no, line in lines:
         tokens = line.split()
         head = tokens[0].lower()
@@ -193,6 +223,9 @@ def _parse_lines(path: Path, lines: list[tuple[int, str]], names: Sequence[str] 
             if len(tokens) < 2:
                 raise LayoutError(f"{path}:{no}: '{head}' needs one value per camera")
             vectors[head] = (no, [_number(t, path, no) for t in tokens[1:]])
+            continue
+        if head == "handover":
+            handovers.append(_handover(tokens, names, path, no))
             continue
         if len(tokens) != 4:
             expected = "'cam_from cam_to min_s max_s' or 'fps|offset|scale v1 v2 ...'"
@@ -232,7 +265,23 @@ def _parse_lines(path: Path, lines: list[tuple[int, str]], names: Sequence[str] 
     for (src, dst), (_, lo, hi) in transitions.items():
         allowed[src, dst] = True
         min_gap[src, dst], max_gap[src, dst] = lo, hi
-    return _build(path, np.array(fps), offset, scale, allowed, min_gap, max_gap, fps_line)
+    for h in handovers:
+        if max(h.camera, h.other) >= n:
+            raise LayoutError(
+                f"{path}: handover camera {max(h.camera, h.other)} is out of range for {n} cameras"
+            )
+    layout = _build(path, np.array(fps), offset, scale, allowed, min_gap, max_gap, fps_line)
+    return replace(layout, handover=tuple(handovers))
+
+
+def _handover(tokens: list[str], names: Sequence[str] | None, path: Path, no: int) -> Handover:
+    if len(tokens) != 7:
+        raise LayoutError(f"{path}:{no}: expected 'handover cam other x0 y0 x1 y1' (pixels of cam)")
+    cam, other = (_camera_index(t, names, path, no) for t in tokens[1:3])
+    x0, y0, x1, y1 = (_number(t, path, no) for t in tokens[3:])
+    if cam == other or x1 <= x0 or y1 <= y0:
+        raise LayoutError(f"{path}:{no}: handover needs two different cameras and x0 < x1, y0 < y1")
+    return Handover(cam, other, (x0, y0, x1, y1))
 
 
 def _camera_index(token: str, names: Sequence[str] | None, path: Path, no: int) -> int:

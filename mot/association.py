@@ -67,3 +67,20 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
     matched_rows[matches[:, 0]] = True
     matched_cols[matches[:, 1]] = True
     return matches, np.flatnonzero(~matched_rows), np.flatnonzero(~matched_cols)
+
+
+def direction_bonus(direction: np.ndarray, origin: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """OC-SORT's velocity direction consistency: (N, M) in [-0.5, 0.5], 0 where a direction is unknown.
+
+    ``direction`` (N, 2) is each track's unit direction between its last observations (from
+    observations, not the filter, so camera motion in the filter does not leak in), ``origin``
+    (N, 2) its last observed centre, ``targets`` (M, 2) detection centres. The bonus is
+    ``(pi / 2 - angle) / pi`` between the track's direction and the way to the detection:
+    a detection straight ahead gains, one behind the track loses.
+    """
+    way = targets[None, :, :] - origin[:, None, :]
+    norm = np.linalg.norm(way, axis=2)
+    cos = np.einsum("nd,nmd->nm", direction, way) / np.maximum(norm, 1e-6)
+    bonus = (np.pi / 2 - np.arccos(np.clip(cos, -1.0, 1.0))) / np.pi
+    known = (np.linalg.norm(direction, axis=1) > 0)[:, None] & (norm > 1e-6)
+    return np.where(known, bonus, 0.0)

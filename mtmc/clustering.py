@@ -10,15 +10,14 @@ the most similar pair of clusters that may be merged, until no pair reaches ``mi
   original vehicle_mtmc merged when *any* pair was compatible, which let chains of merges
   build clusters that hold two tracklets of one camera at the same time, or swallow an early
   fragment of another vehicle.
-* **Stage 2: bridged pairs** (with a ``Timeline``). The stage-1 clusters then merge, by the
-  same greedy rule, when they are linked by a compatible pair at least ``min_sim`` similar and
-  every cross pair is possible (``Timeline.possible``: never two places at once, never faster
-  than the layout's routes, never two overlapping tracks of one camera) and either compatible
-  or *bridged*: a member of the merged cluster is compatible with both and lies between them
-  in time (``Timeline.between``). So a vehicle through cameras 0 -> 1 -> 2 is one identity
-  without a 0 -> 2 layout line, and two pieces of one camera's track join when another camera
-  saw the vehicle across the cut; since compatible pairs are possible, no cluster of either
-  stage holds an impossible pair.
+* **Stage 2: bridged pairs** (with a ``Timeline``; ``mtmc.bridging``). The stage-1 clusters
+  then merge, by the same greedy rule, when every cross pair is possible (``Timeline.possible``:
+  never two places at once, never faster than the layout's routes, never two overlapping tracks
+  of one camera, never apart by hand-over geometry) and either compatible or *bridged*: a member
+  compatible with both lies between them in time. So a vehicle through cameras 0 -> 1 -> 2 is one
+  identity without a 0 -> 2 layout line. Two pieces of one camera join only through that
+  camera's re-entry windows, never through another camera (look-alikes pass one camera seconds
+  apart); since compatible pairs are possible, no cluster of either stage holds an impossible pair.
 * Ties: values are compared after rounding to 12 decimals (so that different summation orders
   agree); among equal values the pair with the smallest (first, second) cluster keys wins, a
   cluster's key being its smallest tracklet index. The result is then exactly the plain
@@ -31,9 +30,9 @@ Clusters can only ever merge inside one connected component of a graph of trackl
 graph of compatible pairs -- and components do not influence each other, so each is solved
 alone: two-tracklet components directly, larger ones on dense matrices with Lance-Williams
 updates (one matrix product for their similarities, boolean compatibility matrices, row
-updates per merge), and the rare huge component on a sparse neighbour graph. Stage 2 only
-concerns clusters joined by a compatible pair at ``min_sim`` (few after stage 1) and runs a
-lazy priority queue over them. BLAS runs on one thread: the products are small and many.
+updates per merge), and the rare huge component on a sparse neighbour graph. Stage 2 screens
+linked cluster pairs by their linkage (``mtmc.bridging``) and runs a lazy priority queue over
+the few that reach ``min_sim``. BLAS runs on one thread: the products are small and many.
 """
 
 from __future__ import annotations
@@ -46,24 +45,16 @@ from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
+from mtmc.bridging import stage_two
 from mtmc.compatibility import Timeline
+from mtmc.similarity import DECIMALS, SCREEN_MARGIN, pair_similarities
+
+__all__ = ["LINKAGES", "cluster", "pair_similarities"]
 
 log = logging.getLogger(__name__)
 
 LINKAGES = ("average", "single", "complete", "mean_feature")
-DECIMALS = 12
 DENSE_LIMIT = 3000  # largest component solved on dense k x k matrices
-SCREEN_MARGIN = 1e-4  # pairs this close below the threshold are kept when screening
-_CHUNK = 65536
-
-
-def pair_similarities(features: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Cosine similarity of the unit rows ``features[i]`` and ``features[j]``, in chunks."""
-    out = np.empty(len(i))
-    for start in range(0, len(i), _CHUNK):
-        a, b = features[i[start : start + _CHUNK]], features[j[start : start + _CHUNK]]
-        out[start : start + _CHUNK] = np.einsum("nd,nd->n", a, b, dtype=np.float64)
-    return out
 
 
 def cluster(
@@ -96,7 +87,7 @@ def cluster(
     with threadpool_limits(1, user_api="blas"):  # small products: threads only add start-up time
         labels = _stage_one(features, i, j, sims, linkage, threshold, dense_limit)
         if timeline is not None:
-            labels = _stage_two(features, i, j, sims, labels, linkage, threshold, timeline)
+            labels = stage_two(features, i, j, sims, labels, linkage, threshold, timeline)
     return labels
 
 
@@ -302,126 +293,3 @@ def _candidates(
     else:
         per_cluster = np.add.reduceat(pair.sum(axis=0), first) / (len(group) * counts)
     return list(zip(unique[whole].tolist(), np.round(per_cluster[whole], DECIMALS).tolist(), strict=True))
-
-
-# --------------------------------------------------------------------------- stage 2
-
-
-def _stage_two(
-    features: np.ndarray,
-    i: np.ndarray,
-    j: np.ndarray,
-    sims: np.ndarray,
-    labels: np.ndarray,
-    linkage: str,
-    threshold: float,
-    timeline: Timeline,
-) -> np.ndarray:
-    """Greedy merging of the stage-1 clusters under the bridged rule (module docstring).
-
-    A merge needs a compatible cross pair at least ``threshold`` similar ("strong"), so only
-    clusters touching a strong pair between two stage-1 clusters can ever change, and only
-    their members' compatible pairs are needed. Candidate pairs of clusters sit in a lazy
-    priority queue; after a merge the new cluster's candidates are evaluated afresh.
-    """
-    cross = (labels[i] != labels[j]) & (sims >= threshold - SCREEN_MARGIN)
-    si, sj = i[cross], j[cross]
-    strong = np.round(pair_similarities(features, si, sj), DECIMALS) >= threshold
-    si, sj = si[strong], sj[strong]
-    if len(si) == 0:
-        return labels
-    labels = labels.copy()
-    involved = np.isin(labels, np.union1d(labels[si], labels[sj]))
-    rows = np.flatnonzero(involved)
-    rows = rows[np.argsort(labels[rows], kind="stable")]  # grouped by cluster, ascending inside
-    keys, first = np.unique(labels[rows], return_index=True)
-    members = dict(zip(keys.tolist(), np.split(rows, first[1:]), strict=True))
-    inside = involved[i] & involved[j]
-    compat = _Neighbours.of(len(labels), i[inside], j[inside])
-    strong_nb = _Neighbours.of(len(labels), si, sj)
-    version = dict.fromkeys(members, 0)
-    context = (features, compat, timeline, linkage, threshold)
-    heap: list[tuple[float, int, int, int, int]] = []
-    for x, y in {
-        (min(a, b), max(a, b)) for a, b in zip(labels[si].tolist(), labels[sj].tolist(), strict=True)
-    }:
-        value = _bridged_value(members[x], members[y], *context)
-        if value is not None:
-            heap.append((-value, x, y, 0, 0))
-    heapq.heapify(heap)
-    while heap:
-        _, x, y, version_x, version_y = heapq.heappop(heap)
-        if x not in members or y not in members or version[x] != version_x or version[y] != version_y:
-            continue
-        members[x] = np.union1d(members[x], members.pop(y))
-        labels[members[x]] = x
-        version[x] += 1
-        neighbours = np.unique(labels[strong_nb.of_rows(members[x])])
-        for other in neighbours[neighbours != x].tolist():
-            a, b = min(x, other), max(x, other)
-            value = _bridged_value(members[a], members[b], *context)
-            if value is not None:
-                heapq.heappush(heap, (-value, a, b, version[a], version[b]))
-    return labels
-
-
-def _bridged_value(
-    mx: np.ndarray,
-    my: np.ndarray,
-    features: np.ndarray,
-    compat: _Neighbours,
-    timeline: Timeline,
-    linkage: str,
-    threshold: float,
-) -> float | None:
-    """Rounded linkage of two clusters if they may merge under the bridged rule, else None."""
-    if linkage == "mean_feature":
-        sx, sy = features[mx].sum(axis=0), features[my].sum(axis=0)
-        value = float(sx @ sy / np.sqrt((sx @ sx) * (sy @ sy)))
-    else:
-        block = features[mx] @ features[my].T
-        value = float(
-            block.max() if linkage == "single" else block.min() if linkage == "complete" else block.mean()
-        )
-    value = round(value, DECIMALS)
-    if value < threshold:
-        return None
-    p, q = np.repeat(mx, len(my)), np.tile(my, len(mx))
-    if not timeline.possible(p, q).all():
-        return None
-    group = np.concatenate([mx, my])
-    linked = compat.block(group, group)
-    direct = linked[: len(mx), len(mx) :].ravel()
-    if direct.all():
-        return value
-    p, q = p[~direct], q[~direct]
-    # a bridge m: compatible with both (so never p or q itself) and between them in time
-    bridged = compat.block(group, p) & compat.block(group, q)
-    bridged &= timeline.between(group[:, None], p[None, :], q[None, :])
-    return value if bridged.any(axis=0).all() else None
-
-
-class _Neighbours:
-    """Sorted neighbour lists of an undirected pair list, with block look-ups."""
-
-    def __init__(self, indptr: np.ndarray, indices: np.ndarray) -> None:
-        self.indptr, self.indices = indptr, indices
-
-    @classmethod
-    def of(cls, n: int, i: np.ndarray, j: np.ndarray) -> _Neighbours:
-        rows, cols = np.concatenate([i, j]), np.concatenate([j, i])
-        order = np.lexsort((cols, rows))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
-        return cls(indptr, cols[order])
-
-    def of_rows(self, rows: np.ndarray) -> np.ndarray:
-        return np.concatenate([self.indices[self.indptr[r] : self.indptr[r + 1]] for r in rows.tolist()])
-
-    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """(len(rows), len(cols)) bool: is each (row, col) a pair."""
-        out = np.zeros((len(rows), len(cols)), bool)
-        for r, row in enumerate(rows.tolist()):
-            nb = self.indices[self.indptr[row] : self.indptr[row + 1]]
-            pos = np.minimum(np.searchsorted(nb, cols), max(len(nb) - 1, 0))
-            out[r] = (nb[pos] == cols) if len(nb) else False
-        return out

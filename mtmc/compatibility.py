@@ -21,7 +21,9 @@ A pair is **possible** (``Timeline.possible``) unless the layout proves it impos
   over chains of transitions): the later-leaving one leaves earlier than every route allows,
   i.e. neither ``end_j >= end_i + route_min[a, b]`` nor ``end_i >= end_j + route_min[b, a]``
   holds (``inf``: no route at all); or the two ranges overlap in time although no route
-  between the cameras has a negative bound (views that never overlap).
+  between the cameras has a negative bound (views that never overlap);
+* the pair is proven apart by geometry (``mtmc.geometry``: seen at the same moment away from
+  where the two views touch).
 
 ``compatible_pairs`` finds the compatible pairs without building an n x n matrix: per allowed
 camera pair and per duration class of the target camera's tracklets, it sorts start times
@@ -34,7 +36,7 @@ definition, for small inputs and tests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -61,10 +63,22 @@ class Timeline:
 
     times: TrackletTimes
     route_min: np.ndarray  # (C, C) CameraLayout.route_min
+    apart: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # sorted i * n + j, i < j
 
     @classmethod
-    def of(cls, times: TrackletTimes, layout: CameraLayout) -> Timeline:
-        return cls(times, layout.route_min)
+    def of(
+        cls, times: TrackletTimes, layout: CameraLayout, apart: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> Timeline:
+        """``apart``: pairs known to be two vehicles (``mtmc.geometry.handover_conflicts``)."""
+        keys = np.zeros(0, np.int64) if apart is None else np.unique(apart[0] * len(times) + apart[1])
+        return cls(times, layout.route_min, keys)
+
+    def proven_apart(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Element-wise: is the pair among the ``apart`` pairs."""
+        i, j = np.asarray(i), np.asarray(j)
+        keys = np.minimum(i, j) * len(self.times) + np.maximum(i, j)
+        pos = np.minimum(np.searchsorted(self.apart, keys), max(len(self.apart) - 1, 0))
+        return (self.apart[pos] == keys) if len(self.apart) else np.zeros(np.shape(keys), bool)
 
     def possible(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Element-wise: may tracklets ``i`` and ``j`` be one vehicle at all (module docstring)."""
@@ -75,7 +89,7 @@ class Timeline:
         backward = t.end[i] >= t.end[j] + self.route_min[b, a]
         views_overlap = (self.route_min[a, b] < 0) | (self.route_min[b, a] < 0)
         cross = (forward | backward) & (views_overlap | ~overlap)
-        return np.where(a == b, ~overlap, cross)
+        return np.where(a == b, ~overlap, cross) & ~self.proven_apart(i, j)
 
     def between(self, m: np.ndarray, p: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Element-wise: ``m`` neither ends before the first of p, q ends nor starts after the last starts.

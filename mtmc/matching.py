@@ -14,7 +14,9 @@ from mot.tracklet import Tracklet
 from mtmc.clustering import cluster
 from mtmc.compatibility import Timeline, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
+from mtmc.geometry import handover_conflicts, reentry_plausible
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
+from mtmc.similarity import DECIMALS, pair_similarities
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ class MatchingOptions:
     bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
     camera_norm: bool = False  # centre on each camera's (shrunk) mean instead of the run's (reid.fusion)
     camera_shrinkage: float = 0.0
+    reentry_gap: float = 0.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
+    reentry_min_sim: float = -1.0  # a same-camera join needs max(min_sim, this) similarity
 
 
 @dataclass
@@ -65,8 +69,17 @@ def match_tracklets(
         options.camera_norm,
         options.camera_shrinkage,
     )
+    explicit = np.diag(layout.allowed).copy()  # the layout's own re-entry lines
+    layout = layout.with_reentry_gap(options.reentry_gap)
     i, j, sims = compatible_pairs(times, layout, descriptors)
-    timeline = Timeline.of(times, layout) if options.bridged else None
+    apart = handover_conflicts(tracklets, times, layout)
+    timeline = Timeline.of(times, layout, apart)
+    reentry_sim = max(options.min_sim, options.reentry_min_sim)
+    keep = similar_reentries(descriptors, times.camera, i, j, reentry_sim) & ~timeline.proven_apart(i, j)
+    implicit = np.flatnonzero(keep & (times.camera[i] == times.camera[j]) & ~explicit[times.camera[i]])
+    keep[implicit] = reentry_plausible(tracklets, i[implicit], j[implicit])
+    i, j, sims = i[keep], j[keep], sims[keep]
+    timeline = timeline if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)
     best = np.full(len(tracklets), -np.inf)
     np.maximum.at(best, i, sims)
@@ -94,6 +107,22 @@ def match_tracklets(
     if verbose:
         _log_summary(best, options.min_sim, stats)
     return MatchingResult(multicam, global_ids, best, stats)
+
+
+def similar_reentries(
+    features: np.ndarray, camera: np.ndarray, i: np.ndarray, j: np.ndarray, min_sim: float
+) -> np.ndarray:
+    """Mask of the pairs to keep: pairs of two cameras, and re-entries at least ``min_sim`` alike.
+
+    Two tracklets of one camera are one vehicle only on appearance evidence between the two
+    fragments themselves: a look-alike passing the same camera later must not join through
+    a cluster's other members (exact float64 similarity, rounded as the clustering rounds).
+    """
+    keep = camera[i] != camera[j]
+    same = np.flatnonzero(~keep)
+    exact = np.round(pair_similarities(np.asarray(features, np.float64), i[same], j[same]), DECIMALS)
+    keep[same] = exact >= round(float(min_sim), DECIMALS)
+    return keep
 
 
 def _log_summary(best: np.ndarray, min_sim: float, stats: dict[str, float]) -> None:

@@ -30,6 +30,7 @@ def demo_cameras(shared: Path) -> Path:
     """The crop-view cameras the example configs point at (made as run.sh makes them)."""
     from tools.make_crop_views import DEFAULT_VIEWS, View, make_views
 
-    if not (DEMO_CAMERAS / "layout.txt").is_file():
+    layout = DEMO_CAMERAS / "layout.txt"
+    if not layout.is_file() or "handover" not in layout.read_text():  # made before hand-over lines
         make_views(str(INTERSECTION), DEMO_CAMERAS, [View.parse(v) for v in DEFAULT_VIEWS], -1.0, 5.0)
     return DEMO_CAMERAS

@@ -29,6 +29,7 @@ from detection.video import VideoSourceError, probe_video
 log = logging.getLogger("tools.make_crop_views")
 
 DEFAULT_VIEWS = ("far:0,0.15,1,0.35", "near:0,0.56,1,0.44")
+HANDOVER_REACH = 0.15  # fraction of the frame height a vehicle in two views reaches into each
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,25 @@ def overlapping(views: list[View]) -> tuple[str, str] | None:
     return None
 
 
-def layout_text(views: list[View], fps: float, min_gap: float, max_gap: float) -> str:
+def handover_lines(boxes: list[tuple[int, int, int, int]], reach: int) -> list[str]:
+    """``handover i j ...``: the part of view i within ``reach`` px of view j (pixels of view i).
+
+    The views cut one frame, so a vehicle seen by two of them at once straddles the strip
+    between them; views farther apart than ``reach`` get no line.
+    """
+    lines = []
+    for i, (ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for j, (bx0, by0, bx1, by1) in enumerate(boxes):
+            x0, y0 = max(ax0, bx0 - reach), max(ay0, by0 - reach)
+            x1, y1 = min(ax1, bx1 + reach), min(ay1, by1 + reach)
+            if i != j and x0 < x1 and y0 < y1:
+                lines.append(f"handover {i} {j} {x0 - ax0} {y0 - ay0} {x1 - ax0} {y1 - ay0}")
+    return lines
+
+
+def layout_text(
+    views: list[View], fps: float, min_gap: float, max_gap: float, handovers: list[str] = ()
+) -> str:
     lines = [
         "# Demo layout written by tools/make_crop_views.py: crop views of one video.",
         "# A vehicle may pass between any two views in either direction.",
@@ -80,6 +99,8 @@ def layout_text(views: list[View], fps: float, min_gap: float, max_gap: float) -
         f"fps {' '.join(f'{fps:g}' for _ in views)}",
         f"offset {' '.join('0' for _ in views)}",
         f"scale {' '.join('1' for _ in views)}",
+        *(["# where two views touch: a vehicle in both at once meets these rectangles"] if handovers else []),
+        *handovers,
         "",
     ]
     return "\n".join(lines)
@@ -117,7 +138,9 @@ def make_views(
             w.release()
     for tmp, path in zip(tmp_paths, paths, strict=True):
         tmp.replace(path)
-    atomic_write_text(out_dir / "layout.txt", layout_text(views, info.fps, min_gap, max_gap))
+    reach = round(HANDOVER_REACH * info.height)
+    text = layout_text(views, info.fps, min_gap, max_gap, handover_lines(boxes, reach))
+    atomic_write_text(out_dir / "layout.txt", text)
     return paths
 
 

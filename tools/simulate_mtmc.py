@@ -51,13 +51,19 @@ from mot.tracklet import Tracklet
 from mtmc.compatibility import Timeline, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.matching import MatchingOptions, MatchingResult, match_tracklets
+from tools.mtmc_original import original_labels
 
 log = logging.getLogger("tools.simulate_mtmc")
 
 DEFAULT_GT = Path(__file__).resolve().parents[2] / "shared" / "data" / "aic_s02" / "ground_truth_S02.txt"
 S02_FPS = 10.0
 S02_WINDOW = (-20.0, 20.0)
-DEFAULT_NOISE = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+DEFAULT_NOISE = (0.0, 0.5, 1.0)
+GROUP_SIZE = 4  # vehicles per look-alike group
+DEFAULT_CUTS = ("0:0:0", "0.2:1:0", "0.5:3:20")  # none; a fifth cut once; fragment-heavy with gaps
+REENTRY_GAP = 6.0  # seconds, as MTMC.REENTRY_GAP
+REENTRY_MIN_SIM = 0.5  # as MTMC.REENTRY_MIN_SIM
+LINKAGES = ("average", "single", "complete", "mean_feature")
 
 
 def s02_layout(n_cams: int, fps: float = S02_FPS, window: tuple[float, float] = S02_WINDOW) -> CameraLayout:
@@ -72,19 +78,21 @@ def s02_layout(n_cams: int, fps: float = S02_FPS, window: tuple[float, float] = 
     )
 
 
-def trajectories(gt: BoxRows, fragment: float, rng: np.random.Generator) -> tuple[list[Tracklet], list[int]]:
-    """One tracklet per (vehicle, camera), sometimes cut in two; returns them and their vehicle ids."""
+def trajectories(
+    gt: BoxRows, fragment: float, rng: np.random.Generator, cuts: int = 1, cut_gap: int = 0
+) -> tuple[list[Tracklet], list[int]]:
+    """One tracklet per (vehicle, camera), sometimes cut; returns them and their vehicle ids.
+
+    Each of up to ``cuts`` cuts happens with probability ``fragment`` (a tracker's ID switch)
+    and drops up to ``cut_gap`` frames at the cut (the occlusion that caused it).
+    """
     tracklets, vehicles = [], []
     order = np.lexsort((gt.frame, gt.track_id, gt.camera))
     keys = np.stack([gt.camera[order], gt.track_id[order]], axis=1)
     starts = np.flatnonzero(np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)])
     for s, e in zip(starts, np.r_[starts[1:], len(order)], strict=True):
         rows = order[s:e]
-        cuts = [0, len(rows)]
-        if len(rows) >= 4 and rng.random() < fragment:
-            cuts.insert(1, int(rng.integers(2, len(rows) - 1)))
-        for a, b in itertools.pairwise(cuts):
-            part = rows[a:b]
+        for part in _cut(rows, fragment, rng, cuts, cut_gap):
             tracklets.append(
                 Tracklet(
                     track_id=len(tracklets) + 1,
@@ -98,6 +106,22 @@ def trajectories(gt: BoxRows, fragment: float, rng: np.random.Generator) -> tupl
     return tracklets, vehicles
 
 
+def _cut(
+    rows: np.ndarray, fragment: float, rng: np.random.Generator, cuts: int, gap: int
+) -> list[np.ndarray]:
+    """Pieces of one trajectory (rows in frame order), each at least two boxes long."""
+    pieces = [rows]
+    for _ in range(cuts):
+        longest = max(range(len(pieces)), key=lambda k: len(pieces[k]))
+        rows = pieces[longest]
+        if len(rows) < 4 + gap or rng.random() >= fragment:
+            continue
+        at = int(rng.integers(2, len(rows) - 1 - gap))
+        drop = int(rng.integers(0, gap + 1)) if gap else 0
+        pieces[longest : longest + 1] = [rows[:at], rows[at + drop :]]
+    return pieces
+
+
 def with_features(
     tracklets: list[Tracklet],
     vehicles: list[int],
@@ -105,14 +129,12 @@ def with_features(
     base_cos: float,
     dim: int,
     rng: np.random.Generator,
+    rho: float = 0.0,
+    group: int = GROUP_SIZE,
 ) -> list[Tracklet]:
+    """Synthetic appearance: per-vehicle prototypes (look-alike groups at ``rho``) plus noise."""
     ids = sorted(set(vehicles))
-    common = rng.normal(size=dim)
-    common /= np.linalg.norm(common)
-    own = rng.normal(size=(len(ids), dim))
-    own -= np.outer(own @ common, common)  # orthogonal to the common direction
-    own /= np.linalg.norm(own, axis=1, keepdims=True)
-    prototypes = np.sqrt(base_cos) * common + np.sqrt(1 - base_cos) * own
+    prototypes = _prototypes(len(ids), base_cos, dim, rng, rho, group)
     row = {v: k for k, v in enumerate(ids)}
     out = []
     for t, v in zip(tracklets, vehicles, strict=True):
@@ -120,6 +142,34 @@ def with_features(
         f = (f / np.linalg.norm(f)).astype(np.float32)
         out.append(replace(t, features=f[None], feature_frames=t.frames[:1], mean_feature=f))
     return out
+
+
+def _prototypes(
+    n: int, base_cos: float, dim: int, rng: np.random.Generator, rho: float, group: int
+) -> np.ndarray:
+    """Unit prototypes: cosine ``base_cos`` between any two, ``base_cos + (1 - base_cos) rho`` in a group.
+
+    Vehicles are dealt into look-alike groups of ``group`` at random (same model, same colour);
+    a group shares a direction orthogonal to the common one, weighted ``sqrt(rho)``.
+    """
+    common = rng.normal(size=dim)
+    common /= np.linalg.norm(common)
+    own = rng.normal(size=(n, dim))
+    kind = rng.normal(size=(-(-n // group), dim))
+    shared = kind[rng.permutation(n) // group]
+    own = np.sqrt(rho) * _unit(_orthogonal(shared, common)) + np.sqrt(1 - rho) * _unit(
+        _orthogonal(own, common)
+    )
+    own = _unit(_orthogonal(own, common))
+    return np.sqrt(base_cos) * common + np.sqrt(1 - base_cos) * own
+
+
+def _orthogonal(x: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    return x - np.outer(x @ direction, direction)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 @dataclass
@@ -130,6 +180,7 @@ class Run:
     gt_ids: int
     result: MatchingResult
     impossible_pairs: int  # member pairs of one vehicle that the layout's physics rules out
+    same_camera_joins: int  # predicted vehicles that hold two true vehicles' tracklets of one camera
 
 
 def simulate(
@@ -142,19 +193,54 @@ def simulate(
     options: MatchingOptions | None = None,
     window: tuple[float, float] = S02_WINDOW,
     gt: BoxRows | None = None,
+    rho: float = 0.0,
+    cuts: int = 1,
+    cut_gap: int = 0,
 ) -> tuple[Run, float]:
-    """The clustering of one noise level and the one-tracklet-per-camera ceiling's IDF1."""
+    """The clustering of one setting and the one-tracklet-per-camera ceiling's IDF1."""
     options = options or MatchingOptions(color_weight=0.0)
     gt = read_aic_ground_truth(gt_path) if gt is None else gt
-    n_cams = len(aic_camera_ids(gt_path))
-    rng = np.random.default_rng(seed)
-    tracklets, vehicles = trajectories(gt, fragment, rng)
-    tracklets = with_features(tracklets, vehicles, noise, base_cos, dim, rng)
-    layout = s02_layout(n_cams, window=window)
+    tracklets, vehicles, layout = scene(
+        gt_path, gt, noise, fragment, base_cos, dim, seed, window, rho, cuts, cut_gap
+    )
     result = match_tracklets(tracklets, layout, options, verbose=False)
     idf1, gt_ids = multi_camera_idf1(gt, tracklets, result.global_ids)
-    run = Run(idf1, gt_ids, result, impossible_pairs(tracklets, layout, result.global_ids))
+    run = Run(
+        idf1,
+        gt_ids,
+        result,
+        impossible_pairs(tracklets, layout, result.global_ids),
+        same_camera_joins(tracklets, vehicles, result.global_ids),
+    )
     return run, multi_camera_idf1(gt, tracklets, ceiling_ids(tracklets, vehicles))[0]
+
+
+def scene(
+    gt_path: Path,
+    gt: BoxRows,
+    noise: float,
+    fragment: float,
+    base_cos: float,
+    dim: int,
+    seed: int,
+    window: tuple[float, float],
+    rho: float,
+    cuts: int,
+    cut_gap: int,
+) -> tuple[list[Tracklet], list[int], CameraLayout]:
+    """The seeded tracklets of one setting, their true vehicles and the S02 layout."""
+    rng = np.random.default_rng(seed)
+    tracklets, vehicles = trajectories(gt, fragment, rng, cuts, cut_gap)
+    tracklets = with_features(tracklets, vehicles, noise, base_cos, dim, rng, rho)
+    return tracklets, vehicles, s02_layout(len(aic_camera_ids(gt_path)), window=window)
+
+
+def same_camera_joins(tracklets: list[Tracklet], vehicles: list[int], ids: np.ndarray) -> int:
+    """Predicted vehicles holding tracklets of two true vehicles in one camera."""
+    seen: dict[tuple[int, int], set[int]] = {}
+    for t, v, g in zip(tracklets, vehicles, np.asarray(ids).tolist(), strict=True):
+        seen.setdefault((g, t.camera), set()).add(v)
+    return len({g for (g, _), vs in seen.items() if len(vs) > 1})
 
 
 def multi_camera_idf1(gt: BoxRows, tracklets: list[Tracklet], ids: np.ndarray) -> tuple[float, int]:
@@ -216,17 +302,72 @@ def needed_windows(gt: BoxRows) -> tuple[float, float, float]:
     return float(start_gap.max()), float(end_gap.min()), float(start_gap.min())
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One cell of the grid: appearance, look-alikes, cut tracks and clustering parameters."""
+
+    noise: float
+    rho: float
+    cuts: tuple[float, int, int]  # probability per cut, cuts per trajectory, frames dropped at most
+    linkage: str
+    min_sim: float
+
+
+def compare(gt_path: Path, gt: BoxRows, setting: Setting, args: argparse.Namespace) -> list[str]:
+    """One table row: IDF1 of the original's rule, stage 1, both stages; same-camera joins of both."""
+    fragment, cuts, gap = setting.cuts
+    tracklets, vehicles, layout = scene(
+        gt_path,
+        gt,
+        setting.noise,
+        fragment,
+        args.base_cos,
+        args.dim,
+        args.seed,
+        tuple(args.window),
+        setting.rho,
+        cuts,
+        gap,
+    )
+    one = MatchingOptions(setting.linkage, setting.min_sim, not args.no_center, 0, 0.0, bridged=False)
+    one = replace(one, reentry_gap=args.reentry_gap, reentry_min_sim=args.reentry_min_sim)
+    scores, joins = [], 0
+    original = original_labels(tracklets, layout, one)
+    scores.append(multi_camera_idf1(gt, tracklets, original)[0])
+    for options in (one, replace(one, bridged=True)):
+        ids = match_tracklets(tracklets, layout, options, verbose=False).global_ids
+        scores.append(multi_camera_idf1(gt, tracklets, ids)[0])
+        joins = same_camera_joins(tracklets, vehicles, ids)
+    cut = f"{fragment:g}x{cuts}" + (f" gap<={gap}" if gap else "")
+    cells = [f"{setting.noise:g}", f"{setting.rho:g}", cut, setting.linkage, f"{setting.min_sim:g}"]
+    below = scores[2] < max(scores[0], scores[1]) - 1e-9
+    return [
+        *cells,
+        *(f"{v:.4f}" for v in scores),
+        f"{scores[2] - max(scores[:2]):+.4f}",
+        str(joins),
+        "yes" if below else "",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gt", type=Path, default=DEFAULT_GT)
     parser.add_argument("--noise", type=float, nargs="+", default=list(DEFAULT_NOISE))
-    parser.add_argument("--fragment", type=float, default=0.2, help="probability a trajectory is cut in two")
+    parser.add_argument("--rho", type=float, nargs="+", default=[0.0, 0.5], help="look-alike correlation")
+    parser.add_argument(
+        "--cuts",
+        nargs="+",
+        default=list(DEFAULT_CUTS),
+        metavar="P:N:GAP",
+        help="cut tracks: probability per cut, cuts per trajectory, frames dropped at a cut at most",
+    )
     parser.add_argument("--base-cos", type=float, default=0.7, help="cosine between different vehicles")
     parser.add_argument("--dim", type=int, default=256)
-    parser.add_argument(
-        "--linkage", default="average", choices=("average", "single", "complete", "mean_feature")
-    )
-    parser.add_argument("--min-sim", type=float, default=0.5)
+    parser.add_argument("--linkage", nargs="+", default=list(LINKAGES), choices=LINKAGES)
+    parser.add_argument("--min-sim", type=float, nargs="+", default=[0.3, 0.5])
+    parser.add_argument("--reentry-gap", type=float, default=REENTRY_GAP, help="MTMC.REENTRY_GAP seconds")
+    parser.add_argument("--reentry-min-sim", type=float, default=REENTRY_MIN_SIM, help="MTMC.REENTRY_MIN_SIM")
     parser.add_argument("--window", type=float, nargs=2, default=list(S02_WINDOW), metavar=("MIN", "MAX"))
     parser.add_argument("--no-center", action="store_true", help="do not centre the descriptors")
     parser.add_argument("--seed", type=int, default=0)
@@ -238,37 +379,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.window[0] > args.window[1]:
         log.error("--window: MIN %g is larger than MAX %g", *args.window)
         return 2
+    try:
+        cut_modes = [_parse_cuts(text) for text in args.cuts]
+    except ValueError as err:
+        log.error("%s", err)
+        return 2
     gt = read_aic_ground_truth(args.gt)
     max_start, min_end, min_start = needed_windows(gt)
     print(
         f"true pairs need, with the interval test: min <= {min_end:g}, max >= {max_start:.1f} s; "
         f"with a start-in-window test: min <= {min_start:.1f} s; window used: [{args.window[0]:g}, "
-        f"{args.window[1]:g}]\n"
+        f"{args.window[1]:g}]; re-entry gap {args.reentry_gap:g} s\n"
     )
-    window = (args.window[0], args.window[1])
-    one = MatchingOptions(args.linkage, args.min_sim, not args.no_center, 0, 0.0, bridged=False)
-    two = replace(one, bridged=True)
-    cut = f"{args.fragment:g} cut"
-    columns = ["noise", "same vehicle", "different vehicles", "IDF1 0 cut: stage 1", "both stages"]
-    columns += [f"IDF1 {cut}: stage 1", "both stages", "ceiling, one tracklet per camera"]
-    columns += [f"vehicles found, {cut} (true 145)", "impossible pairs"]
+    columns = ["noise", "rho", "cuts", "linkage", "min_sim", "original's rule", "stage 1", "both stages"]
+    columns += ["both - best other", "same-camera joins", "below"]
     print("| " + " | ".join(columns) + " |")
-    print("|---:|---:|---:|" + "---:|" * (len(columns) - 3))
-    for noise in args.noise:
-        cells, found, impossible = [], "", 0
-        same, other = descriptor_cosines(args.gt, noise, args.base_cos, args.dim, args.seed, one)
-        for fragment in (0.0, args.fragment):
-            for options in (one, two):
-                run, ceiling = simulate(
-                    args.gt, noise, fragment, args.base_cos, args.dim, args.seed, options, window, gt
-                )
-                cells.append(f"{run.idf1:.4f}")
-                impossible += run.impossible_pairs
-                found = f"{len(run.result.multicam)}"
-        cells.append(f"{ceiling:.4f}")
-        row = [f"{noise:g}", f"{same:.2f}", f"{other:.2f}", *cells, found, str(impossible)]
+    print("|" + "---:|" * len(columns))
+    totals, below, joins = np.zeros(3), 0, 0
+    for noise, rho, cuts, linkage, min_sim in itertools.product(
+        args.noise, args.rho, cut_modes, args.linkage, args.min_sim
+    ):
+        row = compare(args.gt, gt, Setting(noise, rho, cuts, linkage, min_sim), args)
+        totals += [float(v) for v in row[5:8]]
+        below += row[-1] == "yes"
+        joins += int(row[-2]) if rho >= 0.5 else 0
         print("| " + " | ".join(row) + " |", flush=True)
+    print(
+        f"\ntotal IDF1: original's rule {totals[0]:.4f}, stage 1 {totals[1]:.4f}, "
+        f"both stages {totals[2]:.4f}; "
+        f"settings where both stages are below either: {below}; same-camera joins at rho >= 0.5: {joins}"
+    )
     return 0
+
+
+def _parse_cuts(text: str) -> tuple[float, int, int]:
+    try:
+        p, n, gap = text.split(":")
+        out = float(p), int(n), int(gap)
+    except ValueError:
+        raise ValueError(f"--cuts {text!r}: expected P:N:GAP, e.g. 0.2:1:0") from None
+    if not (0 <= out[0] <= 1 and out[1] >= 0 and out[2] >= 0):
+        raise ValueError(f"--cuts {text!r}: P in [0, 1], N and GAP >= 0")
+    return out
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ tracks created on the first frame are confirmed at once; a tracked and a lost tr
 overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track state lives
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
-Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU and
-the adaptive split, measured not worse on KITTI, AI City S02 and c010, see docs/tracking.md):
+Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU, the
+adaptive split and hit-aware deletion, measured not worse on KITTI, AI City S02 and c010, see
+docs/tracking.md and docs/clustering-and-tracker.md):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
 * ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
@@ -34,6 +35,16 @@ the adaptive split, measured not worse on KITTI, AI City S02 and c010, see docs/
   clutter out of the first association and out of new tracks. The split never falls below
   ``track_thresh``: lowering it for weak detectors admitted their clutter and lost HOTA on
   every clip measured (docs/tracking.md), so a weak detector's floor is its own ``track_thresh``.
+* ``direction_weight`` (OC-SORT's velocity direction consistency): in the first association a
+  detection in the direction the track moved between its last observations gains, one behind
+  it loses (``mot.association.direction_bonus``); observations, not the filter, give the
+  direction.
+* ``deletion_hits`` (track-confidence-aware deletion): a lost track with few matches keeps
+  only that fraction of the buffer, so a short uncertain track does not wait to steal a
+  detection from the vehicle it shadowed.
+* ``long_buffer`` (a second association for lost tracks with a longer buffer): lost tracks
+  past the buffer are kept up to ``long_buffer`` frames and matched last, by their last
+  observed box, against confident detections nobody claimed (a parked car behind traffic).
 """
 
 from __future__ import annotations
@@ -43,18 +54,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from detection.types import Detections
-from mot.association import cosine_distance, fuse_score, iou_distance, linear_assignment
+from mot.association import cosine_distance, direction_bonus, fuse_score, iou_distance, linear_assignment
 from mot.base import Tracks
+from mot.bytetrack.scores import SCORE_BINS, is_score_valley, is_valley, otsu_split, otsu_threshold
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 from mot.table import KalmanTrackTable
+
+__all__ = ["ByteTrack", "ByteTrackState", "is_score_valley", "otsu_threshold"]
 
 TRACKED, LOST = 0, 1
 DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are one vehicle
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
-SCORE_BINS = 50  # histogram resolution of the Otsu split
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
-VALLEY_WIDTH = 0.05  # half-width of the score band around a split whose density is compared
-VALLEY_RATIO = 0.5  # a split is a valley when its band is this much sparser than the scores above
 KALMAN_STATES = ("xyah", "xywh")
 
 
@@ -75,6 +86,8 @@ class ByteTrackState(KalmanTrackTable):
     obs_cov: np.ndarray  # (N, 8, 8)
     obs: np.ndarray  # (N, 4) last observation, in the filter's measurement space
     feature: np.ndarray  # (N, D) smoothed appearance, D = 0 without embeddings
+    direction: np.ndarray  # (N, 2) unit direction of motion between observations (0: unknown)
+    hits: np.ndarray  # (N,) detections matched so far
 
     @classmethod
     def empty(cls, feature_dim: int = 0) -> ByteTrackState:
@@ -93,6 +106,8 @@ class ByteTrackState(KalmanTrackTable):
             np.zeros((0, 8, 8)),
             np.zeros((0, 4)),
             np.zeros((0, feature_dim), np.float32),
+            np.zeros((0, 2)),
+            ints,
         )
 
 
@@ -121,6 +136,9 @@ class ByteTrack:
         appearance_thresh: float = 0.25,
         adaptive_thresh: bool = True,
         adaptive_max: float = 0.8,
+        direction_weight: float = 0.0,
+        deletion_hits: int = 5,
+        long_buffer: int = 0,
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,
     ) -> None:
@@ -146,6 +164,9 @@ class ByteTrack:
         self.appearance_thresh = appearance_thresh
         self.adaptive_thresh = adaptive_thresh
         self.adaptive_max = max(adaptive_max, track_thresh)
+        self.direction_weight = direction_weight
+        self.deletion_hits = deletion_hits
+        self.long_buffer = int(frame_rate / 30.0 * long_buffer)
         self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
         self.reset()
 
@@ -167,7 +188,9 @@ class ByteTrack:
         high = np.flatnonzero(scores > split)
         low = np.flatnonzero((scores > self.low_thresh) & (scores < split))
         tracked = (t.state == TRACKED) & t.confirmed
-        pool = np.concatenate([np.flatnonzero(tracked), np.flatnonzero(t.state == LOST)])
+        # lost past the buffer (kept only with long_buffer): matched last, by their last box
+        dormant = (t.state == LOST) & (self.frame_id - t.last_frame > self.max_time_lost + 1)
+        pool = np.concatenate([np.flatnonzero(tracked), np.flatnonzero((t.state == LOST) & ~dormant)])
         tentative = np.flatnonzero((t.state == TRACKED) & ~t.confirmed)
         self._predict(pool)
 
@@ -194,10 +217,15 @@ class ByteTrack:
         m3, tentative_left, free_left = self._associate(
             tentative, free, detections, self.unconfirmed_match_thresh, self.fuse_score
         )
+        # 3b. (longer buffer) lost tracks past the buffer, by their last observed box
+        revived, _, still_free = self._recover(np.flatnonzero(dormant), free[free_left], detections)
+        free_left = free_left[still_free]
         # the matchings touch disjoint tracks: correct them all at once
         self._correct(
-            np.concatenate([pool[m1[:, 0]], rest[m2[:, 0]], recovered[:, 0], tentative[m3[:, 0]]]),
-            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], recovered[:, 1], free[m3[:, 1]]]),
+            np.concatenate(
+                [pool[m1[:, 0]], rest[m2[:, 0]], recovered[:, 0], tentative[m3[:, 0]], revived[:, 0]]
+            ),
+            np.concatenate([high[m1[:, 1]], low[m2[:, 1]], recovered[:, 1], free[m3[:, 1]], revived[:, 1]]),
             detections,
         )
         t.state[orphans] = LOST
@@ -205,12 +233,12 @@ class ByteTrack:
         drop[tentative[tentative_left]] = True
 
         # 4. lost tracks unseen for longer than the buffer end
-        drop |= (t.state == LOST) & (self.frame_id - t.last_frame > self.max_time_lost)
+        drop |= (t.state == LOST) & (self.frame_id - t.last_frame > self._buffers())
 
         # 5. new tracks from confident detections nobody claimed
         fresh = free[free_left]
         fresh = fresh[scores[fresh] >= new_thresh]
-        duplicate, fresh = self._duplicates(fresh, detections, drop)
+        duplicate, fresh = self._duplicates(fresh, detections, drop | dormant)
         drop |= duplicate
         ended = t.track_id[drop]
         self.tracks = t.select(~drop).concat(self._new_tracks(fresh, detections))
@@ -256,6 +284,14 @@ class ByteTrack:
         pairs = np.stack([rows[matches[:, 0]], dets[matches[:, 1]]], axis=1).reshape(-1, 2)
         return pairs, rows_left, dets_left
 
+    def _buffers(self) -> np.ndarray | int:
+        """Frames each lost track is kept: the buffer, shortened for tracks with few hits."""
+        longest = max(self.max_time_lost, self.long_buffer)
+        if not self.deletion_hits:
+            return longest
+        trust = np.minimum(self.tracks.hits / self.deletion_hits, 1.0)
+        return np.maximum(longest * trust, 1.0)
+
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
         return self.tracks.boxes(rows, self.kalman.to_xyxy)
 
@@ -273,6 +309,12 @@ class ByteTrack:
         """Optimal matching of tracks ``rows`` to detections ``dets``; ``fuse``: first-association costs."""
         iou_cost = iou_distance(self._boxes(rows), detections.xyxy[dets], self.pixel_pad)
         cost = fuse_score(iou_cost, detections.score[dets]) if fuse else iou_cost
+        if fuse and self.direction_weight:
+            centres = self.kalman.measure(detections.xyxy[dets])[:, :2]
+            bonus = direction_bonus(self.tracks.direction[rows], self.tracks.obs[rows, :2], centres)
+            cost = np.where(
+                cost <= threshold, cost - self.direction_weight * bonus * detections.score[dets], cost
+            )
         if fuse and self.appearance and detections.embedding is not None:
             looks = cosine_distance(self.tracks.feature[rows], detections.embedding[dets]) / 2.0
             looks[(looks > self.appearance_thresh) | (iou_cost > self.proximity_thresh)] = 1.0
@@ -288,6 +330,11 @@ class ByteTrack:
         if self.observation_reupdate:
             self._reupdate(rows, z)
         t.mean[rows], t.cov[rows] = self.kalman.update(t.mean[rows], t.cov[rows], z)
+        step = z[:, :2] - t.obs[rows, :2]
+        length = np.linalg.norm(step, axis=1, keepdims=True)
+        moved = (length[:, 0] > 1e-6) & (t.hits[rows] > 0)
+        t.direction[rows[moved]] = step[moved] / length[moved]
+        t.hits[rows] += 1
         t.obs_mean[rows], t.obs_cov[rows], t.obs[rows] = t.mean[rows], t.cov[rows], z
         if self.appearance and detections.embedding is not None:
             feature = FEATURE_MOMENTUM * t.feature[rows] + (1 - FEATURE_MOMENTUM) * detections.embedding[dets]
@@ -377,52 +424,6 @@ class ByteTrack:
             obs_cov=cov.copy(),
             obs=z,
             feature=feature,
+            direction=np.zeros((n, 2)),
+            hits=np.ones(n, np.int64),
         )
-
-
-def is_score_valley(values: np.ndarray, split: float, lo: float, bins: int = SCORE_BINS) -> bool:
-    """Whether ``split`` lies in a sparse valley of the distribution of ``values`` (in [lo, 1])."""
-    counts, edges = np.histogram(values, bins=bins, range=(lo, 1.0))
-    return is_valley(counts, edges, split)
-
-
-def is_valley(counts: np.ndarray, edges: np.ndarray, split: float) -> bool:
-    """Whether ``split`` lies in a sparse valley of a score histogram.
-
-    Otsu's split separates any distribution in two, but it means "clutter below, vehicles
-    above" only when few scores fall near it: the density within ``VALLEY_WIDTH`` of the
-    split must be below ``VALLEY_RATIO`` times the mean density above it. Flat score ranges
-    (a detector that spreads its true boxes evenly over 0.5-1.0) fail this test.
-    """
-    centres = (edges[:-1] + edges[1:]) / 2
-    width = edges[1] - edges[0]
-    near = np.abs(centres - split) <= VALLEY_WIDTH
-    above = centres > split
-    if not near.any() or not above.any() or counts[above].sum() == 0:
-        return False
-    near_density = counts[near].sum() / (near.sum() * width)
-    above_density = counts[above].sum() / (above.sum() * width)
-    return bool(near_density < VALLEY_RATIO * above_density)
-
-
-def otsu_threshold(values: np.ndarray, lo: float, hi: float, bins: int = SCORE_BINS) -> float:
-    """The split of ``values`` in [lo, hi] that maximises between-class variance (Otsu, 1979).
-
-    With fewer than two values it returns ``hi``.
-    """
-    if len(values) < 2:
-        return hi
-    return otsu_split(*np.histogram(values, bins=bins, range=(lo, hi)))
-
-
-def otsu_split(counts: np.ndarray, edges: np.ndarray) -> float:
-    """Otsu's split of a histogram (``counts`` per bin, ``edges`` of len(counts) + 1): a bin edge."""
-    centres = (edges[:-1] + edges[1:]) / 2
-    w0 = np.cumsum(counts)[:-1].astype(np.float64)
-    w1 = counts.sum() - w0
-    m0 = np.cumsum(counts * centres)[:-1]
-    m1 = (counts * centres).sum() - m0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        between = w0 * w1 * (m0 / w0 - m1 / w1) ** 2
-    between = np.nan_to_num(between, nan=-1.0)
-    return float(edges[1:-1][int(np.argmax(between))])

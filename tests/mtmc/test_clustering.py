@@ -25,9 +25,10 @@ def reference_cluster(
     """The two stages written out directly: every step scans every pair of clusters.
 
     Stage 1 merges while every member pair is compatible. Stage 2 (with ``possible`` and
-    ``times``) then merges clusters linked by a compatible pair at least ``min_sim`` similar
-    whose cross pairs are all possible, and compatible or bridged by a member compatible with
-    both that lies between them in time.
+    ``times``) then merges clusters linked by a compatible pair (``single``: one at least
+    ``min_sim`` similar) whose cross pairs are all possible, and compatible or bridged: two
+    cameras by a member compatible with both that lies between them in time, one camera by a
+    chain of that camera's members, each step compatible.
     """
     sim = features.astype(np.float64) @ features.astype(np.float64).T
     threshold = round(min_sim, 12)
@@ -49,8 +50,19 @@ def reference_cluster(
     def all_compatible(a: list[int], b: list[int]) -> bool:
         return all(compat[p, q] for p in a for q in b)
 
+    def chained(group: list[int], p: int, q: int) -> bool:
+        reached, todo = {p}, [p]
+        while todo:
+            m = todo.pop()
+            for o in group:
+                if o not in reached and times.camera[o] == times.camera[p] and compat[m, o]:
+                    reached.add(o)
+                    todo.append(o)
+        return q in reached
+
     def bridged(a: list[int], b: list[int]) -> bool:
-        if not any(compat[p, q] and round(sim[p, q], 12) >= threshold for p in a for q in b):
+        strong = linkage == "single"
+        if not any(compat[p, q] and (not strong or round(sim[p, q], 12) >= threshold) for p in a for q in b):
             return False
         if not all(possible[p, q] for p in a for q in b):
             return False
@@ -58,6 +70,10 @@ def reference_cluster(
         for p in a:
             for q in b:
                 if compat[p, q]:
+                    continue
+                if times.camera[p] == times.camera[q]:
+                    if not chained(group, p, q):
+                        return False
                     continue
                 first_end = min(times.end[p], times.end[q])
                 last_start = max(times.start[p], times.start[q])
@@ -335,18 +351,24 @@ def test_a_route_through_a_middle_camera_needs_no_line_of_its_own() -> None:
         assert cluster(features, pairs, linkage, 0.5, timeline=timeline).tolist() == [0, 0, 0, 3]
 
 
-def test_fragments_of_one_camera_join_through_a_camera_that_sees_the_cut() -> None:
+def test_fragments_of_one_camera_join_only_through_a_reentry_window() -> None:
+    """Another camera seeing the vehicle across a cut proves nothing about two pieces of one camera
+    (look-alikes pass one camera seconds apart); a re-entry window (``MTMC.REENTRY_GAP``) does."""
     allowed = ~np.eye(2, dtype=bool)
     layout = layout_of(allowed, np.full((2, 2), -30.0), np.full((2, 2), 30.0))
     features = np.array([[1.0, 0.0], [1.0, 0.0], [0.96, 0.28]])
-    timeline_of = lambda times: Timeline.of(times, layout)  # noqa: E731
     # camera 0's tracker cut the vehicle at 10 s; camera 1 sees it from 5 to 15 s
     times = times_of([0, 0, 1], [0, 10.1, 5], [10, 20, 15])
-    labels = cluster(features, compatible_pairs(times, layout), "average", 0.5, timeline=timeline_of(times))
-    assert labels.tolist() == [0, 0, 0]
-    # camera 1 lost it at 8 s, before the cut: nothing vouches for the two pieces being one vehicle
-    times = times_of([0, 0, 1], [0, 10.1, 0], [10, 20, 8])
-    labels = cluster(features, compatible_pairs(times, layout), "average", 0.5, timeline=timeline_of(times))
+    for gap, expected in ((0.0, [0, 1, 0]), (1.0, [0, 0, 0])):
+        windowed = layout.with_reentry_gap(gap)
+        timeline = Timeline.of(times, windowed)
+        labels = cluster(features, compatible_pairs(times, windowed), "average", 0.5, timeline=timeline)
+        assert labels.tolist() == expected
+    # a piece back after 3 s: outside a 1 s window even though camera 1 saw the vehicle throughout
+    times = times_of([0, 0, 1], [0, 13, 5], [10, 20, 15])
+    windowed = layout.with_reentry_gap(1.0)
+    timeline = Timeline.of(times, windowed)
+    labels = cluster(features, compatible_pairs(times, windowed), "average", 0.5, timeline=timeline)
     assert labels.tolist() == [0, 1, 0]
 
 
