@@ -111,9 +111,9 @@ def train(
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if on_step is not None:
-            on_step(step, float(loss), float(triplet))
+            on_step(step, losses[-1], float(triplet.detach()))
         if time.monotonic() > deadline:
             log.warning(
                 "stopped after %d of %d steps: --max-minutes %.1g reached",

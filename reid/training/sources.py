@@ -66,7 +66,7 @@ def _veri_folder(folder: Path, name: str) -> list[Sample]:
     for image in sorted(folder.rglob("*")):
         match = VERI_NAME.match(image.name)
         if image.suffix.lower() in IMAGE_SUFFIXES and match:
-            samples.append(Sample(image, f"{name}:{match['vid']}", f"c{match['cam']}", name))
+            samples.append(Sample(image, f"{name}:{int(match['vid'])}", f"c{int(match['cam'])}", name))
     if not samples:
         raise ValueError(f"{folder}: no labels.csv given and no VeRi-style ID_cCAM_*.jpg crops inside")
     return samples
