@@ -201,9 +201,10 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.REID_ONNX",
-        "mobilenetv2_imagenet_features.onnx",
+        "vehicle_reid_mnv2_aic_vn2cam.onnx",
         ck.is_str(),
-        "ReID model for the onnxruntime and openvino backends.",
+        "ReID model for the onnxruntime and openvino backends; the default ships in models/, trained "
+        "for vehicles (research-use data; docs/models-reid-training.md has an open variant).",
         path="model",
     ),
     Key(

@@ -116,7 +116,7 @@ def train(
             on_step(step, losses[-1], float(triplet.detach()))
         if time.monotonic() > deadline:
             log.warning(
-                "stopped after %d of %d steps: --max-minutes %.1g reached",
+                "stopped after %d of %d steps: --max-minutes %g reached",
                 step + 1,
                 settings.steps,
                 settings.max_minutes,
