@@ -139,7 +139,14 @@ def track_video(video: Path, config: Path | None, workdir: Path) -> Any:
         config.write_text("MOT:\n  REID_BACKEND: none\n", encoding="utf-8")
     out = workdir / video.stem
     overrides = ["OUTPUT_DIR", str(out), "MOT.VIDEO", str(video.resolve()), "MOT.REID_BACKEND", "none"]
-    if run_tracker(["--config", str(config), "--log-level", "WARNING", *overrides]) != 0:
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    try:
+        code = run_tracker(["--config", str(config), "--log-level", "WARNING", *overrides])
+    finally:  # the tracker's CLI replaces the logging set-up: give ours back
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    if code != 0:
         raise ValueError(f"{video}: the tracker failed (see the messages above)")
     tracklets = load_mot_txt(out / "mot.txt").tracklets
     if not tracklets:
