@@ -66,4 +66,4 @@ def test_manifest_hashes_match_the_offline_copies(shared: Path) -> None:
             assert path.is_file(), f"{entry.name}: {path} missing"
             assert sha256_of(path) == item.sha256, item.file
             checked += 1
-    assert checked == 13  # incl. vehicle-detection-0202 (.xml, .bin), yolov8n_int8, the shipped ReID model
+    assert checked == 14  # incl. vehicle-detection-0202 (.xml, .bin), yolov8n_int8, the 2 shipped ReID models
