@@ -201,10 +201,10 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.REID_ONNX",
-        "vehicle_reid_mnv2_aic_vn2cam.onnx",
+        "vehicle_reid_mnv2_vn2cam.onnx",
         ck.is_str(),
         "ReID model for the onnxruntime and openvino backends; the default ships in models/, trained "
-        "for vehicles (research-use data; docs/models-reid-training.md has an open variant).",
+        "for vehicles on openly licensed data (docs/models-reid-training.md).",
         path="model",
     ),
     Key(
