@@ -94,6 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         table = score_only(args) if args.score is not None else train_and_export(args)
+    except ImportError as err:  # training needs the torch extra; scoring needs only the core install
+        log.error("%s: training needs the torch extra (pip install 'vehicle-mtmc[torch]')", err)
+        return 2
     except (ValueError, OSError) as err:
         log.error("%s", err)
         return 2
