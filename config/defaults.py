@@ -253,10 +253,11 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "MOT.REID_ONNX",
-        "mobilenetv2_imagenet_features.onnx",
+        "vehicle_reid_mnv2_vn2cam.onnx",
         ck.is_str(),
-        "ReID model for the onnxruntime and openvino backends; when unset, a vehicle ReID model "
-        "downloaded by mtmc-download-models wins over this shipped default (docs/reid.md).",
+        "ReID model for the onnxruntime and openvino backends; the default ships in models/, trained "
+        "for vehicles on openly licensed data (docs/models-reid-training.md); when unset, a vehicle "
+        "ReID model downloaded by mtmc-download-models wins over it (docs/reid.md).",
         path="model",
     ),
     Key(

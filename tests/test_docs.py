@@ -26,8 +26,7 @@ README = REPO / "README.md"
 DOCS = REPO / "docs"
 PAGES = [README, *sorted(DOCS.glob("*.md"))]
 # Pages written on other branches of this round; the links to them resolve once those are merged.
-PENDING_PAGES = {
-}
+PENDING_PAGES = {}
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 SCRIPT = re.compile(r"\b(?:python|bash)\s+((?:[\w-]+/)*[\w-]+\.(?:py|sh))\b")
 CONSOLE = re.compile(r"(?<![\w/.-])(mtmc-[a-z-]+)\b")

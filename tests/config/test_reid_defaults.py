@@ -26,12 +26,15 @@ def downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+SHIPPED = "vehicle_reid_mnv2_vn2cam.onnx"  # the vehicle model trained on open data, in models/
+
+
 def test_without_a_download_the_shipped_default_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
     if (Path(__file__).parents[2] / "models" / "osnet_ain_x1_0_vehicle_reid.onnx").exists():
         pytest.skip("the OMZ model has been downloaded into models/ on this machine")
     cfg = load_config(None)
-    assert cfg.MOT.REID_ONNX == "mobilenetv2_imagenet_features.onnx"
+    assert cfg.MOT.REID_ONNX == SHIPPED
     assert list(cfg.MOT.REID_INPUT_SIZE) == [224, 224]
     assert "shipped default" in reid_choice(cfg.MOT)
 
@@ -61,12 +64,12 @@ def test_a_convention_key_set_by_the_user_is_kept(downloads: Path) -> None:
 def test_a_partial_download_is_not_used(downloads: Path) -> None:
     with (downloads / OMZ.file).open("r+b") as f:
         f.truncate(1000)
-    assert load_config(None).MOT.REID_ONNX == "mobilenetv2_imagenet_features.onnx"
+    assert load_config(None).MOT.REID_ONNX == SHIPPED
 
 
 def test_backends_without_reid_onnx_are_left_alone(downloads: Path) -> None:
     cfg = load_config(None, ["MOT.REID_BACKEND", "none"])
-    assert cfg.MOT.REID_ONNX == "mobilenetv2_imagenet_features.onnx"
+    assert cfg.MOT.REID_ONNX == SHIPPED
     assert list(cfg.MOT.REID_INPUT_SIZE) == [224, 224]
 
 
