@@ -174,7 +174,7 @@ def check_kill(args: argparse.Namespace, samples: list[Sample]) -> int:
 
 
 def check_saved(out: Path, samples: list[Sample]) -> int:
-    from mot.storage import load_tracklet_file
+    from mot.tracklet_file import load_tracklet_file
 
     saved = sum(len(load_tracklet_file(p).tracklets) for p in out.glob("*/live.npz"))
     finished = samples[-1].finished if samples else 0
