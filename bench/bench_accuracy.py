@@ -54,7 +54,9 @@ from detection.types import Detections
 from evaluate.formats import BoxRows, from_tracklets, read_mot_challenge
 from evaluate.kitti import evaluate_kitti, load_kitti
 from evaluate.metrics import evaluate_many
-from mot.camera import ModelCache, run_camera, tracker_params
+from mot.camera import run_camera
+from mot.camera_setup import tracker_params
+from mot.model_cache import ModelCache
 from tools.eval_tracker_on_gt import run as run_s02_harness
 from tools.eval_tracker_on_kitti import DETECTIONS, track_kitti
 

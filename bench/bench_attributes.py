@@ -26,7 +26,8 @@ import numpy as np
 from config.loader import load_config
 from detection.factory import build_detector
 from detection.filters import filter_detections
-from mot.camera import ModelCache, run_camera
+from mot.camera import run_camera
+from mot.model_cache import ModelCache
 from reid.color import color_histogram
 from reid.factory import build_embedder
 

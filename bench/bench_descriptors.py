@@ -30,7 +30,8 @@ import numpy as np
 
 from config.loader import load_config
 from detection.boxes import iou_matrix, xywh_to_xyxy
-from mot.camera import ModelCache, run_camera
+from mot.camera import run_camera
+from mot.model_cache import ModelCache
 from mot.tracklet import Tracklet
 from mtmc.descriptors import build_descriptors
 from tools.make_crop_views import DEFAULT_VIEWS, View, make_views

@@ -33,7 +33,7 @@ from detection.types import Detections
 from evaluate.formats import from_tracklets, read_mot_challenge
 from evaluate.metrics import evaluate
 from mot.builder import TrackletBuilder
-from mot.camera import tracker_params
+from mot.camera_setup import tracker_params
 from mot.factory import build_tracker
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -143,7 +143,7 @@ def run_case(n: int, linkage: str, cameras: int, duration: float, road: bool) ->
 
 def express_rows() -> list[str]:
     from config.loader import load_config
-    from mot.camera import ModelCache
+    from mot.model_cache import ModelCache
     from mtmc.express import camera_jobs, run_matching, track_camera
     from tools.make_crop_views import DEFAULT_VIEWS, View, make_views
 

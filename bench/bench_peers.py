@@ -122,7 +122,7 @@ def tracker_update(name: str, frame_hw: tuple[int, int]) -> Any:
     if name == "ours":
         from config.defaults import get_cfg_defaults
         from detection.types import Detections
-        from mot.camera import tracker_params
+        from mot.camera_setup import tracker_params
         from mot.factory import build_tracker
 
         mot = get_cfg_defaults().MOT

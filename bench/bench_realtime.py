@@ -42,7 +42,8 @@ from detection.video import iter_frames
 from evaluate.formats import BoxRows, from_tracklets, read_mot_challenge
 from evaluate.metrics import evaluate_many
 from models.registry import ModelNotFoundError, resolve_model
-from mot.camera import ModelCache, run_cameras_batched
+from mot.camera import run_cameras_batched
+from mot.model_cache import ModelCache
 from mtmc.run_live_mtmc import LiveRun
 
 log = logging.getLogger("bench.realtime")

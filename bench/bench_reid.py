@@ -142,7 +142,7 @@ def fusion_options(mtmc: Any) -> FusionOptions:
 
 def embed(cfg: Any, images: list[np.ndarray]) -> np.ndarray:
     """Features of whole-image crops by the configured model, built as the runners build it."""
-    from mot.camera import model_cache
+    from mot.model_cache import model_cache
 
     embedder = model_cache(cfg).embedder(cfg.MOT)
     if embedder is None:

@@ -182,7 +182,7 @@ def check_kill(args: argparse.Namespace, samples: list[Sample]) -> int:
     print(f"open tracks at the last checkpoint (snapshots on disk): {snapshots}")
     recovered = [p for p in recover(args.out) if p.suffix == ".npz"]
     print(f"recovered: {', '.join(map(str, recovered)) or 'nothing'}")
-    from mot.storage import load_tracklet_file
+    from mot.tracklet_file import load_tracklet_file
 
     tables = [load_tracklet_file(p).tracklets for p in recovered]
     kept = sum(t.attributes.get(INCOMPLETE) is True for table in tables for t in table)
@@ -195,7 +195,7 @@ def check_kill(args: argparse.Namespace, samples: list[Sample]) -> int:
 
 
 def check_saved(out: Path, samples: list[Sample]) -> int:
-    from mot.storage import load_tracklet_file
+    from mot.tracklet_file import load_tracklet_file
 
     saved = sum(len(load_tracklet_file(p).tracklets) for p in out.glob("*/live.npz"))
     finished = samples[-1].finished if samples else 0

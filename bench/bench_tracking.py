@@ -26,8 +26,9 @@ import numpy as np
 
 from config.loader import load_config
 from detection.types import Detections
-from mot.camera import ModelCache, run_camera
+from mot.camera import run_camera
 from mot.factory import build_tracker
+from mot.model_cache import ModelCache
 
 REPO = Path(__file__).resolve().parent.parent
 MOT_CONFIG = REPO / "config" / "examples" / "mot_intersection.yaml"

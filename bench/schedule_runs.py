@@ -37,8 +37,9 @@ from evaluate.formats import aic_camera_ids, from_tracklets, read_aic_ground_tru
 from evaluate.kitti import evaluate_kitti, kitti_track_lines, load_kitti
 from evaluate.metrics import evaluate_many
 from mot.builder import TrackletBuilder
-from mot.camera import ModelCache, detection_schedule, detection_selector, tracker_params
+from mot.camera_setup import detection_schedule, detection_selector, tracker_params
 from mot.factory import build_tracker
+from mot.model_cache import ModelCache
 from mot.pipeline import LoopStats, track_frames
 from mot.schedule import DetectionSchedule, ScheduleSpec, scheduled_step
 from mot.tracklet import Tracklet

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mot.storage import TableError, read_number_table
+from mot.exports import TableError, read_number_table
 from mot.tracklet import Tracklet
 
 log = logging.getLogger(__name__)

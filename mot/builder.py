@@ -268,7 +268,7 @@ class TrackletBuilder:
             record.stride *= 2
 
     def _finalise(self, track_id: int, record: _Record) -> None:
-        frames, boxes, scores, source = self._boxes(record)
+        frames = self._boxes(record)[0]
         if not record.confirmed or len(frames) < self.min_frames:
             self.dropped += 1
             return

@@ -4,7 +4,7 @@ A config names models and inputs by path, so replacing ``reid.onnx`` (or an Open
 a zone mask, a calibration file) at the same path leaves the config text unchanged; a result
 made with the old file must not be reused. Every file a camera's ``MOT`` config refers to (the
 MOT keys declared as model or input paths in ``config.defaults`` and the attribute models; the
-video is covered by ``mot.camera.source_signature``) is hashed by content, with OpenVINO's
+video is covered by ``mot.result_set.source_signature``) is hashed by content, with OpenVINO's
 ``.bin`` beside its ``.xml``. Hashes are cached by (path, size, modification time) in
 ``$VEHICLE_MTMC_CACHE/file_hashes.json`` (default ``~/.cache/vehicle_mtmc``), so a big model
 is read once, not at every run. The code version (package version and a digest of the

@@ -18,13 +18,13 @@ from config.cli import run_cli
 if TYPE_CHECKING:
     from yacs.config import CfgNode
 
-    from mot.camera import ModelCache
+    from mot.model_cache import ModelCache
 
 log = logging.getLogger("mot.run_tracker")
 
 
 def run(cfg: CfgNode, args: argparse.Namespace) -> int:
-    from mot.camera import model_cache
+    from mot.model_cache import model_cache
     from mot.plan import camera_plan, format_camera, plan_errors, save_plan
 
     out = Path(cfg.OUTPUT_DIR)
@@ -44,7 +44,9 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
 
 
 def track(cfg: CfgNode, name: str, out: Path, models: ModelCache) -> int:
-    from mot.camera import EXIT_NOT_FULLY_READ, FeatureExtractionError, run_camera
+    from mot.camera import run_camera
+    from mot.model_cache import FeatureExtractionError
+    from mot.result_set import EXIT_NOT_FULLY_READ
 
     try:
         result = run_camera(cfg, 0, name, out, models)

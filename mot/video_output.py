@@ -24,9 +24,12 @@ from typing import Any
 import cv2
 import numpy as np
 from tqdm import tqdm
+from yacs.config import CfgNode
 
 from config.paths import storage_errors, temporary_name
 from detection.video import iter_frames, probe_video
+from mot.manifest import add_files, manifest_path, read_manifest
+from mot.result_set import RESULT_STEM
 from mot.tracklet import Tracklet
 
 log = logging.getLogger(__name__)
@@ -201,3 +204,21 @@ def render_tracklets(
                 draw_tracks(frame, np.stack([r[0] for r in rows]), [r[1] for r in rows], [r[2] for r in rows])
             writer.write(frame)
     return writer.frames
+
+
+def write_video(mot: CfgNode, tracklets: list[Tracklet], output_dir: Path, progress: bool = True) -> Path:
+    """The camera's ``mot.mp4``: its tracklets drawn on ``MOT.VIDEO``."""
+    path = output_dir / f"{RESULT_STEM}.mp4"
+    render_tracklets(mot.VIDEO, tracklets, path, progress=progress)
+    return path
+
+
+def ensure_video(output_dir: Path, mot: CfgNode, tracklets: list[Tracklet], progress: bool = True) -> None:
+    """Write a reused camera's missing ``mot.mp4`` (``MOT.VIDEO_OUTPUT``): its run stopped before it."""
+    if not mot.VIDEO_OUTPUT or "://" in mot.VIDEO:
+        return
+    manifest = read_manifest(manifest_path(output_dir, RESULT_STEM))
+    if f"{RESULT_STEM}.mp4" in manifest["files"]:
+        return
+    log.info("%s: the earlier run did not write %s.mp4; writing it now", output_dir, RESULT_STEM)
+    add_files(output_dir, RESULT_STEM, [write_video(mot, tracklets, output_dir, progress)])

@@ -56,18 +56,14 @@ from yacs.config import CfgNode
 
 from config.interrupts import STOP_SIGNALS, die_with_driver, driver_alive, saving
 from config.paths import StorageError
-from mot.camera import (
-    RESULT_STEM,
-    FeatureExtractionError,
-    ModelCache,
-    completed_result,
-    ensure_video,
-    model_cache,
-    run_cameras_batched,
-)
+from mot.camera import run_cameras_batched
 from mot.manifest import remove_manifest, write_manifest
-from mot.storage import load_tracklet_file, save_all
+from mot.model_cache import FeatureExtractionError, ModelCache, model_cache
+from mot.result_set import RESULT_STEM, completed_result
+from mot.storage import save_all
 from mot.tracklet import Tracklet
+from mot.tracklet_file import load_tracklet_file
+from mot.video_output import ensure_video
 from mtmc.express import CameraJob, track_camera
 
 log = logging.getLogger(__name__)

@@ -28,10 +28,13 @@ from detection.video import probe_video
 from evaluate.formats import from_tracklets, read_ground_truth
 from evaluate.multicam import evaluate_cameras
 from evaluate.report import format_table, save_report
-from mot.camera import RESULT_STEM as MOT_STEM
-from mot.camera import ModelCache, completed_result, ensure_video, run_camera
+from mot.camera import run_camera
 from mot.manifest import add_files, file_digest, remove_set, write_manifest
+from mot.model_cache import ModelCache
+from mot.result_set import RESULT_STEM as MOT_STEM
+from mot.result_set import completed_result
 from mot.tracklet import Tracklet
+from mot.video_output import ensure_video
 from mtmc.matching import MatchingOptions, MatchingResult, match_tracklets
 from mtmc.output import RESULT_STEM, camera_results, save_results
 

@@ -27,7 +27,7 @@ log = logging.getLogger("mtmc.express")
 def express_plan(cfg: CfgNode) -> dict[str, Any]:
     from config.cameras import camera_config, camera_name
     from config.layout import parse_layout
-    from mot.camera import model_cache
+    from mot.model_cache import model_cache
     from mot.plan import camera_plan
 
     out = Path(cfg.OUTPUT_DIR)
@@ -131,7 +131,7 @@ def track_and_match(cfg: CfgNode) -> int:
 
 def not_fully_read_code(jobs: list[CameraJob], skip: set[int]) -> int:
     """EXIT_NOT_FULLY_READ when a camera's video had a corrupt stretch or ended early, else 0."""
-    from mot.camera import EXIT_NOT_FULLY_READ, partly_read
+    from mot.result_set import EXIT_NOT_FULLY_READ, partly_read
 
     partial = [job.name for job in jobs if job.index not in skip and partly_read(job.output_dir)]
     if partial:

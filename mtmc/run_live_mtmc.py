@@ -40,10 +40,11 @@ from config.layout import parse_layout
 from config.paths import StorageError, atomic_write_text
 from detection.video import VideoSourceError, probe_video
 from mot.builder import TrackletBuilder
-from mot.camera import ModelCache, detection_schedule, detection_selector, model_cache, tracker_params
+from mot.camera_setup import detection_schedule, detection_selector, tracker_params
 from mot.enrich import Enricher
 from mot.factory import build_tracker
 from mot.manifest import new_run_id
+from mot.model_cache import ModelCache, model_cache
 from mot.plan import save_plan
 from mtmc.express import camera_jobs, matching_options
 from mtmc.live.access import exposure_problem

@@ -69,7 +69,7 @@ def run(cfg: CfgNode, args: argparse.Namespace) -> int:
     from evaluate.formats import ground_truth_problems
     from mot.manifest import ResultSetError
     from mot.plan import save_plan
-    from mot.storage import TrackletFileError
+    from mot.tracklet_file import TrackletFileError
 
     files = list(cfg.MTMC.TRACKLETS or cfg.MTMC.PICKLED_TRACKLETS)
     try:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mot.storage import TrackletFileError, load_tracklet_file, save_tracklets
+from mot.tracklet_file import TrackletFileError, load_tracklet_file, save_tracklets
 from mtmc.multicam_tracklet import MulticamTracklet
 
 

@@ -23,10 +23,11 @@ from config.loader import ConfigError, load_config
 from config.paths import output_dir_problem, safe_name
 from detection.video import probe_video
 from evaluate.formats import AnnotationError, read_detrac_xml, read_ground_truth, read_mot_challenge
-from mot.camera import completed_result, fingerprint
 from mot.plan import frame_input_errors
-from mot.storage import TrackletFileError, load_tracklets, save_tracklets
+from mot.result_set import completed_result, fingerprint
+from mot.storage import load_tracklets
 from mot.tracklet import Tracklet
+from mot.tracklet_file import TrackletFileError, save_tracklets
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "config" / "examples"

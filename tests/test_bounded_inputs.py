@@ -18,8 +18,9 @@ from config.cameras import tracklet_camera_names
 from config.layout import parse_layout
 from config.loader import ConfigError, load_config
 from config.yaml_safe import read_yaml_file
-from mot.storage import TrackletFileError, load_tracklet_file, load_tracklets, save_tracklets
+from mot.storage import load_tracklets
 from mot.tracklet import Tracklet
+from mot.tracklet_file import TrackletFileError, load_tracklet_file, save_tracklets
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from config.loader import load_config
-from mot.storage import save_mot_txt, save_tracklets
+from mot.exports import save_mot_txt
 from mot.tracklet import Tracklet
+from mot.tracklet_file import save_tracklets
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "config" / "examples"

@@ -12,7 +12,7 @@ import mot.camera
 import mtmc.output
 from config.loader import load_config
 from evaluate.run_eval import main as run_eval
-from mot.camera import FeatureExtractionError, ModelCache, run_camera
+from mot.camera import run_camera
 from mot.manifest import (
     ResultSetError,
     check_result_file,
@@ -20,8 +20,9 @@ from mot.manifest import (
     verify_manifest,
     write_manifest,
 )
+from mot.model_cache import FeatureExtractionError, ModelCache
 from mot.run_tracker import main as run_tracker
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.run_express_mtmc import main as run_express
 from mtmc.run_mtmc import main as run_mtmc
 from tests.conftest import EXAMPLES

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mot.manifest import read_manifest
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from tests.conftest import EXAMPLES, INTERSECTION, REPO
 from tests.mtmc.chaos import Run, wait_gone
 from tests.mtmc.chaos import express_command as chaos_express_command

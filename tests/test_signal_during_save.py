@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mot.manifest import read_manifest
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from tests.conftest import EXAMPLES, REPO
 from tests.mtmc.chaos import environment, express_argv, short_cameras
 

@@ -19,9 +19,9 @@ import pytest
 
 from config.loader import load_config
 from config.run_lock import LOCK_NAME
-from mot.camera import completed_result
 from mot.manifest import remove_set, write_manifest
-from mot.storage import load_tracklet_file
+from mot.result_set import completed_result
+from mot.tracklet_file import load_tracklet_file
 from tests.conftest import EXAMPLES, REPO
 from tests.mtmc.chaos import Run, environment, express_command, short_cameras
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from detection.video import VideoSourceError
-from mot.storage import TrackletFileError, load_tracklets
+from mot.storage import load_tracklets
+from mot.tracklet_file import TrackletFileError
 from mot.video_output import render_tracklets
 
 log = logging.getLogger("tools.annotate")

@@ -36,7 +36,7 @@ from evaluate.formats import BoxRows, aic_camera_ids, from_tracklets, read_aic_g
 from evaluate.metrics import evaluate_many
 from evaluate.report import format_table
 from mot.builder import TrackletBuilder
-from mot.camera import tracker_params
+from mot.camera_setup import tracker_params
 from mot.factory import build_tracker
 from mot.tracklet import Tracklet
 

@@ -21,7 +21,7 @@ from typing import Any
 from config.defaults import get_cfg_defaults
 from config.yaml_safe import parse_yaml
 from evaluate.kitti import SUMMARY, KittiSequence, evaluate_kitti, load_kitti, tracked_lines
-from mot.camera import tracker_params
+from mot.camera_setup import tracker_params
 from mot.factory import build_tracker
 
 log = logging.getLogger("tools.eval_tracker_on_kitti")

@@ -171,7 +171,8 @@ def tracking_scores(detector_model: Path, reid_model: Path, video: str, gt: Path
         return {}
     from evaluate.formats import from_tracklets, read_boxes
     from evaluate.metrics import evaluate
-    from mot.camera import ModelCache, run_camera
+    from mot.camera import run_camera
+    from mot.model_cache import ModelCache
 
     cfg = get_cfg_defaults()
     cfg.MOT.VIDEO, cfg.OUTPUT_DIR = video, str(out)

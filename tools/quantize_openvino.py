@@ -101,7 +101,8 @@ def tracking_scores(
     from config.loader import load_config
     from evaluate.formats import from_tracklets, read_boxes
     from evaluate.metrics import evaluate
-    from mot.camera import model_cache, run_camera
+    from mot.camera import run_camera
+    from mot.model_cache import model_cache
 
     empty = out / "empty.yaml"
     empty.parent.mkdir(parents=True, exist_ok=True)

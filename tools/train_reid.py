@@ -133,8 +133,8 @@ def labelled_sets(args: argparse.Namespace) -> tuple[list[Any], list[tuple[str, 
 
 def track_video(video: Path, config: Path | None, workdir: Path) -> Any:
     """Run the project's single-camera tracker (no appearance model) on ``video``; its tracklets."""
+    from mot.exports import load_mot_txt
     from mot.run_tracker import main as run_tracker
-    from mot.storage import load_mot_txt
     from reid.training.pseudo import Tracks
 
     if config is None:

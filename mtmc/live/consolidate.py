@@ -33,8 +33,9 @@ from typing import IO, Any
 import numpy as np
 
 from config.paths import atomic_write, storage_errors
-from mot.storage import CSV_COLUMNS, FORMAT_NAME, FORMAT_VERSION, TrackletFileError, tracklet_arrays
+from mot.exports import CSV_COLUMNS
 from mot.tracklet import Tracklet
+from mot.tracklet_file import FORMAT_NAME, FORMAT_VERSION, TrackletFileError, tracklet_arrays
 from mtmc.live.journal import HEADER, OPEN_NAME, RecordScan, iter_records, record_table
 
 BATCH = 256  # tracklets turned into arrays at once

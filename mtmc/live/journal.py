@@ -6,7 +6,7 @@ checkpoint (every ``LIVE.CHECKPOINT_SECONDS``) to ``live.journal`` in its folder
 them from memory. One record::
 
     b"VMJ1"  payload bytes (uint32 LE)  CRC-32 of the payload (uint32 LE)  record number (uint32 LE)
-    payload: an uncompressed .npz of the canonical tracklet members (``mot.storage.tracklet_arrays``)
+    payload: an uncompressed .npz of the canonical tracklet members (``mot.tracklet_file.tracklet_arrays``)
              whose ``info`` holds the session id, the camera and the record number
 
 Each append is flushed and fsync'ed before the tracklets leave memory, so a kill -9 or a power
@@ -40,8 +40,8 @@ from typing import BinaryIO
 import numpy as np
 
 from config.paths import atomic_write, storage_errors
-from mot.storage import TrackletFileError, TrackletTable, table_from_arrays, tracklet_arrays
 from mot.tracklet import Tracklet
+from mot.tracklet_file import TrackletFileError, TrackletTable, table_from_arrays, tracklet_arrays
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from config.layout import CameraLayout, LayoutError, parse_layout
-from mot.storage import TrackletFileError, load_tracklet_file
+from mot.tracklet_file import TrackletFileError, load_tracklet_file
 from mtmc.matching import MatchingOptions
 from mtmc.multicam_tracklet import MulticamTracklet
 from mtmc.storage import load_multicam

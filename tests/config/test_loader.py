@@ -10,8 +10,8 @@ import pytest
 from config.cameras import camera_config, camera_name
 from config.defaults import SCHEMA, get_cfg_defaults
 from config.loader import ConfigError, load_config
-from mot.storage import save_tracklets
 from mot.tracklet import Tracklet
+from mot.tracklet_file import save_tracklets
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "config" / "examples"

@@ -18,7 +18,7 @@ from detection.boxes import iou_matrix
 from detection.factory import build_detector
 from detection.filters import filter_detections
 from mot.builder import TrackletBuilder
-from mot.camera import tracker_params
+from mot.camera_setup import tracker_params
 from mot.factory import build_tracker
 
 VAN_FRAME = 112

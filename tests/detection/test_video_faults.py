@@ -10,10 +10,10 @@ import cv2
 import pytest
 
 from detection.video import FrameReader, frame_number, iter_frames, probe_video
-from mot.camera import partly_read
 from mot.plan import camera_plan, format_camera
+from mot.result_set import partly_read
 from mot.run_tracker import main as run_tracker
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.express import CameraJob
 from mtmc.run_express_mtmc import not_fully_read_code
 from tests.conftest import EXAMPLES, INTERSECTION

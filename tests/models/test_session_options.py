@@ -19,7 +19,7 @@ from models.runtime import (
     open_runner,
     ort_session_options,
 )
-from mot.camera import model_cache, session_options
+from mot.model_cache import model_cache, session_options
 
 
 def test_config_choices_are_the_runtime_choices() -> None:

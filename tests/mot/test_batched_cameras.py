@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from config.defaults import get_cfg_defaults
-from mot.camera import ModelCache, run_camera, run_cameras_batched
+from mot.camera import run_camera, run_cameras_batched
+from mot.model_cache import ModelCache
 from mot.tracklet import Tracklet
 
 

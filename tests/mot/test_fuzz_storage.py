@@ -18,15 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mot.storage import (
-    TrackletFileError,
-    TrackletTable,
-    load_tracklets,
-    save_csv,
-    save_mot_txt,
-    save_tracklets,
-)
+from mot.exports import save_csv, save_mot_txt
+from mot.storage import load_tracklets
 from mot.tracklet import Tracklet
+from mot.tracklet_file import TrackletFileError, TrackletTable, save_tracklets
 
 FUZZ = settings(
     max_examples=100,

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from config.loader import load_config
-from mot.camera import fingerprint
+from mot.result_set import fingerprint
 from mot.resume_key import HashCache, code_version, referenced_files
 from tests.conftest import EXAMPLES
 

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mot.exports import load_csv, load_mot_txt
 from mot.run_tracker import main as run_tracker
-from mot.storage import load_csv, load_mot_txt, load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from tests.conftest import EXAMPLES, INTERSECTION
 
 

@@ -325,7 +325,7 @@ def test_bad_schedule_settings_name_the_key(tmp_path: Path, overrides: list[str]
 
 def test_camera_schedule_follows_the_frame_rate_and_the_camera_index() -> None:
     from config.defaults import get_cfg_defaults
-    from mot.camera import detection_schedule
+    from mot.camera_setup import detection_schedule
 
     mot = get_cfg_defaults().MOT
     assert detection_schedule(mot, 10.0).spec.interval == round(mot.DETECTION_INTERVAL * 10)

@@ -12,21 +12,18 @@ import numpy as np
 import pytest
 
 from config.paths import atomic_write
-from mot.storage import (
+from mot.exports import (
     PickleNotAllowedError,
-    TrackletFileError,
     load_csv,
     load_mot_txt,
     load_pickle,
-    load_tracklet_file,
-    load_tracklets,
-    save_all,
     save_csv,
     save_mot_txt,
     save_pickle,
-    save_tracklets,
 )
+from mot.storage import load_tracklets, save_all
 from mot.tracklet import Tracklet
+from mot.tracklet_file import TrackletFileError, load_tracklet_file, save_tracklets
 from mtmc.multicam_tracklet import MulticamTracklet
 from mtmc.storage import load_multicam, save_multicam
 

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from mot.manifest import ResultSetError, check_result_file
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from tests.conftest import EXAMPLES, REPO
 
 RUNNER = REPO / "mtmc" / "run_express_mtmc.py"

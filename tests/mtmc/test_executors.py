@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.run_express_mtmc import main as run_express
 from tests.conftest import EXAMPLES, INTERSECTION
 from tools.make_crop_views import View, make_views

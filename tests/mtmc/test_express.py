@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import mtmc.express
-from mot.storage import load_mot_txt, load_tracklet_file
+from mot.exports import load_mot_txt
+from mot.tracklet_file import load_tracklet_file
 from mtmc.run_express_mtmc import main as run_express
 from mtmc.run_mtmc import main as run_mtmc
 from mtmc.storage import load_multicam
@@ -123,10 +124,10 @@ def test_a_crash_keeps_finished_cameras_and_a_rerun_resumes(
 
 def test_a_changed_input_video_is_tracked_again(tmp_path: Path) -> None:
     from config.loader import load_config
-    from mot.camera import completed_result, fingerprint
     from mot.manifest import write_manifest
-    from mot.storage import save_tracklets
+    from mot.result_set import completed_result, fingerprint
     from mot.tracklet import Tracklet
+    from mot.tracklet_file import save_tracklets
 
     video = tmp_path / "cam.mp4"
     video.write_bytes(b"first version")

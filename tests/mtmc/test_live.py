@@ -20,10 +20,10 @@ from typing import TypeVar
 import numpy as np
 import pytest
 
-import mot.camera
+import mot.model_cache
 from config.layout import CameraLayout
 from config.loader import load_config
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.server import FrameHub, LiveServer, ServerStartError
@@ -461,14 +461,14 @@ def test_the_workers_take_the_models_the_start_up_checks_loaded(
         EXAMPLES / "live_demo.yaml", ["OUTPUT_DIR", str(tmp_path), "LIVE.MJPEG_PORT", "0"], mode="live"
     )
     loads: list[str] = []
-    real = mot.camera.open_runner
+    real = mot.model_cache.open_runner
 
     def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
         loads.append(str(args[0]))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(mot.camera, "open_runner", counted)
-    models = mot.camera.model_cache(cfg)
+    monkeypatch.setattr(mot.model_cache, "open_runner", counted)
+    models = mot.model_cache.model_cache(cfg)
     assert live_model_problems(cfg, models) == []
     checked = list(loads)
     session = LiveRun(cfg, models)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from config.loader import load_config
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.live.capture import LiveSource, StreamCapture
 from mtmc.run_live_mtmc import LiveRun
 from mtmc.run_live_mtmc import run as run_live

@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 import mtmc.live.consolidate as consolidate_module
-from mot.storage import load_tracklet_file, save_all
+from mot.storage import save_all
 from mot.tracklet import Tracklet
+from mot.tracklet_file import load_tracklet_file
 from mtmc.live.consolidate import write_result_set
 from mtmc.live.journal import INCOMPLETE, OPEN_NAME, Journal, iter_records, read_journal, record_table
 from mtmc.live.session import recover

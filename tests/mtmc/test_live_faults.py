@@ -25,7 +25,7 @@ import pytest
 
 from config.loader import load_config
 from mot.manifest import check_result_file, read_manifest
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.live.session import SESSION_FILE, recover
 from mtmc.run_live_mtmc import LiveRun
 from tests.conftest import EXAMPLES, REPO

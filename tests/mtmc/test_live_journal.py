@@ -13,9 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
+from mot.exports import load_mot_txt
 from mot.manifest import check_result_file
-from mot.storage import load_mot_txt, load_tracklet_file
 from mot.tracklet import Tracklet
+from mot.tracklet_file import load_tracklet_file
 from mtmc.live.journal import HEADER, Journal, read_journal
 from mtmc.live.session import (
     SESSION_FILE,

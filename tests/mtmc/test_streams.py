@@ -15,7 +15,7 @@ import cv2
 import pytest
 
 from mot.run_tracker import main as run_tracker
-from mot.storage import load_tracklet_file
+from mot.tracklet_file import load_tracklet_file
 from mtmc.live.capture import LiveSource
 from mtmc.live.server import FrameHub, LiveServer
 from tests.conftest import EXAMPLES, INTERSECTION

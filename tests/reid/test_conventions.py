@@ -15,7 +15,7 @@ import yaml
 torch = pytest.importorskip("torch")
 
 from config.loader import load_config  # noqa: E402
-from mot.camera import ModelCache  # noqa: E402
+from mot.model_cache import ModelCache  # noqa: E402
 from reid.factory import build_embedder  # noqa: E402
 
 BGR = (10, 20, 30)  # a solid crop: blue 10, green 20, red 30

@@ -66,7 +66,7 @@ def test_the_express_pipeline_runs_with_the_shipped_model(tmp_path: Path) -> Non
     model = manifest_rows()[SHIPPED[0]]["file"]
     args = ["--config", str(tmp_path / "express.yaml"), "OUTPUT_DIR", str(out), "MOT.REID_ONNX", model]
     assert run_express([*args, "MOT.VIDEO_OUTPUT", "false", "EXPRESS.FINAL_VIDEO_OUTPUT", "false"]) == 0
-    from mot.storage import load_tracklet_file
+    from mot.tracklet_file import load_tracklet_file
 
     tracklets = load_tracklet_file(out / "0_far" / "mot.npz").tracklets
     assert tracklets and all(

@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 from config.loader import load_config  # noqa: E402
 from config.verify_config import validate  # noqa: E402
 from detection.boxes import crop_boxes  # noqa: E402
-from mot.camera import ModelCache  # noqa: E402
+from mot.model_cache import ModelCache  # noqa: E402
 from reid.embedder import ModelEmbedder, l2_normalise  # noqa: E402
 from reid.factory import build_embedder  # noqa: E402
 from reid.onnx_exporter import export_onnx, max_abs_difference, verification_batch  # noqa: E402
@@ -289,7 +289,7 @@ def test_resnet50_ibn_checkpoint_tracks_real_frames_end_to_end(
     ibn: tuple[torch.nn.Module, Path, Path], tmp_path: Path, shared: Path
 ) -> None:
     from mot.run_tracker import main as run_tracker
-    from mot.storage import load_tracklet_file
+    from mot.tracklet_file import load_tracklet_file
     from tests.conftest import EXAMPLES
 
     _, opts, ckpt = ibn
