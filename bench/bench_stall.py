@@ -21,7 +21,6 @@ requirement is not met.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -29,12 +28,11 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import cv2
 
+from bench.bench_live_pause import fetch, frames, free_port, rates
 from mtmc.live.server import FrameHub, LiveServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,31 +42,6 @@ REQUIRED = 0.9
 
 def load() -> str:
     return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} cores"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def fetch(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-def frames(url: str) -> dict[str, int]:
-    return {c["name"]: c["frames"] for c in json.loads(fetch(f"{url}/api/stats")[1])["per_camera"]}
-
-
-def rates(url: str, seconds: float) -> dict[str, float]:
-    before = frames(url)
-    time.sleep(seconds)
-    after = frames(url)
-    return {name: (after[name] - before[name]) / seconds for name in before}
 
 
 class Stream:

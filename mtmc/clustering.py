@@ -165,7 +165,7 @@ def _solve_dense(
         b = int(best_col[a])  # b > a: the row of the smaller key holds the smallest tied pair
         if linkage == "mean_feature":
             norm2[a] = norm2[a] + norm2[b] + 2 * values[a, b]
-        values[a] = _combine(linkage, values[a], values[b], size[a], size[b])
+        values[a] = lance_williams(linkage, values[a], values[b], size[a], size[b])
         values[:, a] = values[a]
         size[a] += size[b]
         labels[labels == b] = a
@@ -187,7 +187,7 @@ def _solve_dense(
     return labels
 
 
-def _combine(linkage: str, va: np.ndarray, vb: np.ndarray, na: float, nb: float) -> np.ndarray:
+def lance_williams(linkage: str, va: np.ndarray, vb: np.ndarray, na: float, nb: float) -> np.ndarray:
     """Lance-Williams update of a merged cluster's row from its two parts' rows."""
     if linkage == "single":
         return np.maximum(va, vb)

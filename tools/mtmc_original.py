@@ -13,6 +13,7 @@ import numpy as np
 
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
+from mtmc.clustering import lance_williams
 from mtmc.compatibility import compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.matching import MatchingOptions
@@ -47,7 +48,7 @@ def any_pair_greedy(
         a, b = min(a, b), max(a, b)
         if linkage == "mean_feature":
             norm2[a] += norm2[b] + 2 * values[a, b]
-        values[a] = _combine(linkage, values[a], values[b], size[a], size[b])
+        values[a] = lance_williams(linkage, values[a], values[b], size[a], size[b])
         values[:, a] = values[a]
         size[a] += size[b]
         labels[labels == b] = a
@@ -59,14 +60,3 @@ def any_pair_greedy(
         row = np.where(compat[a], row, -np.inf)
         row[a] = -np.inf
         link[a], link[:, a] = row, row
-
-
-def _combine(linkage: str, va: np.ndarray, vb: np.ndarray, na: float, nb: float) -> np.ndarray:
-    """Lance-Williams update (mean_feature: dot products of feature sums add up)."""
-    if linkage == "single":
-        return np.maximum(va, vb)
-    if linkage == "complete":
-        return np.minimum(va, vb)
-    if linkage == "average":
-        return (na * va + nb * vb) / (na + nb)
-    return va + vb
