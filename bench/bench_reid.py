@@ -1,13 +1,14 @@
 """Cross-camera retrieval of the appearance descriptor MTMC uses, on any labelled crop folder.
 
     PYTHONPATH=. python bench/bench_reid.py --labels ../shared/data/reid_vn2cam/labels.csv --split test \\
-        [--config FILE] [--json out.json] [--only NAMES.txt] [--sweep] [KEY VALUE ...]
+        [--config FILE] [--json out.json] [--only NAMES.txt] [--holdout N] [--sweep] [KEY VALUE ...]
 
 ``--labels`` names a ``labels.csv`` (or the folder holding one) with columns ``path,vehicle_id,camera_id``
 (paths relative to its folder) and an optional ``split`` column chosen with ``--split``; ``--only`` keeps
-the rows whose file name is listed in a text file (one per line, e.g. vn2cam's ``val.txt``). Each crop is
-a whole image showing the vehicle: it is the box. Query: each crop whose vehicle appears in another
-camera; gallery: every crop of the other cameras (``reid.retrieval``).
+the rows whose file name is listed in a text file (one per line, e.g. vn2cam's ``val.txt``); ``--holdout N``
+the N vehicles ``mtmc-train-reid``'s ``holdout=N`` (seed ``--holdout-seed``) left out of training.
+Each crop is a whole image showing the vehicle: it is the box. Query: each crop whose vehicle appears in
+another camera; gallery: every crop of the other cameras (``reid.retrieval``).
 
 The descriptor is built as MTMC builds it, from the config (``--config`` and ``KEY VALUE`` overrides as
 the runners take them): the ReID model, its preprocessing and flip from ``MOT.REID_*`` through the
@@ -48,6 +49,8 @@ from reid.retrieval import LabelledCrops, RetrievalScores, cross_camera_retrieva
 
 log = logging.getLogger("bench.bench_reid")
 SWEEP_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
+OTHER_PAIRS = 0.04  # share of other-vehicle cross-camera pairs MTMC.MIN_SIM lets through (docs/reid.md)
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 SWEEP_MODES = {
     "raw": FusionOptions(center=False),
     "centred": FusionOptions(center=True),
@@ -69,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--split", default=None, help="keep rows whose 'split' column equals this")
     parser.add_argument("--only", type=Path, default=None, help="text file of crop file names to keep")
+    parser.add_argument(
+        "--holdout",
+        type=int,
+        default=0,
+        help="keep only the N vehicles that mtmc-train-reid's 'holdout=N' left out of training",
+    )
+    parser.add_argument(
+        "--holdout-seed", type=int, default=0, help="the training run's --seed (picks the held-out vehicles)"
+    )
     parser.add_argument("--config", default=None, help="YAML config (default: the built-in defaults)")
     parser.add_argument("--json", type=Path, default=None, help="write the scores to this JSON file")
     parser.add_argument("--sweep", action="store_true", help="also print mAP over fusion settings")
@@ -92,6 +104,20 @@ def keep_listed(crops: LabelledCrops, names_file: Path) -> LabelledCrops:
     keep = [i for i, path in enumerate(crops.paths) if path.name in names]
     if not keep:
         raise ValueError(f"{names_file}: none of its {len(names)} names is a crop of the labels file")
+    return LabelledCrops(tuple(crops.paths[i] for i in keep), crops.vehicle_ids[keep], crops.camera_ids[keep])
+
+
+def keep_held_out(
+    crops: LabelledCrops, labels: Path, split: str | None, vehicles: int, seed: int
+) -> LabelledCrops:
+    """The crops of the ``vehicles`` vehicles that ``mtmc-train-reid`` held out (``--labelled
+    labels.csv,split=..,holdout=N --seed seed``), picked by the training tool's own ``hold_out``: a
+    model is scored on exactly the vehicles it never trained on."""
+    from reid.training.sources import hold_out, labelled_samples
+
+    _, held = hold_out(labelled_samples(labels, split), vehicles, seed)
+    paths = {Path(s.image) for s in held}
+    keep = [i for i, path in enumerate(crops.paths) if path in paths]
     return LabelledCrops(tuple(crops.paths[i] for i in keep), crops.vehicle_ids[keep], crops.camera_ids[keep])
 
 
@@ -168,16 +194,10 @@ def pair_rates(descriptors: np.ndarray, crops: LabelledCrops, min_sim: float) ->
     """Shares of cross-camera pairs whose cosine reaches ``min_sim`` (MTMC.MIN_SIM, where clustering
     stops): same-vehicle pairs (want high) and different-vehicle pairs (want low). Ranking scores do not
     see this calibration, clustering does."""
-    unit = descriptors / np.maximum(np.linalg.norm(descriptors, axis=1, keepdims=True), 1e-12)
-    similarity = unit @ unit.T
-    cross = crops.camera_ids[:, None] != crops.camera_ids[None, :]
-    same = crops.vehicle_ids[:, None] == crops.vehicle_ids[None, :]
-    reach = similarity >= min_sim
+    same, other = cross_pair_similarities(descriptors, crops)
     return {
-        "same_vehicle_pairs_at_min_sim": float(reach[cross & same].mean()) if (cross & same).any() else 0.0,
-        "other_vehicle_pairs_at_min_sim": float(reach[cross & ~same].mean())
-        if (cross & ~same).any()
-        else 0.0,
+        "same_vehicle_pairs_at_min_sim": float(np.mean(same >= min_sim)) if same.size else 0.0,
+        "other_vehicle_pairs_at_min_sim": float(np.mean(other >= min_sim)) if other.size else 0.0,
         "min_sim": float(min_sim),
     }
 
@@ -195,6 +215,40 @@ def sweep(
             s = cross_camera_retrieval(desc, crops.vehicle_ids, crops.camera_ids)
             cells.append(f"  {s.mAP:.3f}({s.rank1:.2f})")
         lines.append(f"{name:14s}" + "".join(cells))
+    return lines
+
+
+def cross_pair_similarities(descriptors: np.ndarray, crops: LabelledCrops) -> tuple[np.ndarray, np.ndarray]:
+    """(same-vehicle, other-vehicle) cosines of every cross-camera pair."""
+    unit = descriptors / np.maximum(np.linalg.norm(descriptors, axis=1, keepdims=True), 1e-12)
+    similarity = unit @ unit.T
+    cross = crops.camera_ids[:, None] != crops.camera_ids[None, :]
+    same = crops.vehicle_ids[:, None] == crops.vehicle_ids[None, :]
+    return similarity[cross & same], similarity[cross & ~same]
+
+
+def threshold_table(
+    features: np.ndarray,
+    histograms: np.ndarray,
+    crops: LabelledCrops,
+    cameras: np.ndarray,
+    base: FusionOptions,
+) -> list[str]:
+    """Per colour weight (the configured centring): the threshold that OTHER_PAIRS of the other-vehicle
+    cross-camera pairs reach, and the share of same-vehicle pairs reaching it (how MTMC.MIN_SIM and
+    MTMC.COLOR_WEIGHT are chosen together); then both shares at fixed thresholds for the configured
+    weight."""
+    lines = [f"threshold passed by {OTHER_PAIRS:.0%} of other-vehicle pairs, same-vehicle share there:"]
+    for weight in SWEEP_WEIGHTS:
+        same, other = cross_pair_similarities(
+            fuse(features, histograms, cameras, replace(base, color_weight=weight)), crops
+        )
+        threshold = float(np.quantile(other, 1.0 - OTHER_PAIRS)) if other.size else float("nan")
+        lines.append(f"  w={weight:.1f}: threshold {threshold:.3f}, same {np.mean(same >= threshold):.3f}")
+    same, other = cross_pair_similarities(fuse(features, histograms, cameras, base), crops)
+    lines.append(f"pairs reaching t (colour {base.color_weight:g}): t, same, other")
+    for t in THRESHOLDS:
+        lines.append(f"  {t:.2f}  {np.mean(same >= t):.3f}  {np.mean(other >= t):.4f}")
     return lines
 
 
@@ -247,6 +301,8 @@ def load_set(args: argparse.Namespace) -> tuple[Any, LabelledCrops, list[np.ndar
     crops = read_labels_csv(labels, args.split)
     if args.only is not None:
         crops = keep_listed(crops, args.only)
+    if args.holdout > 0:
+        crops = keep_held_out(crops, labels, args.split, args.holdout, args.holdout_seed)
     if args.within_camera:
         crops = within_camera(crops, labels)
     images = read_crops(crops.paths)
@@ -283,6 +339,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.sweep:
         print("\n".join(sweep(features, histograms, crops, cameras)))
+        print("\n".join(threshold_table(features, histograms, crops, cameras, options)))
     if args.few_vehicles:
         print("\n".join(few_vehicle_study(features, histograms, crops, options.color_weight, args.seed)))
     if args.json is not None:

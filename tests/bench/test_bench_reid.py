@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.bench_reid import main, within_camera
+from bench.bench_reid import keep_held_out, main, within_camera
 from reid.color import color_histogram
 from reid.factory import build_embedder
 from reid.fusion import FusionOptions, fuse
@@ -125,3 +125,25 @@ def test_within_camera_pairs_early_and_late_thirds_of_real_s01_tracks(shared: Pa
         assert len(early) == len(late) == total // 3
         assert max(early) < min(late)  # the middle third lies between them
     assert set(split.camera_ids) == {"c001:early", "c001:late"}
+
+
+def test_holdout_keeps_exactly_the_vehicles_the_default_model_never_trained_on(shared: Path) -> None:
+    """--holdout 60 on vn2cam train is the complement of the shipped default's training crops, whose
+    count the model's own recipe (ONNX metadata) records."""
+    import onnxruntime as ort
+
+    from config.loader import load_config
+    from models.registry import resolve_model
+
+    model = resolve_model(load_config(None, [], mode="any").MOT.REID_ONNX)
+    recipe = json.loads(
+        ort.InferenceSession(str(model)).get_modelmeta().custom_metadata_map["vehicle_mtmc.training"]
+    )
+    assert any("holdout=60" in spec for spec in recipe["labelled"]) and recipe["seed"] == 0
+    labels = shared / "data" / "reid_vn2cam" / "labels.csv"
+    train = read_labels_csv(labels, split="train")
+    held = keep_held_out(train, labels, "train", 60, 0)
+    assert len(set(held.vehicle_ids)) == 60
+    assert len(train.paths) - len(held.paths) == recipe["sources"]["reid_vn2cam"]["crops"]
+    trained_ids = set(train.vehicle_ids) - set(held.vehicle_ids)
+    assert len(trained_ids) == recipe["sources"]["reid_vn2cam"]["identities"]
