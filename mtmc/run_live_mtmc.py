@@ -46,11 +46,12 @@ from mot.factory import build_tracker
 from mot.manifest import new_run_id
 from mot.model_cache import ModelCache, model_cache
 from mot.plan import save_plan
+from mot.schedule import DetectionSchedule
 from mtmc.express import camera_jobs, matching_options
 from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator
 from mtmc.live.capture import LiveSource, is_stream
-from mtmc.live.clock import VirtualClock, health
+from mtmc.live.clock import DetectionSlots, VirtualClock, detection_slots, health
 from mtmc.live.journal import JOURNAL_NAME, Journal
 from mtmc.live.server import FrameHub, LiveServer, ServerStartError
 from mtmc.live.session import (
@@ -112,8 +113,16 @@ class LiveRun:
             for job in self.jobs
         ]
         self.workers: list[LiveMOTWorker] = []
+        schedules = [detection_schedule(job.cfg.MOT, self.fps, job.index) for job in self.jobs]  # ticks
+        shared = [
+            s.spec.skips and j.cfg.MOT.DETECTION_STAGGER for j, s in zip(self.jobs, schedules, strict=True)
+        ]
+        self.slots = detection_slots([s.spec.interval for s, x in zip(schedules, shared, strict=True) if x])
         try:
-            self.workers = [self._worker(job, models) for job in self.jobs]
+            self.workers = [
+                self._worker(job, models, schedule, self.slots if share else None)
+                for job, schedule, share in zip(self.jobs, schedules, shared, strict=True)
+            ]
             write_session(self.folder, self.session_id, self.cameras, "running")
             atomic_write_text(
                 self.folder / "live_layout.txt", layout_text(self.layout, self.fps, self.session_id)
@@ -126,13 +135,14 @@ class LiveRun:
             self.server.stop()
             raise
 
-    def _worker(self, job: Any, models: ModelCache) -> LiveMOTWorker:
+    def _worker(
+        self, job: Any, models: ModelCache, schedule: DetectionSchedule, slots: DetectionSlots | None
+    ) -> LiveMOTWorker:
         mot = job.cfg.MOT
         source = LiveSource(mot.VIDEO, self.fps, self.cfg.LIVE.LOOP_VIDEO)
         tracker = build_tracker("bytetrack_iou", tracker_params(_as_bytetrack(mot)), frame_rate=self.fps)
         embedder = models.embedder(mot)
         assert embedder is not None, "validated: live matching needs MOT.REID_BACKEND other than 'none'"
-        schedule = detection_schedule(mot, self.fps, job.index)  # ticks are the frames
         builder = TrackletBuilder(
             job.index,
             mot.MIN_FRAMES,
@@ -159,6 +169,7 @@ class LiveRun:
             self.cfg.LIVE.CHECKPOINT_SECONDS,
             self.cfg.LIVE.STALL_SECONDS,
             schedule,
+            slots,
         )
 
     # ------------------------------------------------------------------ API payloads
@@ -213,6 +224,7 @@ class LiveRun:
                     "finished_tracklets": w.stats.saved + w.finished_unsaved,
                     "checkpoints": w.stats.checkpoints,
                     "skipped_ticks": w.stats.skipped,
+                    "deferred_detections": w.stats.deferred,
                     "tracks": w.stats.tracks,
                     "running": w.is_alive(),
                     "error": w.stats.error,

@@ -19,6 +19,11 @@ worker stops holding the others back when it has not asked for a tick for ``stal
 
 ``try_tick`` is the same decision without blocking, so the pacing can be driven by a fake
 clock in tests. All state is guarded by one condition variable.
+
+``DetectionSlots`` spreads the workers' detections over the ticks: the schedules' phases
+(``MOT.DETECTION_STAGGER``) hold only until a worker jumps ticks, and the adaptive rule adds
+detections wherever tracks appear, so without a cap several cameras would run the detector on one
+tick (each about a tick's time on two cores) and all of them fall behind together.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 
 class VirtualClock:
@@ -195,3 +200,45 @@ def health(
     else:
         verdict = f"not ok: {', '.join(bad)} stalled, down or failed (LIVE.STALL_SECONDS {stall_seconds:g})"
     return not bad, "\n".join([verdict, *lines])
+
+
+def detection_slots(intervals: Sequence[int]) -> DetectionSlots | None:
+    """The shared cap of cameras detecting every ``intervals[k]`` ticks: the detections per tick
+    their steady cadence needs, rounded up (3 cameras at 2: 2); None for fewer than 2 cameras."""
+    if len(intervals) < 2:
+        return None
+    return DetectionSlots(max(1, math.ceil(len(intervals) / max(1, min(intervals)))))
+
+
+class DetectionSlots:
+    """At most ``per_tick`` detections per tick, shared by the workers (thread-safe).
+
+    A worker reserves a slot before its schedule decides and releases it when it did not detect;
+    without a slot it lets the tracker predict that tick, and its due detection comes a tick later.
+    """
+
+    def __init__(self, per_tick: int, keep: int = 64) -> None:
+        self.per_tick, self.keep = per_tick, keep
+        self._taken: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def reserve(self, tick: int) -> bool:
+        """Take a slot of ``tick`` if one is free."""
+        with self._lock:
+            if self._taken.get(tick, 0) >= self.per_tick:
+                return False
+            self._taken[tick] = self._taken.get(tick, 0) + 1
+            if len(self._taken) > self.keep:  # ticks long past: no worker asks for them again
+                for old in sorted(self._taken)[: len(self._taken) - self.keep]:
+                    del self._taken[old]
+            return True
+
+    def release(self, tick: int) -> None:
+        """Give back a slot of ``tick`` that was not used."""
+        with self._lock:
+            if self._taken.get(tick, 0) > 0:
+                self._taken[tick] -= 1
+
+    def taken(self, tick: int) -> int:
+        with self._lock:
+            return self._taken.get(tick, 0)

@@ -12,7 +12,10 @@ file system):
 
 Frames go through a ``FrameHub``: each camera holds only its latest JPEG and a counter. A stream
 client waits for a newer frame and sends the latest one, so a slow client simply skips frames;
-it never blocks the camera workers and no queue grows.
+it never blocks the camera workers and no queue grows. The hub also counts each camera's stream
+clients (``watched``): drawing and JPEG-encoding a 1080p frame costs about as much as decoding
+it, so the workers do it only while someone watches (a client that connects gets the last
+published frame, then fresh ones from the next tick on).
 
 What keeps a misbehaving client from taking the server down:
 
@@ -73,8 +76,18 @@ class FrameHub:
     def __init__(self, cameras: Sequence[str]) -> None:
         self.cameras = list(cameras)
         self._frames: dict[str, tuple[int, bytes]] = {name: (0, b"") for name in cameras}
+        self._watchers = dict.fromkeys(self.cameras, 0)  # stream clients per camera
         self._cond = threading.Condition()
         self._closed = False
+
+    def watch(self, camera: str, delta: int) -> None:
+        """A stream client of ``camera`` starts (+1) or ends (-1)."""
+        with self._cond:
+            self._watchers[camera] += delta
+
+    def watched(self, camera: str) -> bool:
+        """Whether any stream client shows ``camera`` now (else its frames need no JPEG)."""
+        return self._watchers[camera] > 0
 
     def publish(self, camera: str, jpeg: bytes) -> None:
         with self._cond:
@@ -346,6 +359,7 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
                 self._send(HTTPStatus.SERVICE_UNAVAILABLE, body.encode())
                 return
             server.count_stream(+1)
+            server.hub.watch(camera, +1)
             try:
                 self._stream_headers()
                 self.connection.settimeout(STREAM_WRITE_TIMEOUT)  # a client that stops reading is dropped
@@ -353,6 +367,7 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
             except (*DISCONNECTS, OSError) as err:
                 log.debug("stream client %s of '%s' went away: %s", self.address_string(), camera, err)
             finally:
+                server.hub.watch(camera, -1)
                 server.count_stream(-1)
                 server._clients.release()
 

@@ -4,8 +4,11 @@ Per tick of the ``VirtualClock``: take the camera's frame for that moment, detec
 camera's detection schedule says so (``mot.schedule``, the batch runs' code; on the other ticks
 the tracker predicts, and nothing is interpolated into the past), track (ByteTrack), embed a
 few tracks' crops from detected ticks (so every active track gets an appearance feature within
-a second or so, without embedding every box), report the active tracks to the aggregator, draw
-the boxes with their global ids and publish the JPEG to the ``FrameHub``.
+a second or so, without embedding every box), report the active tracks to the aggregator and,
+while a stream client watches the camera, draw the boxes with their global ids and publish the
+JPEG to the ``FrameHub`` (nobody watching: no drawing, no encoding). With ``DetectionSlots``
+the workers share a cap on detections per tick (``mtmc.live.clock``): a camera that finds the
+tick's slots taken predicts that tick and detects on the next.
 
 Sources (``mtmc.live.capture.LiveSource``): a video file is sampled at the tick rate (frame
 ``tick x video fps / target fps``), looping with ``LIVE.LOOP_VIDEO``; a stream (rtsp://,
@@ -45,7 +48,7 @@ from mot.tracklet import Tracklet
 from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.capture import LiveSource
-from mtmc.live.clock import VirtualClock
+from mtmc.live.clock import DetectionSlots, VirtualClock
 from mtmc.live.journal import Journal
 from mtmc.live.server import FrameHub
 
@@ -90,6 +93,7 @@ class _Appearance:
 class WorkerStats:
     frames: int = 0
     skipped: int = 0  # ticks jumped over to keep up with real time
+    deferred: int = 0  # ticks predicted because the tick's detection slots were taken
     fps: float = 0.0  # frames processed per second of wall time (over the last FPS_WINDOW)
     frame_seconds: float = 0.0  # smoothed processing time of one frame
     saved: int = 0  # finished tracklets written to the journal
@@ -122,6 +126,7 @@ class LiveMOTWorker(threading.Thread):
         checkpoint_seconds: float = 10.0,
         stall_seconds: float = 5.0,
         schedule: DetectionSchedule | None = None,
+        slots: DetectionSlots | None = None,
     ) -> None:
         super().__init__(name=f"camera:{name}", daemon=True)
         self.index, self.camera = index, name
@@ -132,6 +137,7 @@ class LiveMOTWorker(threading.Thread):
         self._began = time.monotonic()
         self._last_seq = -1
         self.schedule = schedule  # None: detect every tick
+        self.slots = slots if schedule is not None else None  # None: no cap on detections per tick
         self.embed_every = max(1, round(EMBED_EVERY * source.target_fps))
         self._classes: dict[int, int] = {}  # last detected class of each track (predicted rows have none)
         self.stats = WorkerStats()
@@ -175,15 +181,26 @@ class LiveMOTWorker(threading.Thread):
             self.clock.unregister(self.camera)
 
     def step(self, tick: int, frame: np.ndarray) -> tuple[Tracks, Detections]:
-        """Detect the tick when the schedule says so, track it, record it in the builder."""
+        """Detect the tick when the schedule says so and a detection slot of the tick is free
+        (``urgent`` is a query: asking it here and in ``scheduled_step`` gives one answer), track
+        it, record it in the builder."""
 
         def detect() -> Detections:
             return self.select(self.detector.detect_batch([frame])[0])
 
-        due = self.schedule is None or self.schedule.decide(tick, frame)
-        tracks, detections, _ = scheduled_step(
-            self.tracker, self.schedule, tick, detect() if due else None, detect
-        )
+        schedule, slots = self.schedule, self.slots
+        if schedule is not None and slots is not None and not slots.reserve(tick):
+            # the tick's detection slots are taken: predict; what is due is detected next tick
+            tracks, detections, _ = scheduled_step(self.tracker, None, tick, None, detect)
+            schedule.observe(tick, False, tracks)
+            self.stats.deferred += 1
+        else:
+            due = schedule is None or schedule.decide(tick, frame)
+            if schedule is not None and slots is not None and not due and not schedule.urgent(tick):
+                slots.release(tick)  # not detecting: free the slot for the others at once
+            tracks, detections, _ = scheduled_step(
+                self.tracker, schedule, tick, detect() if due else None, detect
+            )
         self.builder.add(tick, frame, tracks, detections)
         return tracks, detections
 
@@ -199,14 +216,8 @@ class LiveMOTWorker(threading.Thread):
             self._frames_seen.pop(track_id, None)
             self._ended.add(track_id)
             self._classes.pop(track_id, None)
-        labels = [f"G{global_ids[t]}" if t in global_ids else "" for t in shown.track_id.tolist()]
-        image = draw_tracks(frame, shown.xyxy, shown.track_id.tolist(), labels)
-        cv2.putText(
-            image, f"{self.camera}  tick {tick}", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2
-        )
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if ok:
-            self.hub.publish(self.camera, jpeg.tobytes())
+        if self.hub.watched(self.camera):
+            self._publish(tick, frame, shown, global_ids)
         seconds = time.perf_counter() - start
         stats = self.stats
         stats.frame_seconds = seconds if stats.frames == 0 else 0.9 * stats.frame_seconds + 0.1 * seconds
@@ -322,6 +333,17 @@ class LiveMOTWorker(threading.Thread):
         for row, box, feature in zip(rows, boxes, features, strict=True):
             area = float((box[2] - box[0]) * (box[3] - box[1]))
             self._appearance[int(tracks.track_id[row])].add(tick, feature, area, self.samples_per_track)
+
+    def _publish(self, tick: int, frame: np.ndarray, shown: Tracks, global_ids: dict[int, int]) -> None:
+        """Draw the shown tracks with their global ids onto the frame and publish it as a JPEG."""
+        labels = [f"G{global_ids[t]}" if t in global_ids else "" for t in shown.track_id.tolist()]
+        image = draw_tracks(frame, shown.xyxy, shown.track_id.tolist(), labels)
+        cv2.putText(
+            image, f"{self.camera}  tick {tick}", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2
+        )
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        if ok:
+            self.hub.publish(self.camera, jpeg.tobytes())
 
     def _live_track(self, tick: int, tracks: Tracks, row: int) -> LiveTrack:
         track_id = int(tracks.track_id[row])
