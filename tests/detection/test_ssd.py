@@ -90,3 +90,32 @@ def test_a_full_path_to_a_manifest_model_gets_its_class_map(shared: Path, c010_f
     detector = build_detector(str(shared / "models" / "openvino" / "vehicle-detection-0202.xml"))
     dets = detector.detect(c010_frame)
     assert len(dets) >= 3 and (dets.class_id == 2).all()
+
+
+def test_the_input_is_contiguous_and_shared_in_place_with_the_same_results(
+    shared: Path, c010_frame: np.ndarray
+) -> None:
+    """The hot path's layout and zero-copy changes keep every value and every detection."""
+    from models.runtime import OpenVinoRunner
+
+    detector = build_detector("vehicle-detection-0202", conf_threshold=0.1)
+    assert isinstance(detector, SsdDetector) and isinstance(detector.runner, OpenVinoRunner)
+    h, w = detector.size_hw
+    strided = cv2.resize(c010_frame, (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+    strided = strided.astype(np.float32)  # the former layout: HWC order in memory
+    blob = detector.preprocess(c010_frame)
+    assert blob.flags.c_contiguous and not strided.flags.c_contiguous and np.array_equal(blob, strided)
+    cap = cv2.VideoCapture(str(shared / "data" / "aic_s03_c010" / "c010_first100.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 60)
+    ok, later = cap.read()
+    assert ok
+    request = detector.runner.compiled.create_infer_request()  # copies its input: the reference
+    for frame in (c010_frame, later, c010_frame):  # the shared input never leaks into the next frame
+        inputs = detector.preprocess(frame)[None]
+        request.infer({0: inputs.copy()})
+        expected = detector.postprocess(np.array(request.get_output_tensor(0).data), frame.shape[:2])
+        found = detector.detect(frame)
+        assert len(found) >= 3 and np.array_equal(found.xyxy, expected.xyxy)
+        assert np.array_equal(found.score, expected.score) and np.array_equal(
+            found.class_id, expected.class_id
+        )
