@@ -1,13 +1,17 @@
 """Real time on this CPU: frames/s per camera by detection schedule, precision, size and camera count.
 
     python bench/bench_realtime.py [--frames 100] [--cameras 1 2 3] [--sizes 1080p 960x540]
-        [--precisions f32 int8] [--live-seconds 30] [--max-live 6] [--no-live] [--no-hota]
+        [--precisions f32 int8] [--make-int8 [VIDEO]] [--int8-dir DIR] [--int8-frames 32]
+        [--live-seconds 30] [--max-live 6] [--no-live] [--no-hota]
 
 One table, measured in one run on the same inputs: for each frame size (c010's first
 ``--frames`` frames at 1920x1080, and the same frames resized to 960x540), each detector
 precision (``f32``: the default vehicle-detection-0202; ``int8``: its copy made by
-``tools/quantize_openvino.py``, skipped with a note when absent) and each schedule (every frame,
-and the default ``MOT.DETECTION_SCHEDULE``), with 1, 2 and 3 cameras at once:
+``tools/quantize_openvino.py``; when the model search does not find it, ``--make-int8`` makes it
+first, calibrated on ``--int8-frames`` frames of VIDEO (default: the c010 clip, the camera
+measured, as a user calibrates on their own footage) into ``--int8-dir`` (default: the run's
+temporary folder), else its rows are skipped with a note) and each schedule (every frame, and
+the default ``MOT.DETECTION_SCHEDULE``), with 1, 2 and 3 cameras at once:
 
 * express: frames/s per camera of the batched executor (``mot.camera.run_cameras_batched``:
   one process, the cameras' frames detected in shared steps, staggered by the schedule), whole
@@ -83,19 +87,33 @@ def make_clip(out: Path, frames: int, size: tuple[int, int]) -> Path:
     return path
 
 
-def precisions(wanted: Sequence[str]) -> dict[str, list[str]]:
-    """Detector overrides per precision; int8 only when its model file exists."""
-    out = {"f32": []} if "f32" in wanted else {}
-    if "int8" in wanted:
-        try:
-            resolve_model(INT8_MODEL)
-            out["int8"] = ["MOT.DETECTOR", INT8_MODEL]
-        except ModelNotFoundError:
+def int8_model(make_from: str | None, folder: Path, frames: int) -> Path | None:
+    """The int8 detector: found by the model search, else made from ``make_from`` into ``folder``
+    with the project's quantizer; None (a note) when absent and not to be made."""
+    try:
+        return resolve_model(INT8_MODEL)
+    except ModelNotFoundError:
+        if make_from is None:
             log.warning(
-                "int8 rows skipped: %s not found; make it with python tools/quantize_openvino.py --video "
-                "<your footage> (docs/realtime.md)",
+                "int8 rows skipped: %s not found; add --make-int8 [VIDEO], or make it with python "
+                "tools/quantize_openvino.py --video <your footage> (docs/realtime.md)",
                 INT8_MODEL,
             )
+            return None
+    from tools.quantize_openvino import main as quantize  # NNCF, the ``int8`` extra: only when asked
+
+    print(f"making {INT8_MODEL} from {frames} frames of {make_from} (a minute or two)", file=sys.stderr)
+    args = ["--video", make_from, "--frames", str(frames), "--out", str(folder), "--no-report"]
+    if quantize(args) != 0:
+        raise SystemExit(f"--make-int8: tools/quantize_openvino.py failed on {make_from} (its log says why)")
+    return folder / INT8_MODEL
+
+
+def precisions(wanted: Sequence[str], int8: Path | None) -> dict[str, list[str]]:
+    """Detector overrides per precision; int8 only with its model file."""
+    out: dict[str, list[str]] = {"f32": []} if "f32" in wanted else {}
+    if "int8" in wanted and int8 is not None:
+        out["int8"] = ["MOT.DETECTOR", str(int8)]
     return out
 
 
@@ -183,6 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     parser.add_argument("--precisions", nargs="+", default=["f32", "int8"], choices=["f32", "int8"])
+    parser.add_argument(
+        "--make-int8",
+        nargs="?",
+        const=str(C010 / "c010_first100.mp4"),
+        default=None,
+        metavar="VIDEO",
+        help="make the int8 detector when it is not found, calibrated on VIDEO (default: the c010 clip)",
+    )
+    parser.add_argument("--int8-dir", type=Path, default=None, help="--make-int8 writes here (default: temp)")
+    parser.add_argument("--int8-frames", type=int, default=32, help="calibration frames of --make-int8")
     parser.add_argument("--live-seconds", type=float, default=30.0)
     parser.add_argument("--max-live", type=int, default=6, help="cameras tried for the live capacity")
     parser.add_argument("--no-live", action="store_true")
@@ -193,9 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_realtime_") as tmp:
         root = Path(tmp)
+        int8 = None
+        if "int8" in args.precisions:
+            int8 = int8_model(args.make_int8, args.int8_dir or root / "models", args.int8_frames)
         for size in args.sizes:
             clip = make_clip(root, min(args.frames, 100), SIZES[size])
-            for precision, detector in precisions(args.precisions).items():
+            for precision, detector in precisions(args.precisions, int8).items():
                 for schedule, keys in SCHEDULES.items():
                     for cameras in args.cameras:
                         out = root / f"{size}_{precision}_{len(rows)}"
