@@ -213,32 +213,51 @@ def detection_slots(intervals: Sequence[int]) -> DetectionSlots | None:
 class DetectionSlots:
     """At most ``per_tick`` detections per tick, shared by the workers (thread-safe).
 
-    A worker reserves a slot before its schedule decides and releases it when it did not detect;
-    without a slot it lets the tracker predict that tick, and its due detection comes a tick later.
+    A worker reserves a slot before its schedule decides and releases it when it did not detect.
+    A worker that finds the tick full lets the tracker predict that tick and is booked a slot of
+    the next tick, if one is free, which it owns when it gets there: a camera is held back one
+    tick, not starved by faster threads taking every slot of a busy scene.
     """
 
     def __init__(self, per_tick: int, keep: int = 64) -> None:
         self.per_tick, self.keep = per_tick, keep
         self._taken: dict[int, int] = {}
+        self._booked: dict[str, int] = {}  # worker -> the tick whose slot it holds since it was held back
         self._lock = threading.Lock()
 
-    def reserve(self, tick: int) -> bool:
-        """Take a slot of ``tick`` if one is free."""
+    def reserve(self, tick: int, worker: str) -> bool:
+        """A slot of ``tick`` for ``worker``: its booked one, else a free one (else it is booked one
+        of ``tick + 1``)."""
         with self._lock:
-            if self._taken.get(tick, 0) >= self.per_tick:
+            booked = self._booked.pop(worker, None)
+            if booked == tick:
+                return True
+            if booked is not None:  # it jumped past its booked tick
+                self._give_back(booked)
+            if not self._take(tick):
+                if self._take(tick + 1):
+                    self._booked[worker] = tick + 1
                 return False
-            self._taken[tick] = self._taken.get(tick, 0) + 1
-            if len(self._taken) > self.keep:  # ticks long past: no worker asks for them again
-                for old in sorted(self._taken)[: len(self._taken) - self.keep]:
-                    del self._taken[old]
             return True
 
     def release(self, tick: int) -> None:
         """Give back a slot of ``tick`` that was not used."""
         with self._lock:
-            if self._taken.get(tick, 0) > 0:
-                self._taken[tick] -= 1
+            self._give_back(tick)
 
     def taken(self, tick: int) -> int:
         with self._lock:
             return self._taken.get(tick, 0)
+
+    def _take(self, tick: int) -> bool:
+        if self._taken.get(tick, 0) >= self.per_tick:
+            return False
+        self._taken[tick] = self._taken.get(tick, 0) + 1
+        if len(self._taken) > self.keep:  # ticks long past: no worker asks for them again
+            for old in sorted(self._taken)[: len(self._taken) - self.keep]:
+                del self._taken[old]
+        return True
+
+    def _give_back(self, tick: int) -> None:
+        if self._taken.get(tick, 0) > 0:
+            self._taken[tick] -= 1

@@ -12,10 +12,8 @@ file system):
 
 Frames go through a ``FrameHub``: each camera holds only its latest JPEG and a counter. A stream
 client waits for a newer frame and sends the latest one, so a slow client simply skips frames;
-it never blocks the camera workers and no queue grows. The hub also counts each camera's stream
-clients (``watched``): drawing and JPEG-encoding a 1080p frame costs about as much as decoding
-it, so the workers do it only while someone watches (a client that connects gets the last
-published frame, then fresh ones from the next tick on).
+it never blocks the camera workers and no queue grows. It counts each camera's stream clients
+(``watched``): workers draw and JPEG-encode a frame only while someone watches.
 
 What keeps a misbehaving client from taking the server down:
 

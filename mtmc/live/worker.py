@@ -189,7 +189,7 @@ class LiveMOTWorker(threading.Thread):
             return self.select(self.detector.detect_batch([frame])[0])
 
         schedule, slots = self.schedule, self.slots
-        if schedule is not None and slots is not None and not slots.reserve(tick):
+        if schedule is not None and slots is not None and not slots.reserve(tick, self.camera):
             # the tick's detection slots are taken: predict; what is due is detected next tick
             tracks, detections, _ = scheduled_step(self.tracker, None, tick, None, detect)
             schedule.observe(tick, False, tracks)

@@ -57,14 +57,28 @@ def boxes_of(tracklets: list[Tracklet]) -> list[tuple[int, np.ndarray, np.ndarra
     return [(t.track_id, t.frames, t.bboxes) for t in tracklets]
 
 
-def test_detection_slots_cap_a_tick_and_take_back_unused_slots() -> None:
+def test_detection_slots_cap_a_tick_and_a_held_back_camera_goes_first_next_tick() -> None:
     slots = DetectionSlots(2)
-    assert slots.reserve(5) and slots.reserve(5) and not slots.reserve(5)
-    assert slots.reserve(6)  # another tick has its own slots
+    assert slots.reserve(5, "a") and slots.reserve(5, "b") and not slots.reserve(5, "c")
+    assert slots.taken(6) == 1  # "c" is booked a slot of tick 6
     slots.release(5)
-    assert slots.taken(5) == 1 and slots.reserve(5) and not slots.reserve(5)
-    for tick in range(7, 200):  # old ticks are forgotten: memory stays bounded
-        slots.reserve(tick)
+    assert slots.taken(5) == 1 and slots.reserve(5, "d") and not slots.reserve(5, "e")  # "e" books 6 too
+    assert slots.reserve(6, "a") is False  # 6 is full of the held-back cameras' bookings
+    assert slots.reserve(6, "c") and slots.reserve(6, "e") and slots.taken(6) == 2
+    # a busy scene where all three want every tick: nobody waits more than one tick
+    waits = {name: 0 for name in "xyz"}
+    longest = 0
+    for tick in range(10, 40):
+        for name in "xyz":  # always the same order: the last would starve without bookings
+            waits[name] = 0 if slots.reserve(tick, name) else waits[name] + 1
+            longest = max(longest, waits[name])
+        assert slots.taken(tick) <= 2
+    assert longest == 1
+    one = DetectionSlots(1)
+    assert one.reserve(50, "p") and not one.reserve(50, "q") and one.taken(51) == 1  # "q" books 51
+    assert one.reserve(53, "q") and one.taken(51) == 0  # it jumped past 51: that slot is given back
+    for tick in range(200, 400):  # old ticks are forgotten: memory stays bounded
+        slots.reserve(tick, "x")
     assert len(slots._taken) <= slots.keep
     assert detection_slots([2, 2, 2]).per_tick == 2  # type: ignore[union-attr]
     assert detection_slots([2, 2]).per_tick == 1  # type: ignore[union-attr]
