@@ -42,8 +42,10 @@ _PROBE = (
 COCO_VEHICLE_NAMES = {1: "bicycle", 2: "car", 3: "motorcycle", 5: "bus", 7: "truck"}
 
 
+@functools.lru_cache(maxsize=4096)
 def color_for(track_id: int) -> tuple[int, int, int]:
-    """A stable, well-spread BGR colour per id (golden-ratio hue steps)."""
+    """A stable, well-spread BGR colour per id (golden-ratio hue steps); cached, as every drawn box
+    of every frame asks for it (an OpenCV colour conversion each time otherwise)."""
     hue = int((track_id * 0.618033988749895 % 1.0) * 180)
     hsv = np.uint8([[[hue, 200, 255]]])
     b, g, r = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0]
