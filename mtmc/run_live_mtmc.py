@@ -224,7 +224,7 @@ class LiveRun:
                     "finished_tracklets": w.stats.saved + w.finished_unsaved,
                     "checkpoints": w.stats.checkpoints,
                     "skipped_ticks": w.stats.skipped,
-                    "deferred_detections": w.stats.deferred,
+                    "held_back_ticks": w.stats.held_back,
                     "tracks": w.stats.tracks,
                     "running": w.is_alive(),
                     "error": w.stats.error,

@@ -214,31 +214,38 @@ class DetectionSlots:
     """At most ``per_tick`` detections per tick, shared by the workers (thread-safe).
 
     A worker reserves a slot before its schedule decides and releases it when it did not detect.
-    A worker that finds the tick full lets the tracker predict that tick and is booked a slot of
-    the next tick, if one is free, which it owns when it gets there: a camera is held back one
-    tick, not starved by faster threads taking every slot of a busy scene.
+    A worker that finds the tick full lets the tracker predict that tick and is booked the first
+    free slot of the next ``horizon`` ticks, which it owns when it gets there: the held-back
+    cameras queue, so a busy scene delays each camera in turn and starves none (the slowest
+    thread would otherwise find every slot taken, tick after tick).
     """
 
-    def __init__(self, per_tick: int, keep: int = 64) -> None:
-        self.per_tick, self.keep = per_tick, keep
+    def __init__(self, per_tick: int, keep: int = 64, horizon: int = 8) -> None:
+        self.per_tick, self.keep, self.horizon = per_tick, keep, horizon
         self._taken: dict[int, int] = {}
         self._booked: dict[str, int] = {}  # worker -> the tick whose slot it holds since it was held back
         self._lock = threading.Lock()
 
     def reserve(self, tick: int, worker: str) -> bool:
         """A slot of ``tick`` for ``worker``: its booked one, else a free one (else it is booked one
-        of ``tick + 1``)."""
+        of a later tick, unless it holds one already)."""
         with self._lock:
-            booked = self._booked.pop(worker, None)
-            if booked == tick:
-                return True
-            if booked is not None:  # it jumped past its booked tick
+            booked = self._booked.get(worker)
+            if booked is not None and booked <= tick:  # its turn, or it jumped past it
+                del self._booked[worker]
+                if booked == tick:
+                    return True
                 self._give_back(booked)
-            if not self._take(tick):
-                if self._take(tick + 1):
-                    self._booked[worker] = tick + 1
-                return False
-            return True
+                booked = None
+            if self._take(tick):
+                if booked is not None:  # a slot came free before its turn: the booking goes back
+                    self._give_back(self._booked.pop(worker))
+                return True
+            if booked is None:
+                later = next((t for t in range(tick + 1, tick + 1 + self.horizon) if self._take(t)), None)
+                if later is not None:
+                    self._booked[worker] = later
+            return False
 
     def release(self, tick: int) -> None:
         """Give back a slot of ``tick`` that was not used."""

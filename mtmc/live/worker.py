@@ -93,7 +93,7 @@ class _Appearance:
 class WorkerStats:
     frames: int = 0
     skipped: int = 0  # ticks jumped over to keep up with real time
-    deferred: int = 0  # ticks predicted because the tick's detection slots were taken
+    held_back: int = 0  # ticks predicted without asking the schedule: the tick's detection slots were taken
     fps: float = 0.0  # frames processed per second of wall time (over the last FPS_WINDOW)
     frame_seconds: float = 0.0  # smoothed processing time of one frame
     saved: int = 0  # finished tracklets written to the journal
@@ -107,6 +107,8 @@ class WorkerStats:
 
 
 class LiveMOTWorker(threading.Thread):
+    slots: DetectionSlots | None = None  # the cap on detections per tick shared with the other workers
+
     def __init__(
         self,
         index: int,
@@ -193,7 +195,7 @@ class LiveMOTWorker(threading.Thread):
             # the tick's detection slots are taken: predict; what is due is detected next tick
             tracks, detections, _ = scheduled_step(self.tracker, None, tick, None, detect)
             schedule.observe(tick, False, tracks)
-            self.stats.deferred += 1
+            self.stats.held_back += 1
         else:
             due = schedule is None or schedule.decide(tick, frame)
             if schedule is not None and slots is not None and not due and not schedule.urgent(tick):
