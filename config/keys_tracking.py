@@ -136,6 +136,44 @@ TRACKING_KEYS: tuple[Key, ...] = (
         "(times its score) of IoU cost, one behind it loses as much (0 disables).",
     ),
     Key(
+        "MOT.BYTETRACK.DIRECTION_DELTA",
+        1,
+        ck.int_range(1, 10),
+        "With DIRECTION_WEIGHT: observations between the two a track's direction is measured from "
+        "(OC-SORT's delta_t); the detection's way is taken from the older one. More than 1 averages "
+        "out box jitter.",
+    ),
+    Key(
+        "MOT.BYTETRACK.DIRECTION_MIN_MOVE",
+        0.0,
+        ck.float_range(0.0, 10.0),
+        "With DIRECTION_WEIGHT: box heights a track must have moved over DIRECTION_DELTA "
+        "observations for its direction to count fully; less counts proportionally (a stopped car's "
+        "direction is jitter). 0: any move counts fully.",
+    ),
+    Key(
+        "MOT.BYTETRACK.DIRECTION_KEEP_GATE",
+        False,
+        ck.is_bool(),
+        "With DIRECTION_WEIGHT: the direction term only re-ranks pairs inside the IoU gate and never "
+        "pushes one out of it (OC-SORT gates on IoU alone), so a wrong direction cannot lose a track.",
+    ),
+    Key(
+        "MOT.BYTETRACK.NSA_KALMAN",
+        False,
+        ck.is_bool(),
+        "StrongSORT's NSA Kalman filter: a detection's measurement noise is scaled by (1 - score), "
+        "floored at 0.05, so confident boxes correct the state more.",
+    ),
+    Key(
+        "MOT.BYTETRACK.LOST_IOU_BUFFER",
+        0.0,
+        ck.float_range(0.0, 2.0),
+        "C-BIoU for lost tracks: in the first association a lost track's box and the detections are "
+        "both grown by this fraction of their width and height on each side, so a track that drifted "
+        "while unseen still overlaps its vehicle (0 disables).",
+    ),
+    Key(
         "MOT.BYTETRACK.DELETION_HITS",
         5,
         ck.non_negative_int(),
