@@ -67,9 +67,16 @@ def test_buffered_boxes_grow_on_every_side() -> None:
 
 
 def test_switches_off_change_nothing(seq_0000: KittiSequence) -> None:
-    plain = run_tracker(seq_0000, deletion_hits=0)
-    assert run_tracker(seq_0000, direction_weight=0.0, deletion_hits=0, long_buffer=0) == plain
+    off = {"direction_weight": 0.0, "deletion_hits": 0}
+    plain = run_tracker(seq_0000, **off)
+    # with the weight at 0 the other direction keys have nothing to act on
+    unused = {"direction_delta": 3, "direction_min_move": 0.5, "direction_keep_gate": False}
+    assert (
+        run_tracker(seq_0000, **off, **unused, long_buffer=0, nsa_kalman=False, lost_iou_buffer=0.0) == plain
+    )
     assert run_tracker(seq_0000, direction_weight=0.2, deletion_hits=0) != plain
+    for option in ({"nsa_kalman": True}, {"lost_iou_buffer": 0.3}):
+        assert run_tracker(seq_0000, **off, **option) != plain
 
 
 @pytest.mark.parametrize(
@@ -77,7 +84,12 @@ def test_switches_off_change_nothing(seq_0000: KittiSequence) -> None:
     [
         {"direction_weight": 0.2},
         {"direction_weight": 0.3, "direction_keep_gate": True},
-        {"direction_weight": 0.3, "direction_delta": 3, "direction_min_move": 0.5, "direction_keep_gate": True},
+        {
+            "direction_weight": 0.3,
+            "direction_delta": 3,
+            "direction_min_move": 0.5,
+            "direction_keep_gate": True,
+        },
         {"deletion_hits": 5},
     ],
 )
