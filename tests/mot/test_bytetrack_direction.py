@@ -84,12 +84,6 @@ def test_switches_off_change_nothing(seq_0000: KittiSequence) -> None:
     [
         {"direction_weight": 0.2},
         {"direction_weight": 0.3, "direction_keep_gate": True},
-        {
-            "direction_weight": 0.3,
-            "direction_delta": 3,
-            "direction_min_move": 0.5,
-            "direction_keep_gate": True,
-        },
         {"deletion_hits": 5},
     ],
 )
