@@ -164,7 +164,13 @@ TRACKING_KEYS: tuple[Key, ...] = (
         False,
         ck.is_bool(),
         "StrongSORT's NSA Kalman filter: a detection's measurement noise is scaled by (1 - score), "
-        "floored at 0.05, so confident boxes correct the state more.",
+        "at least NSA_FLOOR, so confident boxes correct the state more.",
+    ),
+    Key(
+        "MOT.BYTETRACK.NSA_FLOOR",
+        0.05,
+        ck.float_range(0.0, 1.0, lo_open=True),
+        "With NSA_KALMAN: the smallest noise scale, however confident the box (1 makes NSA a no-op).",
     ),
     Key(
         "MOT.BYTETRACK.LOST_IOU_BUFFER",

@@ -12,39 +12,31 @@ tracks created on the first frame are confirmed at once; a tracked and a lost tr
 overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track state lives
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
-Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU, the
-adaptive split and hit-aware deletion, measured not worse on KITTI, AI City S02 and c010, see
-docs/tracking.md and docs/clustering-and-tracker.md):
+Options from later trackers, each behind a switch (``MOT.BYTETRACK``, documented in
+config/keys_tracking.py; on by default: ORU, the adaptive split, hit-aware deletion and gated
+direction consistency, measured not worse on KITTI, AI City S02 and c010, see docs/tracking.md
+and docs/clustering-and-tracker.md):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
-* ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
-  rewound to its last observation and re-filtered along the straight line between the two
-  observations, so the velocity learnt while it drifted unobserved is discarded.
-* ``observation_recovery`` (OC-SORT's OCR): tracks left unmatched after both associations
-  get a second chance against the free confident detections by the box of their last
-  observation rather than the drifting prediction (a vehicle that stopped while occluded).
+* ``observation_reupdate`` (OC-SORT's ORU): a track found again after missed frames is
+  re-filtered from its last observation along the straight line to the new one.
+* ``observation_recovery`` (OC-SORT's OCR): tracks left unmatched get a second chance by the
+  box of their last observation rather than the drifting prediction.
 * ``kalman_state="xywh"`` (BoT-SORT's filter): width and height estimated directly.
-* ``appearance`` (BoT-SORT's fusion): when detections carry embeddings, the first and the
-  tentative association take ``min(IoU cost, appearance cost)``, the appearance cost counting
-  only for pairs that overlap (IoU distance below ``proximity_thresh``) and look alike
-  (half cosine distance below ``appearance_thresh``).
-* ``adaptive_thresh`` (score-aware split): the high/low split is the Otsu threshold of the
-  scores seen since ``reset`` when it lies in a sparse valley (clutter below, vehicles above), raised
-  from ``track_thresh`` up to ``adaptive_max`` at most; the new-track threshold keeps its margin
-  above it. A confident detector whose clutter reaches 0.7 (PointRCNN on KITTI) keeps that
-  clutter out of the first association and out of new tracks. The split never falls below
-  ``track_thresh``: lowering it for weak detectors admitted their clutter and lost HOTA on
-  every clip measured (docs/tracking.md), so a weak detector's floor is its own ``track_thresh``.
-* ``direction_weight`` (OC-SORT's velocity direction consistency): in the first association a
-  detection in the direction the track moved between its last observations gains, one behind
-  it loses (``mot.association.direction_bonus``); observations, not the filter, give the
-  direction.
+* ``appearance`` (BoT-SORT's fusion): ``min(IoU cost, appearance cost)`` for pairs that overlap
+  and look alike.
+* ``adaptive_thresh``: the high/low split rises to the Otsu threshold of the detector's scores
+  when it lies in a sparse valley (``mot.bytetrack.scores``), never below ``track_thresh``.
+* ``direction_*`` (OC-SORT's velocity direction consistency, ``mot.bytetrack.direction``):
+  in the first association a detection ahead of the track gains, one behind it loses; with
+  ``direction_keep_gate`` the term only re-ranks pairs inside the IoU gate.
+* ``nsa_kalman`` (StrongSORT's NSA filter): measurement noise scaled by ``1 - score``.
+* ``lost_iou_buffer`` (C-BIoU): lost tracks are matched with grown boxes.
 * ``deletion_hits`` (track-confidence-aware deletion): a lost track with few matches keeps
   only that fraction of the buffer, so a short uncertain track does not wait to steal a
   detection from the vehicle it shadowed.
-* ``long_buffer`` (a second association for lost tracks with a longer buffer): lost tracks
-  past the buffer are kept up to ``long_buffer`` frames and matched last, by their last
-  observed box, against confident detections nobody claimed (a parked car behind traffic).
+* ``long_buffer``: lost tracks past the buffer are kept up to ``long_buffer`` frames and
+  matched last, by their last observed box, against confident detections nobody claimed.
 """
 
 from __future__ import annotations
@@ -65,7 +57,6 @@ DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are on
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
 KALMAN_STATES = ("xyah", "xywh")
-NSA_FLOOR = 0.05  # NSA never trusts a box more than 20x its usual noise, whatever its score
 
 
 class ByteTrack:
@@ -98,6 +89,7 @@ class ByteTrack:
         direction_min_move: float = 0.0,
         direction_keep_gate: bool = True,
         nsa_kalman: bool = False,
+        nsa_floor: float = 0.05,
         lost_iou_buffer: float = 0.0,
         deletion_hits: int = 5,
         long_buffer: int = 0,
@@ -132,6 +124,7 @@ class ByteTrack:
         self.direction_keep_gate = direction_keep_gate
         self.deletion_hits = deletion_hits
         self.nsa_kalman = nsa_kalman
+        self.nsa_floor = nsa_floor
         self.lost_iou_buffer = lost_iou_buffer
         self.long_buffer = int(frame_rate / 30.0 * long_buffer)
         self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
@@ -311,8 +304,8 @@ class ByteTrack:
         if self.observation_reupdate:
             self._reupdate(rows, z)
         scale = None
-        if self.nsa_kalman:  # StrongSORT's NSA: a box's noise shrinks with its score (floored)
-            scale = np.maximum(1.0 - detections.score[dets], NSA_FLOOR)
+        if self.nsa_kalman:  # StrongSORT's NSA: a box's noise shrinks with its score, to nsa_floor
+            scale = np.maximum(1.0 - detections.score[dets], self.nsa_floor)
         t.mean[rows], t.cov[rows] = self.kalman.update(t.mean[rows], t.cov[rows], z, scale)
         t.direction[rows], t.motion[rows], t.history[rows] = observe(  # z[:, 3]: height (both filters)
             t.history[rows], z[:, :2], z[:, 3], self.direction_min_move
