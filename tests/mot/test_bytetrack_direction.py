@@ -13,6 +13,7 @@ from evaluate.kitti import KittiSequence, evaluate_kitti, tracked_lines
 from mot.association import buffered, direction_bonus
 from mot.bytetrack.direction import direction_cost, observe, start_history
 from mot.bytetrack.tracker import ByteTrack
+from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 
 
 def run_tracker(seq: KittiSequence, **kwargs: object) -> list[str]:
@@ -60,6 +61,18 @@ def test_keep_gate_only_reranks_pairs_inside_the_gate(keep_gate: bool) -> None:
     assert out[0, 2] == 0.9  # outside stays outside, unchanged
     assert (out[0, 1] < 0.8) == keep_gate  # behind: 1.29 without the guard, pushed out of the gate
     assert out[0, 1] > out[0, 0]
+
+
+@pytest.mark.parametrize("kalman", [KalmanBoxFilter(), KalmanXYWHFilter()])
+def test_nsa_noise_scale_makes_a_confident_box_pull_harder(kalman: KalmanBoxFilter) -> None:
+    """StrongSORT's NSA: the measurement noise times (1 - score); 1 is the plain filter."""
+    mean, cov = kalman.initiate(kalman.measure(np.array([[100.0, 100.0, 140.0, 130.0]])))
+    mean, cov = kalman.predict(mean, cov)
+    z = kalman.measure(np.array([[110.0, 100.0, 150.0, 130.0]]))  # 10 px to the right
+    plain = kalman.update(mean, cov, z)[0][0, 0]
+    np.testing.assert_allclose(kalman.update(mean, cov, z, np.ones(1))[0][0, 0], plain)
+    confident = kalman.update(mean, cov, z, np.array([0.05]))[0][0, 0]
+    assert abs(confident - z[0, 0]) < abs(plain - z[0, 0]) / 2
 
 
 def test_buffered_boxes_grow_on_every_side() -> None:
