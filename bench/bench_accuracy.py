@@ -81,6 +81,7 @@ PLAIN = {
     "APPEARANCE": False,
     "ADAPTIVE_THRESH": False,
     "DELETION_HITS": 0,
+    "DIRECTION_WEIGHT": 0.0,
 }
 TRACKERS: dict[str, dict[str, Any]] = {
     "defaults": {},
@@ -92,11 +93,13 @@ TRACKERS: dict[str, dict[str, Any]] = {
     "bytetrack+adaptive": {**PLAIN, "ADAPTIVE_THRESH": True},
     "defaults+xywh": {"KALMAN_STATE": "xywh"},
     "defaults+appearance": {"APPEARANCE": True},  # needs embeddings: c010 only
-    "defaults+direction": {"DIRECTION_WEIGHT": 0.4},
+    "defaults-direction": {"DIRECTION_WEIGHT": 0.0},
+    "defaults+direction_ungated": {"DIRECTION_KEEP_GATE": False},  # the direction term may un-match
+    "defaults+direction_delta3": {"DIRECTION_DELTA": 3, "DIRECTION_MIN_MOVE": 0.5},
     "defaults-deletion": {"DELETION_HITS": 0},
     "defaults+long_buffer": {"LONG_BUFFER": 90},
-    "defaults+direction0.3": {"DIRECTION_WEIGHT": 0.3},
-    "defaults+all_new": {"DIRECTION_WEIGHT": 0.4, "LONG_BUFFER": 90},
+    "defaults+nsa": {"NSA_KALMAN": True},
+    "defaults+lost_biou": {"LOST_IOU_BUFFER": 0.3},
 }
 # Detector profiles for c010: MOT overrides (flat key/value pairs for config.loader) and the
 # module the profile's backend needs (profiles whose backend is not installed are skipped).

@@ -27,6 +27,13 @@ def iou_distance(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray, pixel_pad: floa
     return 1.0 - iou_matrix(a, b)
 
 
+def buffered(xyxy: np.ndarray, scale: float) -> np.ndarray:
+    """Boxes grown by ``scale`` of their width and height on every side (C-BIoU's buffer)."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    pad = (xyxy[:, 2:] - xyxy[:, :2]) * scale
+    return np.concatenate([xyxy[:, :2] - pad, xyxy[:, 2:] + pad], axis=1)
+
+
 def fuse_score(cost: np.ndarray, det_scores: np.ndarray) -> np.ndarray:
     """ByteTrack's score fusion: similarity ``(1 - cost) * score``, so weak detections cost more."""
     return 1.0 - (1.0 - cost) * np.asarray(det_scores, dtype=np.float64)[None, :]

@@ -76,16 +76,25 @@ class KalmanBoxFilter:
         cov = _MOTION @ cov @ _MOTION.T + _diag(std.T**2)
         return mean, cov
 
-    def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted measurement (N, 4) and its covariance (N, 4, 4), measurement noise included."""
+    def project(
+        self, mean: np.ndarray, cov: np.ndarray, noise_scale: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted measurement (N, 4) and its covariance (N, 4, 4), measurement noise included
+        (times ``noise_scale`` (N,) when given)."""
         h = mean[:, 3]
         p = self.std_position * h
         std = np.stack([p, p, np.full_like(h, 1e-1), p])
-        return mean[:, :NDIM], cov[:, :NDIM, :NDIM] + _diag(std.T**2)
+        return mean[:, :NDIM], cov[:, :NDIM, :NDIM] + _scaled(_diag(std.T**2), noise_scale)
 
-    def update(self, mean: np.ndarray, cov: np.ndarray, xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Correct each track (row i) with its measurement ``xyah[i]``."""
-        projected, s = self.project(mean, cov)
+    def update(
+        self, mean: np.ndarray, cov: np.ndarray, xyah: np.ndarray, noise_scale: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Correct each track (row i) with its measurement ``xyah[i]``.
+
+        ``noise_scale`` (N,) multiplies each measurement's noise covariance: StrongSORT's NSA
+        filter passes ``1 - score``, so a confident box pulls the state harder than a weak one.
+        """
+        projected, s = self.project(mean, cov, noise_scale)
         # Kalman gain K = P H^T S^-1, from S K^T = (P H^T)^T (S is symmetric).
         gain = np.linalg.solve(s, cov[:, :NDIM, :]).transpose(0, 2, 1)
         innovation = np.asarray(xyah, dtype=np.float64).reshape(-1, NDIM) - projected
@@ -139,9 +148,16 @@ class KalmanXYWHFilter(KalmanBoxFilter):
         std = np.concatenate([self.std_position * wh, self.std_velocity * wh], axis=1)
         return mean @ _MOTION.T, _MOTION @ cov @ _MOTION.T + _diag(std**2)
 
-    def project(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def project(
+        self, mean: np.ndarray, cov: np.ndarray, noise_scale: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         std = self.std_position * np.tile(mean[:, 2:4], 2)
-        return mean[:, :NDIM], cov[:, :NDIM, :NDIM] + _diag(std**2)
+        return mean[:, :NDIM], cov[:, :NDIM, :NDIM] + _scaled(_diag(std**2), noise_scale)
+
+
+def _scaled(noise: np.ndarray, scale: np.ndarray | None) -> np.ndarray:
+    """(N, D, D) noise covariances, each times its ``scale`` (N,) when given."""
+    return noise if scale is None else noise * np.asarray(scale, np.float64)[:, None, None]
 
 
 def _diag(values: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
     python tools/eval_tracker_on_gt.py [--gt ../shared/data/aic_s02/ground_truth_S02.txt]
         [--tracker bytetrack_iou] [--drop 0.10] [--jitter 0.03] [--fp 0.05] [--seed 0]
+        [--set DIRECTION_WEIGHT=0 --set KALMAN_STATE=xywh ...]
 
 Each camera of an AI City ground-truth file is one sequence. Its boxes become detections:
 
@@ -39,6 +40,7 @@ from mot.builder import TrackletBuilder
 from mot.camera_setup import tracker_params
 from mot.factory import build_tracker
 from mot.tracklet import Tracklet
+from tools.eval_tracker_on_kitti import parse_overrides
 
 log = logging.getLogger("tools.eval_tracker_on_gt")
 
@@ -148,10 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=float, default=10.0)
     parser.add_argument("--min-frames", type=int, default=3)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="MOT.BYTETRACK key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     if not args.gt.is_file():
         log.error("%s: ground-truth file not found", args.gt)
+        return 2
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        log.error("%s", err)
         return 2
     results = run(
         args.gt,
@@ -163,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         fps=args.fps,
         min_frames=args.min_frames,
+        overrides=overrides,
     )
     print(format_table(results, SHOWN))
     return 0

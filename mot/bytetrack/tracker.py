@@ -12,103 +12,51 @@ tracks created on the first frame are confirmed at once; a tracked and a lost tr
 overlapping with IoU > 0.85 are deduplicated in favour of the older one. Track state lives
 in arrays (``ByteTrackState``), so each step is a handful of vectorised operations.
 
-Options from later trackers, each behind a switch (``MOT.BYTETRACK``; on by default: ORU, the
-adaptive split and hit-aware deletion, measured not worse on KITTI, AI City S02 and c010, see
-docs/tracking.md and docs/clustering-and-tracker.md):
+Options from later trackers, each behind a switch (``MOT.BYTETRACK``, documented in
+config/keys_tracking.py; on by default: ORU, the adaptive split, hit-aware deletion and gated
+direction consistency, measured not worse on KITTI, AI City S02 and c010, see docs/tracking.md
+and docs/clustering-and-tracker.md):
 
 * ``iou_plus_one``: the reference's pixel-inclusive IoU (``x2 - x1 + 1``).
-* ``observation_reupdate`` (OC-SORT's ORU): a track found again after ``k`` missed frames is
-  rewound to its last observation and re-filtered along the straight line between the two
-  observations, so the velocity learnt while it drifted unobserved is discarded.
-* ``observation_recovery`` (OC-SORT's OCR): tracks left unmatched after both associations
-  get a second chance against the free confident detections by the box of their last
-  observation rather than the drifting prediction (a vehicle that stopped while occluded).
+* ``observation_reupdate`` (OC-SORT's ORU): a track found again after missed frames is
+  re-filtered from its last observation along the straight line to the new one.
+* ``observation_recovery`` (OC-SORT's OCR): tracks left unmatched get a second chance by the
+  box of their last observation rather than the drifting prediction.
 * ``kalman_state="xywh"`` (BoT-SORT's filter): width and height estimated directly.
-* ``appearance`` (BoT-SORT's fusion): when detections carry embeddings, the first and the
-  tentative association take ``min(IoU cost, appearance cost)``, the appearance cost counting
-  only for pairs that overlap (IoU distance below ``proximity_thresh``) and look alike
-  (half cosine distance below ``appearance_thresh``).
-* ``adaptive_thresh`` (score-aware split): the high/low split is the Otsu threshold of the
-  scores seen since ``reset`` when it lies in a sparse valley (clutter below, vehicles above), raised
-  from ``track_thresh`` up to ``adaptive_max`` at most; the new-track threshold keeps its margin
-  above it. A confident detector whose clutter reaches 0.7 (PointRCNN on KITTI) keeps that
-  clutter out of the first association and out of new tracks. The split never falls below
-  ``track_thresh``: lowering it for weak detectors admitted their clutter and lost HOTA on
-  every clip measured (docs/tracking.md), so a weak detector's floor is its own ``track_thresh``.
-* ``direction_weight`` (OC-SORT's velocity direction consistency): in the first association a
-  detection in the direction the track moved between its last observations gains, one behind
-  it loses (``mot.association.direction_bonus``); observations, not the filter, give the
-  direction.
+* ``appearance`` (BoT-SORT's fusion): ``min(IoU cost, appearance cost)`` for pairs that overlap
+  and look alike.
+* ``adaptive_thresh``: the high/low split rises to the Otsu threshold of the detector's scores
+  when it lies in a sparse valley (``mot.bytetrack.scores``), never below ``track_thresh``.
+* ``direction_*`` (OC-SORT's velocity direction consistency, ``mot.bytetrack.direction``):
+  in the first association a detection ahead of the track gains, one behind it loses; with
+  ``direction_keep_gate`` the term only re-ranks pairs inside the IoU gate.
+* ``nsa_kalman`` (StrongSORT's NSA filter): measurement noise scaled by ``1 - score``.
+* ``lost_iou_buffer`` (C-BIoU): lost tracks are matched with grown boxes.
 * ``deletion_hits`` (track-confidence-aware deletion): a lost track with few matches keeps
   only that fraction of the buffer, so a short uncertain track does not wait to steal a
   detection from the vehicle it shadowed.
-* ``long_buffer`` (a second association for lost tracks with a longer buffer): lost tracks
-  past the buffer are kept up to ``long_buffer`` frames and matched last, by their last
-  observed box, against confident detections nobody claimed (a parked car behind traffic).
+* ``long_buffer``: lost tracks past the buffer are kept up to ``long_buffer`` frames and
+  matched last, by their last observed box, against confident detections nobody claimed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from detection.types import Detections
-from mot.association import cosine_distance, direction_bonus, fuse_score, iou_distance, linear_assignment
+from mot.association import buffered, cosine_distance, fuse_score, iou_distance, linear_assignment
 from mot.base import Tracks
+from mot.bytetrack.direction import direction_cost, observe, start_history
 from mot.bytetrack.scores import SCORE_BINS, is_score_valley, is_valley, otsu_split, otsu_threshold
+from mot.bytetrack.state import LOST, TRACKED, ByteTrackState
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
-from mot.table import KalmanTrackTable
 
 __all__ = ["ByteTrack", "ByteTrackState", "is_score_valley", "otsu_threshold"]
 
-TRACKED, LOST = 0, 1
 DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are one vehicle
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
 KALMAN_STATES = ("xyah", "xywh")
-
-
-@dataclass
-class ByteTrackState(KalmanTrackTable):
-    """One row per live track (tracked or lost)."""
-
-    track_id: np.ndarray  # (N,) int64
-    mean: np.ndarray  # (N, 8) Kalman state
-    cov: np.ndarray  # (N, 8, 8)
-    state: np.ndarray  # (N,) TRACKED or LOST
-    confirmed: np.ndarray  # (N,) bool, ``is_activated`` in the reference code
-    score: np.ndarray  # (N,) last matched detection score
-    start_frame: np.ndarray  # (N,) frame the track was created
-    last_frame: np.ndarray  # (N,) last frame it was matched
-    det_index: np.ndarray  # (N,) detection matched in the current frame, -1 if none
-    obs_mean: np.ndarray  # (N, 8) Kalman posterior at the last observation (ORU rewinds to it)
-    obs_cov: np.ndarray  # (N, 8, 8)
-    obs: np.ndarray  # (N, 4) last observation, in the filter's measurement space
-    feature: np.ndarray  # (N, D) smoothed appearance, D = 0 without embeddings
-    direction: np.ndarray  # (N, 2) unit direction of motion between observations (0: unknown)
-    hits: np.ndarray  # (N,) detections matched so far
-
-    @classmethod
-    def empty(cls, feature_dim: int = 0) -> ByteTrackState:
-        ints = np.zeros(0, np.int64)
-        return cls(
-            ints,
-            np.zeros((0, 8)),
-            np.zeros((0, 8, 8)),
-            ints,
-            np.zeros(0, bool),
-            np.zeros(0),
-            ints,
-            ints,
-            ints,
-            np.zeros((0, 8)),
-            np.zeros((0, 8, 8)),
-            np.zeros((0, 4)),
-            np.zeros((0, feature_dim), np.float32),
-            np.zeros((0, 2)),
-            ints,
-        )
 
 
 class ByteTrack:
@@ -136,7 +84,13 @@ class ByteTrack:
         appearance_thresh: float = 0.25,
         adaptive_thresh: bool = True,
         adaptive_max: float = 0.8,
-        direction_weight: float = 0.0,
+        direction_weight: float = 0.3,
+        direction_delta: int = 1,
+        direction_min_move: float = 0.0,
+        direction_keep_gate: bool = True,
+        nsa_kalman: bool = False,
+        nsa_floor: float = 0.05,
+        lost_iou_buffer: float = 0.0,
         deletion_hits: int = 5,
         long_buffer: int = 0,
         frame_rate: float = 30.0,
@@ -165,7 +119,13 @@ class ByteTrack:
         self.adaptive_thresh = adaptive_thresh
         self.adaptive_max = max(adaptive_max, track_thresh)
         self.direction_weight = direction_weight
+        self.direction_delta = max(int(direction_delta), 1)
+        self.direction_min_move = direction_min_move
+        self.direction_keep_gate = direction_keep_gate
         self.deletion_hits = deletion_hits
+        self.nsa_kalman = nsa_kalman
+        self.nsa_floor = nsa_floor
+        self.lost_iou_buffer = lost_iou_buffer
         self.long_buffer = int(frame_rate / 30.0 * long_buffer)
         self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
         self.reset()
@@ -173,7 +133,7 @@ class ByteTrack:
     def reset(self) -> None:
         self.frame_id = 0
         self._next_id = 1
-        self.tracks = ByteTrackState.empty()
+        self.tracks = ByteTrackState.empty(delta=self.direction_delta)
         # the detector's score histogram over (low_thresh, 1] since reset: its clutter/vehicle split
         self._score_edges = np.linspace(min(self.low_thresh, 0.99), 1.0, SCORE_BINS + 1)
         self._score_counts = np.zeros(SCORE_BINS, np.int64)
@@ -256,7 +216,7 @@ class ByteTrack:
 
     def finish(self) -> np.ndarray:
         ids = self.tracks.track_id.copy()
-        self.tracks = ByteTrackState.empty(self.tracks.feature.shape[1])
+        self.tracks = ByteTrackState.empty(self.tracks.feature.shape[1], self.direction_delta)
         return ids
 
     # ------------------------------------------------------------------ steps
@@ -308,18 +268,32 @@ class ByteTrack:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Optimal matching of tracks ``rows`` to detections ``dets``; ``fuse``: first-association costs."""
         iou_cost = iou_distance(self._boxes(rows), detections.xyxy[dets], self.pixel_pad)
+        if self.lost_iou_buffer:  # C-BIoU for lost tracks: both boxes grown, so a drifted one still overlaps
+            lost = np.flatnonzero(self.tracks.state[rows] == LOST)
+            iou_cost[lost] = iou_distance(
+                buffered(self._boxes(rows[lost]), self.lost_iou_buffer),
+                buffered(detections.xyxy[dets], self.lost_iou_buffer),
+                self.pixel_pad,
+            )
         cost = fuse_score(iou_cost, detections.score[dets]) if fuse else iou_cost
         if fuse and self.direction_weight:
-            centres = self.kalman.measure(detections.xyxy[dets])[:, :2]
-            bonus = direction_bonus(self.tracks.direction[rows], self.tracks.obs[rows, :2], centres)
-            cost = np.where(
-                cost <= threshold, cost - self.direction_weight * bonus * detections.score[dets], cost
-            )
+            cost = self._direction(cost, rows, dets, detections, threshold)
         if fuse and self.appearance and detections.embedding is not None:
             looks = cosine_distance(self.tracks.feature[rows], detections.embedding[dets]) / 2.0
             looks[(looks > self.appearance_thresh) | (iou_cost > self.proximity_thresh)] = 1.0
             cost = np.minimum(cost, looks)
         return linear_assignment(cost, threshold)
+
+    def _direction(
+        self, cost: np.ndarray, rows: np.ndarray, dets: np.ndarray, detections: Detections, threshold: float
+    ) -> np.ndarray:
+        """``cost`` with the direction term of tracks ``rows`` (``mot.bytetrack.direction``)."""
+        t = self.tracks
+        centres = self.kalman.measure(detections.xyxy[dets])[:, :2]
+        return direction_cost(
+            cost, threshold, self.direction_weight, t.direction[rows], t.motion[rows], t.history[rows, 0],
+            centres, detections.score[dets], self.direction_keep_gate,
+        )  # fmt: skip
 
     def _correct(self, rows: np.ndarray, dets: np.ndarray, detections: Detections) -> None:
         """Kalman-update ``rows`` with detections ``dets``; they become tracked and confirmed."""
@@ -329,11 +303,13 @@ class ByteTrack:
         z = self.kalman.measure(detections.xyxy[dets])
         if self.observation_reupdate:
             self._reupdate(rows, z)
-        t.mean[rows], t.cov[rows] = self.kalman.update(t.mean[rows], t.cov[rows], z)
-        step = z[:, :2] - t.obs[rows, :2]
-        length = np.linalg.norm(step, axis=1, keepdims=True)
-        moved = (length[:, 0] > 1e-6) & (t.hits[rows] > 0)
-        t.direction[rows[moved]] = step[moved] / length[moved]
+        scale = None
+        if self.nsa_kalman:  # StrongSORT's NSA: a box's noise shrinks with its score, to nsa_floor
+            scale = np.maximum(1.0 - detections.score[dets], self.nsa_floor)
+        t.mean[rows], t.cov[rows] = self.kalman.update(t.mean[rows], t.cov[rows], z, scale)
+        t.direction[rows], t.motion[rows], t.history[rows] = observe(  # z[:, 3]: height (both filters)
+            t.history[rows], z[:, :2], z[:, 3], self.direction_min_move
+        )
         t.hits[rows] += 1
         t.obs_mean[rows], t.obs_cov[rows], t.obs[rows] = t.mean[rows], t.cov[rows], z
         if self.appearance and detections.embedding is not None:
@@ -374,7 +350,7 @@ class ByteTrack:
                 f"Detections.embedding: expected dimension {self.tracks.feature.shape[1]} "
                 f"like earlier frames, got {emb.shape[1]}"
             )
-        self.tracks = ByteTrackState.empty(emb.shape[1])
+        self.tracks = ByteTrackState.empty(emb.shape[1], self.direction_delta)
 
     def _duplicates(
         self, fresh: np.ndarray, detections: Detections, dropped: np.ndarray
@@ -426,4 +402,6 @@ class ByteTrack:
             feature=feature,
             direction=np.zeros((n, 2)),
             hits=np.ones(n, np.int64),
+            history=start_history(z[:, :2], self.direction_delta),
+            motion=np.zeros(n),
         )

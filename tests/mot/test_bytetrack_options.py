@@ -12,21 +12,10 @@ import numpy as np
 import pytest
 
 from detection.types import Detections
-from evaluate.kitti import KittiSequence, evaluate_kitti, load_kitti, tracked_lines
+from evaluate.kitti import KittiSequence, evaluate_kitti, tracked_lines
 from mot.association import iou_distance
 from mot.bytetrack.tracker import ByteTrack, is_score_valley, otsu_threshold
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
-
-
-@pytest.fixture(scope="module")
-def kitti(shared: Path) -> Path:
-    return shared / "data" / "kitti_train"
-
-
-@pytest.fixture(scope="module")
-def seq_0000(kitti: Path) -> KittiSequence:
-    (seq,) = load_kitti(kitti / "label_02", kitti / "det_pointrcnn_car", ["0000"])
-    return seq
 
 
 def run_tracker(seq: KittiSequence, **kwargs: object) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from evaluate.formats import read_aic_ground_truth
-from tools.eval_tracker_on_gt import degrade, run
+from tools.eval_tracker_on_gt import degrade, main, run
 
 
 def test_bytetrack_accuracy_on_degraded_s02_ground_truth(shared: Path) -> None:
@@ -30,3 +31,11 @@ def test_degradation_is_seeded_and_does_what_it_says(shared: Path) -> None:
     # about 90 % of the boxes survive, plus about 5 % false positives
     assert 0.90 * len(gt) < n < 1.0 * len(gt)
     assert min(a) == 1 and max(a) == gt.frame.max()
+
+
+def test_an_unknown_tracker_key_is_refused_with_exit_2(
+    shared: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gt = str(shared / "data/aic_s02/ground_truth_S02.txt")
+    assert main(["--gt", gt, "--set", "DIRECTION_WIEGHT=0.3"]) == 2
+    assert "DIRECTION_WIEGHT" in caplog.text and "DIRECTION_WEIGHT" in caplog.text
