@@ -125,6 +125,14 @@ RUN_KEYS: tuple[Key, ...] = (
         "centred mostly on the run's mean (0: its own mean alone).",
     ),
     Key(
+        "MTMC.COLOR_CAMERA_NORM",
+        True,
+        ck.is_bool(),
+        "Centre the colour part too on its camera's mean (square-rooted histograms, shrunk by "
+        "MTMC.CAMERA_NORM_SHRINKAGE): removes a camera's colour cast; lowers other-vehicle similarities, "
+        "so MTMC.MIN_SIM is chosen with it (docs/reid.md).",
+    ),
+    Key(
         "MTMC.REPORT_MAX_VEHICLES",
         200,
         ck.non_negative_int(),
