@@ -22,7 +22,8 @@ level, the baselines under ``baselines``, and under ``pairs`` the shares of same
 cross-camera pairs whose similarity reaches ``MTMC.MIN_SIM`` (the calibration clustering depends on).
 ``--sweep`` also prints mAP for a grid of colour weights and centring modes on the same features, and
 ``--few-vehicles`` the mAP when one camera sees only a few vehicles (how the defaults were chosen:
-docs/reid.md); ``--colour-sweep`` scores colour-histogram variants (``bench.reid_colour_sweep``).
+docs/reid.md); ``--colour-sweep`` scores colour-histogram variants (``bench.reid_colour_sweep``) and
+``--cast B,G,R`` multiplies the last camera's crops by channel gains (a simulated colour cast).
 ``--within-camera`` turns a one-camera set with a ``frame`` column (the S01 crops) into
 a re-identification over time: each vehicle's first third of crops against every vehicle's last third.
 
@@ -43,7 +44,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench.reid_colour_sweep import colour_sweep
+from bench.reid_colour_sweep import colour_cast, colour_sweep, parse_gains
 from config.cli import LOG_LEVELS, parse_args, setup_logging
 from config.paths import atomic_write_text
 from reid.color import color_histogram, histogram_spec
@@ -99,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--within-camera",
         action="store_true",
         help="one-camera sets: early third of each vehicle's crops against the late third (needs 'frame')",
+    )
+    parser.add_argument(
+        "--cast", default=None, help="B,G,R gains applied to the last camera's crops (simulated colour cast)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-feature baseline")
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS, type=str.upper)
@@ -325,6 +329,8 @@ def load_set(args: argparse.Namespace) -> tuple[Any, LabelledCrops, list[np.ndar
     if args.within_camera:
         crops = within_camera(crops, labels)
     images = read_crops(crops.paths)
+    if args.cast:
+        images = colour_cast(images, crops.camera_ids, parse_gains(args.cast))
     return cfg, crops, images, embed(cfg, images)
 
 

@@ -28,6 +28,27 @@ VARIANTS: tuple[HistogramSpec, ...] = tuple(
 )
 
 
+def parse_gains(text: str) -> tuple[float, float, float]:
+    """``--cast`` value ``B,G,R``: three positive channel gains."""
+    gains = tuple(float(v) for v in text.split(","))
+    if len(gains) != 3 or min(gains) <= 0:
+        raise ValueError(f"--cast {text!r}: expected three positive gains B,G,R, e.g. 1.08,1,0.93")
+    return gains  # type: ignore[return-value]
+
+
+def colour_cast(
+    images: Sequence[np.ndarray], cameras: np.ndarray, gains: tuple[float, float, float]
+) -> list[np.ndarray]:
+    """The crops with the last camera's multiplied by per-channel ``gains`` (B, G, R), clipped: a
+    simulated white-balance and exposure change between cameras, the difference real cameras add."""
+    last = sorted(set(cameras))[-1]
+    scale = np.asarray(gains, np.float32)
+    return [
+        np.clip(image * scale, 0, 255).astype(np.uint8) if camera == last else image
+        for image, camera in zip(images, cameras, strict=True)
+    ]
+
+
 def spec_name(spec: HistogramSpec) -> str:
     """E.g. ``8x8x8 m0.25`` or ``16x3x3+16g m0.25``."""
     grey = f"+{spec.grey_bins}g" if spec.grey_bins else ""

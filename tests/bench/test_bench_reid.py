@@ -172,3 +172,18 @@ def test_holdout_keeps_exactly_the_vehicles_the_default_model_never_trained_on(s
     assert len(train.paths) - len(held.paths) == recipe["sources"]["reid_vn2cam"]["crops"]
     trained_ids = set(train.vehicle_ids) - set(held.vehicle_ids)
     assert len(trained_ids) == recipe["sources"]["reid_vn2cam"]["identities"]
+
+
+def test_cast_changes_only_the_last_camera_and_bad_gains_exit_2(tiny_set: Path) -> None:
+    from bench.reid_colour_sweep import colour_cast
+
+    crops = read_labels_csv(tiny_set / "labels.csv", split="a")
+    images = [cv2.imread(str(p)) for p in crops.paths[:4]]
+    cast = colour_cast(images, crops.camera_ids[:4], (1.0, 1.0, 0.5))
+    for image, out, camera in zip(images, cast, crops.camera_ids[:4], strict=True):
+        if camera == max(crops.camera_ids):
+            np.testing.assert_array_equal(out[..., 2], image[..., 2] // 2)  # red halved, truncated
+            np.testing.assert_array_equal(out[..., :2], image[..., :2])
+        else:
+            assert out is image
+    assert main(["--labels", str(tiny_set), "--split", "a", "--cast", "1,2"]) == 2
