@@ -21,10 +21,13 @@ from reid.fusion import FusionOptions, color_rows, fuse
 from reid.retrieval import LabelledCrops, cross_camera_retrieval
 
 OTHER_PAIRS = 0.04  # the false-accept rate MTMC.MIN_SIM is matched to (docs/reid.md)
-VARIANTS: tuple[HistogramSpec, ...] = tuple(
-    HistogramSpec(bins, margin, grey)
-    for bins, grey in (((8, 4, 4), 0), ((16, 4, 4), 0), ((8, 8, 8), 0), ((16, 8, 8), 0), ((16, 3, 3), 16))
-    for margin in (0.0, 0.2, 0.25, 0.3)
+VARIANTS: tuple[HistogramSpec, ...] = (
+    *(
+        HistogramSpec(bins, margin, grey)
+        for bins, grey in (((8, 4, 4), 0), ((16, 4, 4), 0), ((8, 8, 8), 0), ((16, 8, 8), 0), ((16, 3, 3), 16))
+        for margin in (0.0, 0.2, 0.25, 0.3)
+    ),
+    HistogramSpec((16, 3, 3), 0.25, 16, white_balance=True),
 )
 
 
@@ -52,7 +55,8 @@ def colour_cast(
 def spec_name(spec: HistogramSpec) -> str:
     """E.g. ``8x8x8 m0.25`` or ``16x3x3+16g m0.25``."""
     grey = f"+{spec.grey_bins}g" if spec.grey_bins else ""
-    return f"{'x'.join(map(str, spec.bins))}{grey} m{spec.margin:g}"
+    balanced = " wb" if spec.white_balance else ""
+    return f"{'x'.join(map(str, spec.bins))}{grey} m{spec.margin:g}{balanced}"
 
 
 def pair_similarities(descriptors: np.ndarray, crops: LabelledCrops) -> tuple[np.ndarray, np.ndarray]:

@@ -262,4 +262,12 @@ DETECTION_KEYS: tuple[Key, ...] = (
         "grey-level bins of their value: white, grey and black vehicles separate, and a camera's colour "
         "cast does not scatter them over hues (0: plain HSV bins).",
     ),
+    Key(
+        "MOT.COLOR_HIST_WHITE_BALANCE",
+        False,
+        ck.is_bool(),
+        "White-balance each crop on its border (the road around the vehicle, outside "
+        "MOT.COLOR_HIST_MARGIN) before the colour histogram, so a camera's colour cast cancels; "
+        "neutral to slightly worse on footage whose cameras render colours alike (docs/reid.md).",
+    ),
 )
