@@ -13,15 +13,18 @@ another camera; gallery: every crop of the other cameras (``reid.retrieval``).
 The descriptor is built as MTMC builds it, from the config (``--config`` and ``KEY VALUE`` overrides as
 the runners take them): the ReID model, its preprocessing and flip from ``MOT.REID_*`` through the
 project's own model factory, then ``reid.fusion`` with ``MTMC.FEATURE_CENTER``, ``MTMC.CAMERA_NORM``,
-``MTMC.CAMERA_NORM_SHRINKAGE``, ``MTMC.FEATURE_PCA_DIM`` and ``MTMC.COLOR_WEIGHT``, fitted on the crops of
-the set (MTMC fits them on the tracklets of a run). Baselines printed beside it: random features, the
-HSV colour histogram alone (8x4x4, Bhattacharyya) and the model's raw feature (no centring, no colour).
+``MTMC.CAMERA_NORM_SHRINKAGE``, ``MTMC.FEATURE_PCA_DIM``, ``MTMC.COLOR_WEIGHT`` and ``MTMC.COLOR_CAMERA_NORM``
+on the colour histogram of ``MOT.COLOR_HIST_*`` (``reid.color``, as the tracker computes it), fitted on the
+crops of the set (MTMC fits them on the tracklets of a run). Baselines printed beside it: random
+features, the colour histogram alone (Bhattacharyya) and the model's raw feature (no centring, no colour).
 ``--json`` writes ``rank1``, ``rank5``, ``mAP``, ``queries`` of the configured descriptor at the top
 level, the baselines under ``baselines``, and under ``pairs`` the shares of same-vehicle and other-vehicle
 cross-camera pairs whose similarity reaches ``MTMC.MIN_SIM`` (the calibration clustering depends on).
 ``--sweep`` also prints mAP for a grid of colour weights and centring modes on the same features, and
 ``--few-vehicles`` the mAP when one camera sees only a few vehicles (how the defaults were chosen:
-docs/reid.md). ``--within-camera`` turns a one-camera set with a ``frame`` column (the S01 crops) into
+docs/reid.md); ``--colour-sweep`` scores colour-histogram variants (``bench.reid_colour_sweep``) and
+``--cast B,G,R`` multiplies the last camera's crops by channel gains (a simulated colour cast).
+``--within-camera`` turns a one-camera set with a ``frame`` column (the S01 crops) into
 a re-identification over time: each vehicle's first third of crops against every vehicle's last third.
 
 Exit codes: 0 done, 2 bad config, labels or model.
@@ -41,9 +44,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from bench.reid_colour_sweep import colour_cast, colour_sweep, parse_gains
 from config.cli import LOG_LEVELS, parse_args, setup_logging
 from config.paths import atomic_write_text
-from reid.color import color_histogram
+from reid.color import color_histogram, histogram_spec
 from reid.fusion import FusionOptions, fuse, sqrt_histograms
 from reid.retrieval import LabelledCrops, RetrievalScores, cross_camera_retrieval, read_labels_csv
 
@@ -88,9 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--few-vehicles", action="store_true", help="also print mAP when one camera sees few vehicles"
     )
     parser.add_argument(
+        "--colour-sweep",
+        action="store_true",
+        help="also score colour-histogram variants (bins, region, centring)",
+    )
+    parser.add_argument(
         "--within-camera",
         action="store_true",
         help="one-camera sets: early third of each vehicle's crops against the late third (needs 'frame')",
+    )
+    parser.add_argument(
+        "--cast", default=None, help="B,G,R gains applied to the last camera's crops (simulated colour cast)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random-feature baseline")
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS, type=str.upper)
@@ -163,6 +175,7 @@ def fusion_options(mtmc: Any) -> FusionOptions:
         camera_shrinkage=mtmc.CAMERA_NORM_SHRINKAGE,
         pca_dim=mtmc.FEATURE_PCA_DIM,
         color_weight=mtmc.COLOR_WEIGHT,
+        color_camera_norm=mtmc.COLOR_CAMERA_NORM,
     )
 
 
@@ -203,15 +216,20 @@ def pair_rates(descriptors: np.ndarray, crops: LabelledCrops, min_sim: float) ->
 
 
 def sweep(
-    features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, cameras: np.ndarray
+    features: np.ndarray,
+    histograms: np.ndarray,
+    crops: LabelledCrops,
+    cameras: np.ndarray,
+    color_camera_norm: bool = False,
 ) -> list[str]:
-    """Lines of an mAP table: centring modes x colour weights."""
+    """Lines of an mAP table: centring modes x colour weights (colour centring as configured)."""
     head = f"{'mAP (R1)':14s}" + "".join(f"  w={w:<9.1f}" for w in SWEEP_WEIGHTS)
     lines = [head]
     for name, base in SWEEP_MODES.items():
         cells = []
         for weight in SWEEP_WEIGHTS:
-            desc = fuse(features, histograms, cameras, replace(base, color_weight=weight))
+            options = replace(base, color_weight=weight, color_camera_norm=color_camera_norm)
+            desc = fuse(features, histograms, cameras, options)
             s = cross_camera_retrieval(desc, crops.vehicle_ids, crops.camera_ids)
             cells.append(f"  {s.mAP:.3f}({s.rank1:.2f})")
         lines.append(f"{name:14s}" + "".join(cells))
@@ -253,7 +271,7 @@ def threshold_table(
 
 
 def few_vehicle_study(
-    features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, weight: float, seed: int
+    features: np.ndarray, histograms: np.ndarray, crops: LabelledCrops, configured: FusionOptions, seed: int
 ) -> list[str]:
     """mAP when the last camera sees only m vehicles (m random vehicles kept, 20 draws each): how much
     the per-camera mean needs shrinking towards the run's mean for a camera with few vehicles."""
@@ -273,7 +291,11 @@ def few_vehicle_study(
                     features[keep],
                     histograms[keep],
                     crops.camera_ids[keep],
-                    replace(base, color_weight=weight),
+                    replace(
+                        base,
+                        color_weight=configured.color_weight,
+                        color_camera_norm=configured.color_camera_norm,
+                    ),
                 )
                 totals[j] += cross_camera_retrieval(desc, crops.vehicle_ids[keep], crops.camera_ids[keep]).mAP
         lines.append(f"{'m = ' + str(m):34s}" + "".join(f"  {t / 20:11.3f}" for t in totals))
@@ -283,7 +305,8 @@ def few_vehicle_study(
 def report(scores: dict[str, RetrievalScores], options: FusionOptions, model: str) -> list[str]:
     described = (
         f"configured ({model}; center {options.center}, camera_norm {options.camera_norm} "
-        f"k={options.camera_shrinkage:g}, pca {options.pca_dim}, colour {options.color_weight:g})"
+        f"k={options.camera_shrinkage:g}, pca {options.pca_dim}, colour {options.color_weight:g} "
+        f"centred {options.color_camera_norm})"
     )
     lines = [f"{'descriptor':40s} {'Rank-1':>7s} {'Rank-5':>7s} {'mAP':>7s} {'queries':>8s}"]
     for name, s in scores.items():
@@ -306,6 +329,8 @@ def load_set(args: argparse.Namespace) -> tuple[Any, LabelledCrops, list[np.ndar
     if args.within_camera:
         crops = within_camera(crops, labels)
     images = read_crops(crops.paths)
+    if args.cast:
+        images = colour_cast(images, crops.camera_ids, parse_gains(args.cast))
     return cfg, crops, images, embed(cfg, images)
 
 
@@ -317,7 +342,8 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError, OSError) as err:  # ModelNotFoundError is an OSError
         log.error("%s", err)
         return 2
-    histograms = np.stack([color_histogram(image) for image in images]) if images else np.zeros((0, 128))
+    spec = histogram_spec(cfg.MOT)
+    histograms = np.stack([color_histogram(i, spec) for i in images]) if images else np.zeros((0, spec.size))
     options = fusion_options(cfg.MTMC)
     # per-camera normalisation uses the real camera (the part before ':' of --within-camera's halves)
     cameras = crops.camera_ids
@@ -338,14 +364,21 @@ def run(args: argparse.Namespace) -> int:
         f"  cross-camera pairs reaching MTMC.MIN_SIM {pairs['min_sim']:g}: same {same:.3f}, other {other:.4f}"
     )
     if args.sweep:
-        print("\n".join(sweep(features, histograms, crops, cameras)))
+        print("\n".join(sweep(features, histograms, crops, cameras, options.color_camera_norm)))
         print("\n".join(threshold_table(features, histograms, crops, cameras, options)))
     if args.few_vehicles:
-        print("\n".join(few_vehicle_study(features, histograms, crops, options.color_weight, args.seed)))
+        print("\n".join(few_vehicle_study(features, histograms, crops, options, args.seed)))
+    if args.colour_sweep:
+        print("\n".join(colour_sweep(images, features, crops, cameras, options, cfg.MTMC.MIN_SIM)))
     if args.json is not None:
         out: dict[str, Any] = {**scores["configured"].as_dict(), "pairs": pairs}
         out["baselines"] = {k: v.as_dict() for k, v in scores.items() if k != "configured"}
-        out["descriptor"] = {"model": model, "flip": cfg.MOT.REID_FLIP, **vars(options)}
+        out["descriptor"] = {
+            "model": model,
+            "flip": cfg.MOT.REID_FLIP,
+            **vars(options),
+            "histogram": vars(spec),
+        }
         atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     return 0
 

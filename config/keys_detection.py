@@ -240,4 +240,34 @@ DETECTION_KEYS: tuple[Key, ...] = (
         ck.positive_int(),
         "Appearance samples kept per track (good boxes spread over it); ByteTrack embeds only these.",
     ),
+    Key(
+        "MOT.COLOR_HIST_BINS",
+        [16, 3, 3],
+        ck.list_of(ck.int_range(1, 64), 3),
+        "Colour histogram of each sampled crop (reid/color.py): [hue, saturation, value] bins of HSV "
+        "(MTMC blends it in with MTMC.COLOR_WEIGHT; the tracklet files keep it).",
+    ),
+    Key(
+        "MOT.COLOR_HIST_MARGIN",
+        0.25,
+        ck.float_range(0.0, 0.45),
+        "Fraction of the box width and height cut from each side before the colour histogram "
+        "(0.25: the central half; borders are road, shadow and neighbours).",
+    ),
+    Key(
+        "MOT.COLOR_HIST_GREY_BINS",
+        16,
+        ck.int_range(0, 64),
+        "With N > 0, greyish or dark pixels (saturation or value below 40) leave the HSV bins for N "
+        "grey-level bins of their value: white, grey and black vehicles separate, and a camera's colour "
+        "cast does not scatter them over hues (0: plain HSV bins).",
+    ),
+    Key(
+        "MOT.COLOR_HIST_WHITE_BALANCE",
+        False,
+        ck.is_bool(),
+        "White-balance each crop on its border (the road around the vehicle, outside "
+        "MOT.COLOR_HIST_MARGIN) before the colour histogram, so a camera's colour cast cancels; "
+        "neutral to slightly worse on footage whose cameras render colours alike (docs/reid.md).",
+    ),
 )

@@ -72,9 +72,10 @@ RUN_KEYS: tuple[Key, ...] = (
     Key("MTMC.LINKAGE", "average", ck.one_of(*LINKAGES), "Cluster-to-cluster similarity."),
     Key(
         "MTMC.MIN_SIM",
-        0.5,
+        0.4,
         ck.float_range(-1.0, 1.0),
-        "Clustering stops when no compatible pair is this similar.",
+        "Clustering stops when no compatible pair is this similar (0.4: about 3 % of other-vehicle "
+        "cross-camera crop pairs reach it with the default descriptor; docs/reid.md).",
     ),
     Key(
         "MTMC.REENTRY_GAP",
@@ -87,7 +88,7 @@ RUN_KEYS: tuple[Key, ...] = (
     ),
     Key(
         "MTMC.REENTRY_MIN_SIM",
-        0.5,
+        0.4,
         ck.float_range(-1.0, 1.0),
         "Similarity two fragments of one camera need to be joined (the larger of this and "
         "MIN_SIM): look-alike vehicles passing one camera seconds apart stay apart.",
@@ -123,6 +124,14 @@ RUN_KEYS: tuple[Key, ...] = (
         ck.float_range(0.0, None),
         "Pseudo-count of run-mean rows added to each camera's mean, so a camera with few vehicles is "
         "centred mostly on the run's mean (0: its own mean alone).",
+    ),
+    Key(
+        "MTMC.COLOR_CAMERA_NORM",
+        True,
+        ck.is_bool(),
+        "Centre the colour part too on its camera's mean (square-rooted histograms, shrunk by "
+        "MTMC.CAMERA_NORM_SHRINKAGE): removes a camera's colour cast; lowers other-vehicle similarities, "
+        "so MTMC.MIN_SIM is chosen with it (docs/reid.md).",
     ),
     Key(
         "MTMC.REPORT_MAX_VEHICLES",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ from mot.speed import apply_speed, load_calibration
 from mot.tracklet import Tracklet
 from mot.video_output import DrawnVideo, ShowWindow, write_video
 from mot.zones import ZoneError, apply_zones, load_zones
-from reid.color import color_histogram
+from reid.color import color_histogram, histogram_spec
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ def open_camera(
         mot.MIN_FRAMES,
         mot.REID_SAMPLES_PER_TRACK,
         batch_size=mot.REID_BATCHSIZE,
-        describe_crop=color_histogram,
+        describe_crop=partial(color_histogram, spec=histogram_spec(mot)),
         enricher=enricher,
         box_sources=schedule.spec.skips,
         max_gap=schedule.spec.fill_gap,

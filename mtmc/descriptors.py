@@ -1,9 +1,10 @@
 """Tracklet descriptors for clustering: the mean ReID feature, post-processed so cosines separate vehicles.
 
 The steps and their reasons are those of ``reid.fusion`` (centring over the run or per camera, PCA
-whitening, colour blend), applied to the tracklets of the run: row i is ``tracklets[i]``, its camera
-``tracklets[i].camera``. ``bench/bench_reid.py`` applies the same functions to labelled crops, so its
-figures are those of this descriptor.
+whitening, colour blend with optional per-camera centring of the colour part), applied to the
+tracklets of the run: row i is ``tracklets[i]``, its camera ``tracklets[i].camera``.
+``bench/bench_reid.py`` applies the same functions to labelled crops, so its figures are those of
+this descriptor.
 
 Every output row has unit length, so the clustering's cosine machinery applies unchanged.
 Tracklets without a feature get a zero feature part (with no colour either they cluster with nothing).
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mot.tracklet import Tracklet
-from reid.fusion import FusionOptions, blend_color, centring_means, unit_rows, whiten
+from reid.fusion import FusionOptions, blend_color, centring_means, color_rows, unit_rows, whiten
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +30,21 @@ def build_descriptors(
     color_weight: float = 0.0,
     camera_norm: bool = False,
     camera_shrinkage: float = 0.0,
+    color_camera_norm: bool = False,
 ) -> np.ndarray:
     """(n, D') float32 unit descriptors, row i for ``tracklets[i]``."""
-    options = FusionOptions(center, camera_norm, camera_shrinkage, pca_dim, color_weight)
+    options = FusionOptions(center, camera_norm, camera_shrinkage, pca_dim, color_weight, color_camera_norm)
     feats, has = _features(tracklets)
+    cameras = np.array([t.camera for t in tracklets])
     if has.sum() >= 2:
-        cameras = np.array([t.camera for t in tracklets])[has]
-        means = centring_means(feats[has], cameras, options)
+        means = centring_means(feats[has], cameras[has], options)
         feats[has] = unit_rows(feats[has] - means)
         if pca_dim > 0:
             whitened = whiten(feats[has], _samples(tracklets, has, means), pca_dim)
             feats = np.zeros((len(tracklets), whitened.shape[1]))
             feats[has] = whitened
     if color_weight > 0 and (histograms := _histograms(tracklets)) is not None:
-        feats = blend_color(feats, histograms, color_weight)
+        feats = blend_color(feats, color_rows(histograms, cameras, options), color_weight)
     return feats.astype(np.float32)
 
 

@@ -97,6 +97,7 @@ def matching_options(cfg: CfgNode) -> MatchingOptions:
         m.COLOR_WEIGHT,
         camera_norm=m.CAMERA_NORM,
         camera_shrinkage=m.CAMERA_NORM_SHRINKAGE,
+        color_camera_norm=m.COLOR_CAMERA_NORM,
         reentry_gap=m.REENTRY_GAP,
         reentry_min_sim=m.REENTRY_MIN_SIM,
     )

@@ -33,6 +33,7 @@ class MatchingOptions:
     bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
     camera_norm: bool = False  # centre on each camera's (shrunk) mean instead of the run's (reid.fusion)
     camera_shrinkage: float = 0.0
+    color_camera_norm: bool = False  # centre the colour part per camera too (reid.fusion.color_rows)
     reentry_gap: float = 0.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
     reentry_min_sim: float = -1.0  # a same-camera join needs max(min_sim, this) similarity
 
@@ -68,6 +69,7 @@ def match_tracklets(
         options.color_weight,
         options.camera_norm,
         options.camera_shrinkage,
+        options.color_camera_norm,
     )
     explicit = np.diag(layout.allowed).copy()  # the layout's own re-entry lines
     layout = layout.with_reentry_gap(options.reentry_gap)

@@ -13,7 +13,11 @@ Steps, all fitted on the rows themselves (no training data):
   rows: ``(n_c * mean_c + k * mean_all) / (n_c + k)`` with ``k = camera_shrinkage`` rows of pseudo-count;
 * PCA whitening (``pca_dim`` > 0), fitted on sample features (a tracklet's samples in MTMC);
 * colour blend (``color_weight`` w): append the square-rooted colour histogram (``reid.color``) so that the
-  cosine of two descriptors is ``(1 - w) x feature cosine + w x Bhattacharyya coefficient``.
+  cosine of two descriptors is ``(1 - w) x feature cosine + w x Bhattacharyya coefficient``. With
+  ``color_camera_norm`` the square-rooted histograms are first centred on their camera's mean like the
+  features (same shrinkage) and re-normalised: what a camera's light and white balance add to every
+  vehicle's colours goes, and the colour term becomes a cosine around 0 for unrelated vehicles (which
+  lowers the similarity of other-vehicle pairs: ``MTMC.MIN_SIM`` is chosen with it, docs/reid.md).
 
 Rows without a feature keep a zero feature part; with w = 0 the result is exactly the (centred) feature.
 """
@@ -37,6 +41,7 @@ class FusionOptions:
     camera_shrinkage: float = 0.0
     pca_dim: int = 0
     color_weight: float = 0.0
+    color_camera_norm: bool = False
 
 
 def unit_rows(rows: np.ndarray) -> np.ndarray:
@@ -80,16 +85,26 @@ def sqrt_histograms(histograms: np.ndarray) -> np.ndarray:
     return np.sqrt(np.divide(hist, sums, out=np.zeros_like(hist), where=sums > 0))
 
 
-def blend_color(features: np.ndarray, histograms: np.ndarray, weight: float) -> np.ndarray:
-    """Unit rows ``[sqrt(1 - w) f, sqrt(w) sqrt(h)]``; ``features`` unit or zero rows, ``histograms``
-    (n, H) raw histograms (zero rows where missing). Weight 0 returns ``features`` unchanged."""
+def color_rows(histograms: np.ndarray, cameras: np.ndarray, options: FusionOptions) -> np.ndarray:
+    """(n, H) unit colour rows: square-rooted histograms, with ``color_camera_norm`` centred on their
+    camera's mean (shrunk by ``camera_shrinkage``, like the features) and re-normalised. Rows without a
+    histogram (all zero) stay zero and take no part in the means."""
+    rows = sqrt_histograms(histograms)
+    has = rows.any(axis=1)
+    if options.color_camera_norm and has.sum() >= 2:
+        norm = FusionOptions(camera_norm=True, camera_shrinkage=options.camera_shrinkage)
+        rows[has] = unit_rows(rows[has] - centring_means(rows[has], np.asarray(cameras)[has], norm))
+    return rows
+
+
+def blend_color(features: np.ndarray, colour: np.ndarray, weight: float) -> np.ndarray:
+    """Unit rows ``[sqrt(1 - w) f, sqrt(w) c]``; ``features`` unit or zero rows, ``colour`` (n, H) unit
+    or zero colour rows (``color_rows``). Weight 0 returns ``features`` unchanged."""
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"colour weight {weight}: expected a value in [0, 1]")
     if weight == 0.0:
         return features
-    return unit_rows(
-        np.hstack([np.sqrt(1 - weight) * features, np.sqrt(weight) * sqrt_histograms(histograms)])
-    )
+    return unit_rows(np.hstack([np.sqrt(1 - weight) * features, np.sqrt(weight) * colour]))
 
 
 def whiten(descriptors: np.ndarray, samples: np.ndarray, pca_dim: int) -> np.ndarray:
@@ -120,7 +135,7 @@ def fuse(
     Args:
         features: (n, D) deep features, any scale.
         histograms: (n, H) colour histograms (``reid.color``), or None when ``color_weight`` is 0.
-        cameras: (n,) camera of each row (used with ``camera_norm``).
+        cameras: (n,) camera of each row (used with ``camera_norm`` and ``color_camera_norm``).
         options: the steps to apply; PCA is fitted on the rows themselves (each crop is its own sample).
     """
     feats = centre_features(features, cameras, options)
@@ -129,5 +144,5 @@ def fuse(
     if options.color_weight > 0:
         if histograms is None:
             raise ValueError("fuse: a colour weight was given but no histograms")
-        feats = blend_color(feats, histograms, options.color_weight)
+        feats = blend_color(feats, color_rows(histograms, cameras, options), options.color_weight)
     return feats.astype(np.float32)

@@ -34,7 +34,15 @@ def write_report(output_dir: str | Path, max_vehicles: int = DEFAULT_MAX_VEHICLE
     sizes = [frame_size(c.video) for c in inputs.cameras]
     tracklets = [t for v in inputs.vehicles for t in v.tracklets]
     o = inputs.options
-    descriptors = build_descriptors(tracklets, o.center, o.pca_dim, o.color_weight)
+    descriptors = build_descriptors(
+        tracklets,
+        o.center,
+        o.pca_dim,
+        o.color_weight,
+        o.camera_norm,
+        o.camera_shrinkage,
+        o.color_camera_norm,
+    )
     views = summarise(inputs.vehicles, inputs.layout, descriptors, sizes)
     multi, single = select(views, max_vehicles)
     written = _write_images(output_dir, inputs, [*multi, *single])

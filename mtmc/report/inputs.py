@@ -156,4 +156,7 @@ def matching_options(config: dict[str, Any]) -> MatchingOptions:
         bool(m.get("FEATURE_CENTER", base.center)),
         int(m.get("FEATURE_PCA_DIM", base.pca_dim)),
         float(m.get("COLOR_WEIGHT", base.color_weight)),
+        camera_norm=bool(m.get("CAMERA_NORM", base.camera_norm)),
+        camera_shrinkage=float(m.get("CAMERA_NORM_SHRINKAGE", base.camera_shrinkage)),
+        color_camera_norm=bool(m.get("COLOR_CAMERA_NORM", base.color_camera_norm)),
     )

@@ -12,11 +12,15 @@ import numpy as np
 import pytest
 
 from bench.bench_reid import keep_held_out, main, within_camera
-from reid.color import color_histogram
+from reid.color import HistogramSpec, color_histogram
 from reid.factory import build_embedder
 from reid.fusion import FusionOptions, fuse
 from reid.retrieval import read_labels_csv
 
+BEFORE = [  # the histogram and fusion before: 8x4x4 over the central 60 %, colour part not centred
+    *("MOT.COLOR_HIST_BINS", "[8, 4, 4]", "MOT.COLOR_HIST_MARGIN", "0.2", "MOT.COLOR_HIST_GREY_BINS", "0"),
+    *("MTMC.COLOR_CAMERA_NORM", "false"),
+]
 VEHICLES = 20  # the first 20 vehicles of vn2cam test, each seen once by each of its two cameras
 
 
@@ -49,24 +53,34 @@ def ranked_by_hand(descriptors: np.ndarray, vehicles: np.ndarray, cameras: np.nd
 
 
 @pytest.mark.parametrize(
-    "overrides, options",
+    "overrides, options, spec",
     [
-        ([], FusionOptions(camera_norm=True, camera_shrinkage=1.0, color_weight=0.3)),  # the defaults
+        (  # the defaults
+            [],
+            FusionOptions(camera_norm=True, camera_shrinkage=1.0, color_weight=0.3, color_camera_norm=True),
+            HistogramSpec(),
+        ),
         (
             ["MTMC.CAMERA_NORM", "false", "MTMC.COLOR_WEIGHT", "0.0"],
-            FusionOptions(center=True, color_weight=0.0),
+            FusionOptions(center=True, color_weight=0.0, color_camera_norm=True),
+            HistogramSpec(),
+        ),
+        (
+            BEFORE,
+            FusionOptions(camera_norm=True, camera_shrinkage=1.0, color_weight=0.3),
+            HistogramSpec((8, 4, 4), 0.2, 0),
         ),
     ],
 )
 def test_scores_are_the_hand_ranked_ones(
-    tiny_set: Path, tmp_path: Path, overrides: list[str], options: FusionOptions
+    tiny_set: Path, tmp_path: Path, overrides: list[str], options: FusionOptions, spec: HistogramSpec
 ) -> None:
     out = tmp_path / "scores.json"
     assert main(["--labels", str(tiny_set), "--split", "a", "--json", str(out), *overrides]) == 0
     scores = json.loads(out.read_text())
     crops = read_labels_csv(tiny_set / "labels.csv", split="a")
     images = [cv2.imread(str(p)) for p in crops.paths]
-    histograms = np.stack([color_histogram(i) for i in images])
+    histograms = np.stack([color_histogram(i, spec) for i in images])
     descriptors = fuse(build_embedder().embed_crops(images), histograms, crops.camera_ids, options)
     rank1, mean_ap = ranked_by_hand(descriptors, crops.vehicle_ids, crops.camera_ids)
     assert scores["queries"] == 2 * VEHICLES
@@ -74,6 +88,17 @@ def test_scores_are_the_hand_ranked_ones(
     assert scores["mAP"] == pytest.approx(mean_ap, abs=1e-9)
     assert 0 < scores["rank1"] < 1  # a real mix of hits and misses, so the ranking is exercised
     assert set(scores["baselines"]) == {"random", "hsv_histogram", "model_raw"}
+    assert scores["descriptor"]["histogram"]["bins"] == list(spec.bins)
+    assert scores["descriptor"]["color_camera_norm"] == options.color_camera_norm
+
+
+def test_colour_sweep_prints_every_variant(tiny_set: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.reid_colour_sweep import VARIANTS, spec_name
+
+    assert main(["--labels", str(tiny_set), "--split", "a", "--colour-sweep"]) == 0
+    printed = capsys.readouterr().out
+    for spec in VARIANTS:
+        assert f"{spec_name(spec)} cc " in printed
 
 
 def test_only_keeps_the_listed_crops(tiny_set: Path, tmp_path: Path) -> None:
@@ -147,3 +172,18 @@ def test_holdout_keeps_exactly_the_vehicles_the_default_model_never_trained_on(s
     assert len(train.paths) - len(held.paths) == recipe["sources"]["reid_vn2cam"]["crops"]
     trained_ids = set(train.vehicle_ids) - set(held.vehicle_ids)
     assert len(trained_ids) == recipe["sources"]["reid_vn2cam"]["identities"]
+
+
+def test_cast_changes_only_the_last_camera_and_bad_gains_exit_2(tiny_set: Path) -> None:
+    from bench.reid_colour_sweep import colour_cast
+
+    crops = read_labels_csv(tiny_set / "labels.csv", split="a")
+    images = [cv2.imread(str(p)) for p in crops.paths[:4]]
+    cast = colour_cast(images, crops.camera_ids[:4], (1.0, 1.0, 0.5))
+    for image, out, camera in zip(images, cast, crops.camera_ids[:4], strict=True):
+        if camera == max(crops.camera_ids):
+            np.testing.assert_array_equal(out[..., 2], image[..., 2] // 2)  # red halved, truncated
+            np.testing.assert_array_equal(out[..., :2], image[..., :2])
+        else:
+            assert out is image
+    assert main(["--labels", str(tiny_set), "--split", "a", "--cast", "1,2"]) == 2

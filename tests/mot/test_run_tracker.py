@@ -162,7 +162,8 @@ def test_tracking_without_reid_gives_the_same_tracks_without_features(
     """MOT.REID_BACKEND none (tracking only, as ultralytics' track()): ByteTrack never reads
     features, so the tracks are those of the run with ReID; only the features are missing."""
     args = ["--config", str(EXAMPLES / "mot_intersection.yaml"), "OUTPUT_DIR", str(tmp_path)]
-    assert run_tracker([*args, "MOT.REID_BACKEND", "none", "MOT.VIDEO_OUTPUT", "false"]) == 0
+    colour = ["MOT.COLOR_HIST_BINS", "[8, 4, 4]", "MOT.COLOR_HIST_GREY_BINS", "0"]  # the tracker's histogram
+    assert run_tracker([*args, "MOT.REID_BACKEND", "none", "MOT.VIDEO_OUTPUT", "false", *colour]) == 0
     plain = load_tracklet_file(tmp_path / "mot.npz").tracklets
     with_reid = load_tracklet_file(intersection_run / "mot.npz").tracklets
     assert [t.track_id for t in plain] == [t.track_id for t in with_reid]
@@ -170,6 +171,7 @@ def test_tracking_without_reid_gives_the_same_tracks_without_features(
         np.testing.assert_array_equal(a.frames, b.frames)
         np.testing.assert_allclose(a.bboxes, b.bboxes, atol=1e-3)
         assert a.mean_feature is None and len(a.features) == 0 and a.color_histogram is not None
+        assert a.color_histogram.shape == (128,) and b.color_histogram.shape == (16 * 3 * 3 + 16,)
     assert run_tracker([*args, "MOT.REID_BACKEND", "none", "MOT.TRACKER", "deepsort"]) == 2
     assert (
         "'none' gives no appearance features, which MOT.TRACKER deepsort matches on"

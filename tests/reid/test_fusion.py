@@ -72,7 +72,10 @@ def test_a_camera_with_one_crop_keeps_its_direction_with_shrinkage(crops: tuple[
     np.testing.assert_allclose(shrunk[0], centred[0], atol=1e-6)  # f - (f + k m)/(1 + k) is along f - m
 
 
-def test_mtmc_descriptors_are_the_bench_descriptors(crops: tuple[np.ndarray, ...]) -> None:
+@pytest.mark.parametrize("color_camera_norm", [False, True])
+def test_mtmc_descriptors_are_the_bench_descriptors(
+    crops: tuple[np.ndarray, ...], color_camera_norm: bool
+) -> None:
     features, hist, cams = crops
     camera_index = {c: i for i, c in enumerate(sorted(set(cams)))}
     tracklets = [
@@ -87,8 +90,10 @@ def test_mtmc_descriptors_are_the_bench_descriptors(crops: tuple[np.ndarray, ...
         )
         for i, (f, h, c) in enumerate(zip(features, hist, cams, strict=True))
     ]
-    options = FusionOptions(camera_norm=True, camera_shrinkage=3.0, color_weight=0.3)
-    mtmc = build_descriptors(tracklets, True, 0, 0.3, True, 3.0)
+    options = FusionOptions(
+        camera_norm=True, camera_shrinkage=3.0, color_weight=0.3, color_camera_norm=color_camera_norm
+    )
+    mtmc = build_descriptors(tracklets, True, 0, 0.3, True, 3.0, color_camera_norm)
     np.testing.assert_allclose(mtmc, fuse(features, hist, cams, options), atol=1e-6)
 
 
@@ -115,5 +120,7 @@ def test_mtmc_reads_the_fusion_keys_and_rejects_bad_ones() -> None:
     assert (options.camera_norm, options.camera_shrinkage) == (False, 4.0)
     defaults = matching_options(load_config(None))
     assert (defaults.camera_norm, defaults.camera_shrinkage, defaults.color_weight) == (True, 1.0, 0.3)
+    assert defaults.color_camera_norm
+    assert not matching_options(load_config(None, ["MTMC.COLOR_CAMERA_NORM", "false"])).color_camera_norm
     with pytest.raises(ConfigError, match=r"MTMC\.CAMERA_NORM_SHRINKAGE"):
         load_config(None, ["MTMC.CAMERA_NORM_SHRINKAGE", "-1"])
