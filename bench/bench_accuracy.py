@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from bench import schedule_runs
+from bench import c010_variants, schedule_runs
 from config.defaults import get_cfg_defaults
 from config.loader import load_config
 from detection.boxes import iou_matrix, xywh_to_xyxy
@@ -342,21 +342,22 @@ def jobs(
     return out
 
 
-def run_schedules(inputs: Sequence[str], names: Sequence[str]) -> int:
-    """The schedule table: every named schedule on every input."""
-    cache = schedule_runs.C010Detections()
-    runners = {
-        "c010": lambda n, k: schedule_runs.run_c010(cache, n, k),
-        "s02": schedule_runs.run_s02,
-        "kitti": schedule_runs.run_kitti,
-    }
-    rows = []
+def run_schedules(inputs: Sequence[str], names: Sequence[str], starts: Sequence[int] = (0,)) -> int:
+    """The schedule table: every named schedule on every input (c010 copies from each of ``starts``)."""
+    runners: list[Callable[[str, Mapping[str, Any]], schedule_runs.ScheduleRow]] = []
     for name in inputs:
+        if name not in c010_variants.ENCODINGS:
+            runners.append({"s02": schedule_runs.run_s02, "kitti": schedule_runs.run_kitti}[name])
+            continue
+        for start in starts:
+            clip = c010_variants.c010_input(name, start)
+            cache = schedule_runs.C010Detections(video=clip.video)
+            runners.append(lambda n, k, c=cache, v=clip: schedule_runs.run_c010(c, n, k, v))
+    rows = []
+    for runner in runners:
         for schedule in names:
-            row = runners[name](schedule, schedule_runs.SCHEDULES[schedule])
-            if row is not None:
-                rows.append(row)
-                print(schedule_runs.format_schedule_rows(rows).splitlines()[-1], file=sys.stderr, flush=True)
+            rows.append(runner(schedule, schedule_runs.SCHEDULES[schedule]))
+            print(schedule_runs.format_schedule_rows(rows).splitlines()[-1], file=sys.stderr, flush=True)
     print(schedule_runs.format_schedule_rows(rows))
     return 0
 
@@ -364,7 +365,7 @@ def run_schedules(inputs: Sequence[str], names: Sequence[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--inputs", nargs="+", default=["c010", "s02", "kitti"], choices=["c010", "s02", "kitti"]
+        "--inputs", nargs="+", default=None, choices=[*c010_variants.ENCODINGS, "s02", "kitti"]
     )
     parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=list(TRACKERS))
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
@@ -378,10 +379,21 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(schedule_runs.SCHEDULES),
         help="score detection schedules instead (all when none is named)",
     )
+    parser.add_argument(
+        "--starts",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="--schedules: also score the c010 copies from these first frames (the cadence moves)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.schedules is not None:
-        return run_schedules(args.inputs, args.schedules or list(schedule_runs.SCHEDULES))
+        inputs = args.inputs or [*c010_variants.ENCODINGS, "s02", "kitti"]
+        return run_schedules(inputs, args.schedules or list(schedule_runs.SCHEDULES), args.starts)
+    args.inputs = args.inputs or ["c010", "s02", "kitti"]
+    if any(i.startswith("c010-") for i in args.inputs):
+        parser.error("--inputs: the c010 copies are scored with --schedules only")
     ultra = not args.no_ultralytics and importlib.util.find_spec("ultralytics") is not None
     detectors = [d for d in args.detectors if importlib.util.find_spec(DETECTORS[d][1]) is not None]
     for name in sorted(set(args.detectors) - set(detectors)):
