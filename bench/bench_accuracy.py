@@ -3,14 +3,16 @@
     python bench/bench_accuracy.py [--inputs c010 s02 kitti] [--trackers defaults +oru ...]
         [--detectors yolox_nano yolov8n_int8 ...] [--no-ultralytics]
     python bench/bench_accuracy.py --schedules [every_frame "interval 0.3 s" ...] [--inputs ...]
+        [--starts 0 3]
 
 ``--schedules``: instead, the detection schedules (``MOT.DETECTION_SCHEDULE`` and friends,
 ``bench/schedule_runs.py``) side by side on every input: detector cost (share of frames
 detected) and HOTA, with the change against every-frame detection (the defaults must stay
-within 0.005 of it; docs/realtime.md). c010's detections are computed once and reused.
-Measured for the default (``motion``, 0.3 s / 1 s, adaptive 0.1), detector cost and HOTA against
-every frame: c010 0.20, 0.6421 vs 0.6442; S02 harness 0.69, 0.7849 vs 0.7409; KITTI train10
-0.85, 0.6813 vs 0.6841.
+within 0.005 of it; docs/realtime.md). Its inputs are c010 and copies of it re-encoded as
+other cameras deliver video (``bench/c010_variants.py``: ``c010-mp4v``, the copy
+``bench/bench_realtime.py`` scores, ``c010-vp8``, ``c010-mjpeg50``, ``c010-540p``), each also
+from the first frames given by ``--starts`` (the cadence then falls on other frames), plus the
+S02 and KITTI harnesses; each copy's detections are computed once per run.
 
 Inputs:
 

@@ -14,6 +14,7 @@ makes its ``mp4v`` copy), keyed by name.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +79,7 @@ def write_copy(
     """The frames of ``source`` (all, or the first ``frames``) re-encoded into ``path`` (written
     beside, then renamed: an interrupted run leaves no partial copy under the name)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".partial-{path.name}")
+    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")  # runs in parallel do not mix
     size = encoding.size or (1920, 1080)
     writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*encoding.fourcc), fps, size)
     if not writer.isOpened():
