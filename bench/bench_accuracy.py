@@ -361,6 +361,8 @@ def run_schedules(inputs: Sequence[str], names: Sequence[str], starts: Sequence[
             rows.append(runner(schedule, schedule_runs.SCHEDULES[schedule]))
             print(schedule_runs.format_schedule_rows(rows).splitlines()[-1], file=sys.stderr, flush=True)
     print(schedule_runs.format_schedule_rows(rows))
+    print()
+    print(schedule_runs.format_schedule_totals(rows))
     return 0
 
 

@@ -274,6 +274,27 @@ def format_schedule_rows(rows: Sequence[ScheduleRow]) -> str:
     return "\n".join(lines)
 
 
+def format_schedule_totals(rows: Sequence[ScheduleRow], bound: float = 0.005) -> str:
+    """Per schedule, over the inputs that have an every-frame row: mean and worst HOTA change,
+    inputs losing more than ``bound``, mean cost (defaults are chosen on these totals, not a cell)."""
+    base = {r.input: r.hota for r in rows if r.schedule == "every_frame"}
+    lines = [
+        f"| schedule | inputs | mean ΔHOTA | worst ΔHOTA | inputs below −{bound} | mean detector cost |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in dict.fromkeys(r.schedule for r in rows if r.schedule != "every_frame"):
+        mine = [r for r in rows if r.schedule == name and r.input in base]
+        if not mine:
+            continue
+        delta = np.array([r.hota - base[r.input] for r in mine])
+        cost = float(np.mean([r.cost for r in mine]))
+        lines.append(
+            f"| {name} | {len(mine)} | {delta.mean():+.4f} | {delta.min():+.4f} | "
+            f"{int((delta < -bound).sum())} | {cost:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def spec_of(keys: Mapping[str, Any], fps: float) -> ScheduleSpec:
     """The schedule spec ``keys`` give at ``fps`` (for reports)."""
     cfg = get_cfg_defaults()
