@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         type=int,
         default=[0],
-        help="--schedules: also score the c010 copies from these first frames (the cadence moves)",
+        help="--schedules: score the c010 copies from each of these first frames (later: other cadence)",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
