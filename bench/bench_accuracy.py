@@ -3,14 +3,16 @@
     python bench/bench_accuracy.py [--inputs c010 s02 kitti] [--trackers defaults +oru ...]
         [--detectors yolox_nano yolov8n_int8 ...] [--no-ultralytics]
     python bench/bench_accuracy.py --schedules [every_frame "interval 0.3 s" ...] [--inputs ...]
+        [--starts 0 3]
 
 ``--schedules``: instead, the detection schedules (``MOT.DETECTION_SCHEDULE`` and friends,
 ``bench/schedule_runs.py``) side by side on every input: detector cost (share of frames
 detected) and HOTA, with the change against every-frame detection (the defaults must stay
-within 0.005 of it; docs/realtime.md). c010's detections are computed once and reused.
-Measured for the default (``motion``, 0.3 s / 1 s, adaptive 0.1), detector cost and HOTA against
-every frame: c010 0.20, 0.6421 vs 0.6442; S02 harness 0.69, 0.7849 vs 0.7409; KITTI train10
-0.85, 0.6813 vs 0.6841.
+within 0.005 of it; docs/realtime.md). Its inputs are c010 and copies of it re-encoded as
+other cameras deliver video (``bench/c010_variants.py``: ``c010-mp4v``, the copy
+``bench/bench_realtime.py`` scores, ``c010-vp8``, ``c010-mjpeg50``, ``c010-540p``), each also
+from the first frames given by ``--starts`` (the cadence then falls on other frames), plus the
+S02 and KITTI harnesses; each copy's detections are computed once per run.
 
 Inputs:
 
@@ -45,7 +47,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from bench import schedule_runs
+from bench import c010_variants, schedule_runs
 from config.defaults import get_cfg_defaults
 from config.loader import load_config
 from detection.boxes import iou_matrix, xywh_to_xyxy
@@ -345,29 +347,32 @@ def jobs(
     return out
 
 
-def run_schedules(inputs: Sequence[str], names: Sequence[str]) -> int:
-    """The schedule table: every named schedule on every input."""
-    cache = schedule_runs.C010Detections()
-    runners = {
-        "c010": lambda n, k: schedule_runs.run_c010(cache, n, k),
-        "s02": schedule_runs.run_s02,
-        "kitti": schedule_runs.run_kitti,
-    }
-    rows = []
+def run_schedules(inputs: Sequence[str], names: Sequence[str], starts: Sequence[int] = (0,)) -> int:
+    """The schedule table: every named schedule on every input (c010 copies from each of ``starts``)."""
+    runners: list[Callable[[str, Mapping[str, Any]], schedule_runs.ScheduleRow]] = []
     for name in inputs:
+        if name not in c010_variants.ENCODINGS:
+            runners.append({"s02": schedule_runs.run_s02, "kitti": schedule_runs.run_kitti}[name])
+            continue
+        for start in starts:
+            clip = c010_variants.c010_input(name, start)
+            cache = schedule_runs.C010Detections(video=clip.video)
+            runners.append(lambda n, k, c=cache, v=clip: schedule_runs.run_c010(c, n, k, v))
+    rows = []
+    for runner in runners:
         for schedule in names:
-            row = runners[name](schedule, schedule_runs.SCHEDULES[schedule])
-            if row is not None:
-                rows.append(row)
-                print(schedule_runs.format_schedule_rows(rows).splitlines()[-1], file=sys.stderr, flush=True)
+            rows.append(runner(schedule, schedule_runs.SCHEDULES[schedule]))
+            print(schedule_runs.format_schedule_rows(rows).splitlines()[-1], file=sys.stderr, flush=True)
     print(schedule_runs.format_schedule_rows(rows))
+    print()
+    print(schedule_runs.format_schedule_totals(rows))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--inputs", nargs="+", default=["c010", "s02", "kitti"], choices=["c010", "s02", "kitti"]
+        "--inputs", nargs="+", default=None, choices=[*c010_variants.ENCODINGS, "s02", "kitti"]
     )
     parser.add_argument("--trackers", nargs="+", default=list(TRACKERS), choices=list(TRACKERS))
     parser.add_argument("--detectors", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
@@ -381,10 +386,21 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(schedule_runs.SCHEDULES),
         help="score detection schedules instead (all when none is named)",
     )
+    parser.add_argument(
+        "--starts",
+        nargs="+",
+        type=int,
+        default=[0],
+        help="--schedules: score the c010 copies from each of these first frames (later: other cadence)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.schedules is not None:
-        return run_schedules(args.inputs, args.schedules or list(schedule_runs.SCHEDULES))
+        inputs = args.inputs or [*c010_variants.ENCODINGS, "s02", "kitti"]
+        return run_schedules(inputs, args.schedules or list(schedule_runs.SCHEDULES), args.starts)
+    args.inputs = args.inputs or ["c010", "s02", "kitti"]
+    if any(i.startswith("c010-") for i in args.inputs):
+        parser.error("--inputs: the c010 copies are scored with --schedules only")
     ultra = not args.no_ultralytics and importlib.util.find_spec("ultralytics") is not None
     detectors = [d for d in args.detectors if importlib.util.find_spec(DETECTORS[d][1]) is not None]
     for name in sorted(set(args.detectors) - set(detectors)):

@@ -29,11 +29,18 @@ from typing import Any
 
 import numpy as np
 
+from bench.c010_variants import C010_VIDEO, C010Input
 from config.defaults import get_cfg_defaults
 from config.loader import load_config
 from detection.types import Detections
 from detection.video import iter_frames, probe_video
-from evaluate.formats import aic_camera_ids, from_tracklets, read_aic_ground_truth, read_mot_challenge
+from evaluate.formats import (
+    BoxRows,
+    aic_camera_ids,
+    from_tracklets,
+    read_aic_ground_truth,
+    read_mot_challenge,
+)
 from evaluate.kitti import evaluate_kitti, kitti_track_lines, load_kitti
 from evaluate.metrics import evaluate_many
 from mot.builder import TrackletBuilder
@@ -49,7 +56,6 @@ from tools.eval_tracker_on_kitti import DETECTIONS
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 C010 = SHARED / "data" / "aic_s03_c010"
-C010_VIDEO = C010 / "c010_first100.mp4"
 S02_GT = SHARED / "data" / "aic_s02" / "ground_truth_S02.txt"
 KITTI = SHARED / "data" / "kitti_train"
 HARNESS_FPS = 10.0  # S02 and KITTI
@@ -69,6 +75,7 @@ def _motion(seconds: float, static: float, shift: float) -> dict[str, Any]:
 SCHEDULES: dict[str, dict[str, Any]] = {
     "every_frame": {"DETECTION_SCHEDULE": "every_frame"},
     "interval 0.2 s": _interval(0.2, 0.0),
+    "interval 0.2 s, adaptive 0.1": _interval(0.2, 0.1),
     "interval 0.3 s": _interval(0.3, 0.0),
     "interval 0.3 s, adaptive 0.1": _interval(0.3, 0.1),
     "interval 0.3 s, adaptive 0.15": _interval(0.3, 0.15),
@@ -76,6 +83,7 @@ SCHEDULES: dict[str, dict[str, Any]] = {
     "motion 0.3/0.6 s, adaptive 0.1": _motion(0.3, 0.6, 0.1),
     "motion 0.3/1.0 s, adaptive 0.1 (default)": _motion(0.3, 1.0, 0.1),
     "motion 0.3/1.0 s, fixed cadence": _motion(0.3, 1.0, 0.0),
+    "motion 0.2/0.4 s, adaptive 0.1": _motion(0.2, 0.4, 0.1),
 }
 
 
@@ -110,18 +118,18 @@ def frame_key(frame: np.ndarray) -> bytes:
 
 
 class C010Detections:
-    """The configured detector's output for every frame of the clip, computed on first use.
+    """The configured detector's output for every frame of one copy of the clip, computed on first use.
 
     ``store``: an ``.npz`` file keeping them between runs (written after the first; delete it
     when the detector or its settings change).
     """
 
-    def __init__(self, base: Sequence[str] = (), store: Path | None = None) -> None:
-        self.base, self.store = list(base), store
+    def __init__(self, base: Sequence[str] = (), store: Path | None = None, video: Path = C010_VIDEO) -> None:
+        self.base, self.store, self.video = list(base), store, video
         self._by_frame: dict[bytes, Detections] = {}
 
     def config(self, keys: Mapping[str, Any]) -> Any:
-        argv = ["OUTPUT_DIR", tempfile.gettempdir(), "MOT.VIDEO", str(C010_VIDEO), *self.base]
+        argv = ["OUTPUT_DIR", tempfile.gettempdir(), "MOT.VIDEO", str(self.video), *self.base]
         return load_config(None, [*argv, *overrides(keys)], mode="mot")
 
     def detect_batch(self, frames: Sequence[np.ndarray]) -> list[Detections]:
@@ -131,7 +139,7 @@ class C010Detections:
     def fill(self) -> None:
         if self._by_frame:
             return
-        frames = [frame for _, frame in iter_frames(str(C010_VIDEO))]
+        frames = [frame for _, frame in iter_frames(str(self.video))]
         if self.store is not None and self.store.is_file():
             with np.load(self.store) as z:
                 found = [
@@ -151,8 +159,13 @@ class C010Detections:
         self._by_frame = {frame_key(f): d for f, d in zip(frames, found, strict=True)}
 
 
-def run_c010(cache: C010Detections, name: str, keys: Mapping[str, Any]) -> ScheduleRow:
-    """The pipeline's loop on c010 with ``keys`` (a schedule), detections from ``cache``."""
+def run_c010(
+    cache: C010Detections, name: str, keys: Mapping[str, Any], clip: C010Input | None = None
+) -> ScheduleRow:
+    """The pipeline's loop on a copy of c010 (default: the original) with ``keys`` (a schedule),
+    detections from ``cache`` (made for that copy); boxes scaled to 1080p and scored on the
+    ground truth of the frames from the copy's first one."""
+    clip = clip or C010Input("c010", C010_VIDEO)
     cache.fill()
     mot = cache.config(keys).MOT
     info = probe_video(mot.VIDEO)
@@ -162,12 +175,17 @@ def run_c010(cache: C010Detections, name: str, keys: Mapping[str, Any]) -> Sched
         0, mot.MIN_FRAMES, 1, box_sources=schedule.spec.skips, max_gap=schedule.spec.fill_gap
     )
     stats = LoopStats()
+    frames = ((i, f) for i, f in iter_frames(mot.VIDEO) if i >= clip.start)
     tracklets = track_frames(
-        iter_frames(mot.VIDEO), cache, detection_selector(mot, info), tracker, builder, stats=stats,
-        schedule=schedule,
-    )  # fmt: skip
+        frames, cache, detection_selector(mot, info), tracker, builder, stats=stats, schedule=schedule
+    )
     gt = read_mot_challenge(C010 / "gt.txt")
-    return _row("c010", name, stats.detected_frames / max(stats.frames, 1), gt, tracklets)
+    gt = gt.select(gt.frame > clip.start)  # video frame k is ground-truth frame k + 1
+    pred = from_tracklets(tracklets)
+    pred = BoxRows(pred.camera, pred.frame, pred.track_id, pred.xywh * clip.scale)
+    res = evaluate_many({"c010": (gt, pred)})["c010"]
+    cost = stats.detected_frames / max(stats.frames, 1)
+    return ScheduleRow(clip.label, name, cost, res["HOTA"], res["MOTA"], res["IDF1"], int(res["IDSW"]))
 
 
 # ---------------------------------------------------------------------- tracker alone
@@ -240,11 +258,6 @@ def kitti_lines(tracklets: Sequence[Tracklet]) -> list[str]:
     return lines
 
 
-def _row(name: str, schedule: str, cost: float, gt: Any, tracklets: Sequence[Tracklet]) -> ScheduleRow:
-    res = evaluate_many({name: (gt, from_tracklets(tracklets))})[name]
-    return ScheduleRow(name, schedule, cost, res["HOTA"], res["MOTA"], res["IDF1"], int(res["IDSW"]))
-
-
 def format_schedule_rows(rows: Sequence[ScheduleRow]) -> str:
     """A Markdown table; HOTA change against the input's every-frame row."""
     base = {r.input: r.hota for r in rows if r.schedule == "every_frame"}
@@ -257,6 +270,27 @@ def format_schedule_rows(rows: Sequence[ScheduleRow]) -> str:
         lines.append(
             f"| {r.input} | {r.schedule} | {r.cost:.2f} | {r.hota:.4f} | {delta} | {r.mota:.4f} | "
             f"{r.idf1:.4f} | {r.idsw} |"
+        )
+    return "\n".join(lines)
+
+
+def format_schedule_totals(rows: Sequence[ScheduleRow], bound: float = 0.005) -> str:
+    """Per schedule, over the inputs that have an every-frame row: mean and worst HOTA change,
+    inputs losing more than ``bound``, mean cost (defaults are chosen on these totals, not a cell)."""
+    base = {r.input: r.hota for r in rows if r.schedule == "every_frame"}
+    lines = [
+        f"| schedule | inputs | mean ΔHOTA | worst ΔHOTA | inputs below −{bound} | mean detector cost |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in dict.fromkeys(r.schedule for r in rows if r.schedule != "every_frame"):
+        mine = [r for r in rows if r.schedule == name and r.input in base]
+        if not mine:
+            continue
+        delta = np.array([r.hota - base[r.input] for r in mine])
+        cost = float(np.mean([r.cost for r in mine]))
+        lines.append(
+            f"| {name} | {len(mine)} | {delta.mean():+.4f} | {delta.min():+.4f} | "
+            f"{int((delta < -bound).sum())} | {cost:.2f} |"
         )
     return "\n".join(lines)
 
