@@ -30,7 +30,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from mtmc.candidates import linked_candidates
-from mtmc.compatibility import Timeline
+from mtmc.compatibility import Timeline, TrackletTimes
 from mtmc.similarity import DECIMALS, SCREEN_MARGIN, pair_similarities
 
 
@@ -45,7 +45,7 @@ def stage_two(
     timeline: Timeline,
 ) -> np.ndarray:
     """Greedy merging of the stage-1 clusters ``labels`` under the bridged rule (module docstring)."""
-    si, sj = _seed_pairs(features, i, j, sims, labels, linkage, threshold, timeline.times.start)
+    si, sj = _seed_pairs(features, i, j, sims, labels, linkage, threshold, timeline.times)
     if len(si) == 0:
         return labels
     labels = labels.copy()
@@ -96,7 +96,7 @@ def _seed_pairs(
     labels: np.ndarray,
     linkage: str,
     threshold: float,
-    start: np.ndarray,
+    times: TrackletTimes,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One compatible tracklet pair per pair of stage-1 clusters that may merge first (module docstring)."""
     if linkage in ("single", "complete"):
@@ -104,7 +104,8 @@ def _seed_pairs(
         si, sj = i[cross], j[cross]
         strong = np.round(pair_similarities(features, si, sj), DECIMALS) >= threshold
         return si[strong], sj[strong]
-    return linked_candidates(features, i, j, labels, linkage, threshold - SCREEN_MARGIN, start)
+    bound = threshold - SCREEN_MARGIN
+    return linked_candidates(features, i, j, labels, linkage, bound, times.start, times.end)
 
 
 def _screened(

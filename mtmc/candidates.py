@@ -9,13 +9,16 @@ dot product of one vector per cluster:
   of a cluster's unit features, ``n``: its size), exactly, so no pair is visited;
 * ``mean_feature``: the cosine of the two mean features is ``s_a . s_b / (|s_a| |s_b|)``.
 
-So the index is on cluster-level vectors: clusters ranked by their first member's start time
-meet, in blocks of ``_BLOCK``, only the later clusters that a compatible pair can reach (a
-pair's two starts are at most ``reach`` apart, the largest such gap among the given pairs), in
-one float32 matrix product per block. The few cluster pairs that reach the screening bound
-are then checked for a link by one pass over the compatible pairs, restricted to tracklets of
-those clusters. Deduplicating every linked cluster pair first (millions at 20k tracklets)
-cost most of stage 2; the result is the same set.
+So the index is on cluster-level vectors. Clusters are ranked by their first start; a
+linked pair holds two members whose time ranges are at most ``reach`` apart (the largest gap
+between the two ranges of any given pair, which a layout's windows bound however long the
+tracklets are), so a cluster meets only the later clusters that start before its last end
+plus ``reach``: a band, cut in blocks of ``_BLOCK`` rows with one float32 matrix product each
+(a row whose band reaches far beyond its block's, a parked vehicle, gets its own product).
+The few cluster pairs that reach the screening bound are then checked for a link by one pass
+over the compatible pairs, restricted to tracklets of those clusters. Deduplicating every
+linked cluster pair first (millions at 20k tracklets) cost most of stage 2; the result is the
+same set.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def linked_candidates(
     linkage: str,
     bound: float,
     start: np.ndarray,
+    end: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Label pairs ``(a, b)``, ``a < b``, of linked clusters whose linkage reaches ``bound``.
 
@@ -43,7 +47,7 @@ def linked_candidates(
         labels: (n,) cluster key of each tracklet (the smallest member's index).
         linkage: ``average`` or ``mean_feature``.
         bound: screening bound (the threshold minus a margin: values are float32 here).
-        start: (n,) start time of each tracklet, which ranks the clusters.
+        start, end: (n,) time range of each tracklet (seconds); starts rank the clusters.
     Returns:
         Two int64 arrays, sorted by ``(a, b)``.
     """
@@ -53,12 +57,12 @@ def linked_candidates(
     first = np.full(len(keys), np.inf)
     last = np.full(len(keys), -np.inf)
     np.minimum.at(first, member_of, start)
-    np.maximum.at(last, member_of, start)
+    np.maximum.at(last, member_of, end)
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(keys), np.int64)
     rank[order] = np.arange(len(keys))
     vectors = cluster_vectors(features, rank[member_of], len(keys), linkage)
-    reach = _pair_reach(start, i, j)
+    reach = _pair_gap(start, end, i, j)
     ra, rb = _banded_pairs(vectors, first[order], last[order], reach, bound)
     ca, cb = order[ra], order[rb]
     linked = _linked(ca, cb, member_of, i, j, len(keys))
@@ -82,17 +86,19 @@ def cluster_vectors(features: np.ndarray, cluster: np.ndarray, k: int, linkage: 
     return (sums / scale[:, None]).astype(np.float32)
 
 
-def _pair_reach(start: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
-    """An upper bound on the start-time difference of every given pair.
+def _pair_gap(start: np.ndarray, end: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
+    """An upper bound on the gap between the time ranges of every given pair (negative: overlap).
 
-    Computed in float32 (half the memory traffic of the pass over all pairs); each rounding
+    Computed in float32 (half the memory traffic of the passes over all pairs); each rounding
     (two casts, one difference) is at most one float32 spacing of twice the largest time.
     """
-    small = start.astype(np.float32)
-    diff = small[i]
-    np.subtract(diff, small[j], out=diff)
-    spacing = float(np.spacing(np.float32(2 * np.abs(start).max())))
-    return float(max(diff.max(), -diff.min())) + 3 * spacing
+    s, e = start.astype(np.float32), end.astype(np.float32)
+    after = s[j]
+    after -= e[i]
+    before = s[i]
+    before -= e[j]
+    spacing = float(np.spacing(np.float32(2 * max(np.abs(start).max(), np.abs(end).max()))))
+    return float(max(after.max(), before.max())) + 3 * spacing
 
 
 def _banded_pairs(
@@ -100,22 +106,26 @@ def _banded_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Rank pairs ``r < s`` with ``first[s] <= last[r] + reach`` and product >= bound.
 
-    Rows are ranked by ``first``, so a block of rows meets one contiguous run of columns:
-    a linked pair holds two members whose starts are at most ``reach`` apart, and the later
-    cluster's first start is at most that member's start.
+    A linked pair (r, s) holds members a of r and b of s with ``start_b <= end_a + reach``, and
+    ``first[s] <= start_b``, ``end_a <= last[r]``. Rows ranked by ``first`` meet contiguous
+    runs of columns; rows whose run ends more than a block past their block's median share
+    a second product, so one long cluster does not widen its whole block.
     """
-    k = len(vectors)
+    ends = np.searchsorted(first, last + reach, side="right")
     rows, cols = [], []
-    for r0 in range(0, k, _BLOCK):
-        r1 = min(r0 + _BLOCK, k)
-        c1 = int(np.searchsorted(first, last[r0:r1].max() + reach, side="right"))
-        if c1 <= r0 + 1:
-            continue
-        block = vectors[r0:r1] @ vectors[r0:c1].T
-        r, c = np.nonzero(block >= bound)
-        upper = c > r  # block columns start at r0 too
-        rows.append(r[upper] + r0)
-        cols.append(c[upper] + r0)
+    for r0 in range(0, len(vectors), _BLOCK):
+        block_ends = ends[r0 : r0 + _BLOCK]
+        far = block_ends > np.median(block_ends) + _BLOCK
+        for group in (np.flatnonzero(~far), np.flatnonzero(far)):
+            if len(group) == 0 or block_ends[group].max() <= r0 + group[0] + 1:
+                continue
+            c1 = int(block_ends[group].max())
+            product = vectors[r0 + group] @ vectors[r0:c1].T
+            r, c = np.nonzero(product >= bound)
+            r, c = group[r] + r0, c + r0
+            upper = c > r
+            rows.append(r[upper])
+            cols.append(c[upper])
     if not rows:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(rows), np.concatenate(cols)

@@ -40,24 +40,18 @@ def reference_candidates(
 
 
 def assert_same_candidates(
-    features: np.ndarray, i: np.ndarray, j: np.ndarray, labels: np.ndarray, linkage: str, bound: float
-) -> set[tuple[int, int]]:
-    start = np.arange(len(labels), dtype=np.float64)
-    return assert_same_candidates_at(features, i, j, labels, linkage, bound, start)
-
-
-def assert_same_candidates_at(
     features: np.ndarray,
-    i: np.ndarray,
-    j: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
     labels: np.ndarray,
     linkage: str,
     bound: float,
-    start: np.ndarray,
+    times: tuple[np.ndarray, np.ndarray],
 ) -> set[tuple[int, int]]:
-    a, b = linked_candidates(features, i, j, labels, linkage, bound, start)
+    """The candidates equal the definition, and are returned once each, sorted, as (smaller, larger)."""
+    i, j = pairs
+    a, b = linked_candidates(features, i, j, labels, linkage, bound, *times)
     found = set(zip(a.tolist(), b.tolist(), strict=True))
-    assert len(found) == len(a) and (a < b).all()
+    assert len(found) == len(a) and (a < b).all() and (np.diff(a) >= 0).all()
     values = reference_candidates(features, i, j, labels, linkage)
     clear = {p for p, v in values.items() if abs(v - bound) > TOLERANCE}
     assert found & clear == {p for p in clear if values[p] >= bound}
@@ -72,30 +66,35 @@ def test_a_hand_made_case() -> None:
         [[1, 0, 0], [0, 1, 0], [0.8, 0.6, 0], [0.6, 0.8, 0], [0, 0, 1], [0.3, w, 0]], np.float64
     )
     labels = np.array([0, 0, 2, 3, 4, 5])
-    i, j = np.array([1, 0, 0, 3]), np.array([2, 4, 5, 4])
+    pairs = np.array([1, 0, 0, 3]), np.array([2, 4, 5, 4])
+    start = np.arange(6, dtype=np.float64)
     for linkage in ("average", "mean_feature"):
-        found = assert_same_candidates(features, i, j, labels, linkage, 0.5)
+        found = assert_same_candidates(features, pairs, labels, linkage, 0.5, (start, start + 2))
         # A-B linked and alike; A-E: the only compatible pair is 0.3 alike, the linkage is not
         # (average (0.3 + 0.95) / 2); A-C and B-C alike but never linked; A-D and C-D unalike
         assert found == {(0, 2), (0, 5)}
 
 
-def test_a_long_cluster_meets_a_partner_far_down_the_time_ranking() -> None:
-    """Clusters ranked by first start: a cluster seen again late reaches partners many blocks on."""
+def test_long_clusters_meet_partners_far_down_the_time_ranking() -> None:
+    """A cluster seen again 1000 s later, and a parked vehicle's 25-minute tracklet, both among
+    700 short ones: their partners lie blocks of clusters further down the time ranking."""
     rng = np.random.default_rng(0)
-    fillers = 700  # singletons, starts 1..999, unalike, linked to the next one
-    features = rng.normal(size=(fillers + 3, 256))
-    features[-2] = features[-1] = features[-3] + 0.1 * rng.normal(size=256)
+    fillers = 700  # singletons, starts 1..999, unalike, each compatible with the next
+    features = rng.normal(size=(fillers + 5, 256))
+    again, later, partner, parked, after = range(fillers, fillers + 5)
+    features[[later, partner]] = features[again] + 0.1 * rng.normal(size=(2, 256))
+    features[after] = features[parked] + 0.1 * rng.normal(size=256)
     features /= np.linalg.norm(features, axis=1, keepdims=True)
-    start = np.concatenate([np.linspace(1, 999, fillers), [0.0, 1000.0, 1010.0]])
-    long, late, partner = fillers, fillers + 1, fillers + 2
-    labels = np.arange(fillers + 3)
-    labels[late] = long  # one cluster seen at 0 s and again at 1000 s
-    i = np.concatenate([np.arange(fillers - 1), [late]])
-    j = np.concatenate([np.arange(1, fillers), [partner]])
+    start = np.concatenate([np.linspace(1, 999, fillers), [0.0, 1000.0, 1010.0, 5.0, 1502.0]])
+    end = start + 1
+    end[parked] = 1500.0
+    labels = np.arange(fillers + 5)
+    labels[later] = again  # one cluster seen at 0 s and again at 1000 s
+    i = np.concatenate([np.arange(fillers - 1), [partner, after]])  # either order
+    j = np.concatenate([np.arange(1, fillers), [later, parked]])
     for linkage in ("average", "mean_feature"):
-        found = assert_same_candidates_at(features, i, j, labels, linkage, 0.5, start)
-        assert found == {(long, partner)}
+        found = assert_same_candidates(features, (i, j), labels, linkage, 0.5, (start, end))
+        assert found == {(again, partner), (parked, after)}
 
 
 @pytest.fixture(scope="module")
@@ -120,5 +119,6 @@ def test_equal_to_the_definition_on_real_trajectories(
     times = tracklet_times(tracklets, layout)
     i, j, sims = compatible_pairs(times, layout, features)
     labels = cluster(features, (i, j, sims), linkage, min_sim)
-    found = assert_same_candidates_at(features, i, j, labels, linkage, min_sim - 1e-4, times.start)
+    bound = min_sim - 1e-4  # as stage 2 screens
+    found = assert_same_candidates(features, (i, j), labels, linkage, bound, (times.start, times.end))
     assert found  # stage 1 leaves look-alike and cut pieces for stage 2 to try
