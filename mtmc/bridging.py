@@ -15,10 +15,10 @@ Candidates: every merge needs a compatible cross pair (a bridge is compatible wi
 sides), so only cluster pairs linked by one are tried. ``single`` and ``complete`` linkage
 reach the threshold only with a compatible member pair that similar (``complete``: every
 pair is), so strong pairs list them exactly. For ``average`` and ``mean_feature`` the
-linkage of two clusters is a product of their feature sums, so linked cluster pairs are
-screened with one product per pair of clusters (an index on cluster-level similarity, not on
-member pairs): a merge whose in-window pairs all fall just below the threshold while its
-linkage does not is tried too.
+linkage of two clusters is a product of their feature sums, so ``mtmc.candidates`` finds the
+linked cluster pairs that reach it from an index on cluster-level vectors, never listing the
+millions of linked pairs: a merge whose in-window pairs all fall just below the threshold
+while its linkage does not is tried too.
 """
 
 from __future__ import annotations

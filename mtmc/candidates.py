@@ -1,4 +1,4 @@
-"""Stage-two candidates for ``average`` and ``mean_feature``: cluster pairs by linkage, no pass per pair.
+"""Stage-two candidates for ``average`` and ``mean_feature``: an index on cluster-level linkage.
 
 Stage 2 (``mtmc.bridging``) tries a pair of stage-1 clusters when it is *linked* (some
 compatible tracklet pair crosses it: a merge needs one, since a bridge is compatible with
@@ -12,9 +12,10 @@ dot product of one vector per cluster:
 So the index is on cluster-level vectors. Clusters are ranked by their first start; a
 linked pair holds two members whose time ranges are at most ``reach`` apart (the largest gap
 between the two ranges of any given pair, which a layout's windows bound however long the
-tracklets are), so a cluster meets only the later clusters that start before its last end
-plus ``reach``: a band, cut in blocks of ``_BLOCK`` rows with one float32 matrix product each
-(a row whose band reaches far beyond its block's, a parked vehicle, gets its own product).
+tracklets are), so a cluster meets only the later clusters that start before its members'
+last end plus ``reach``: a band, cut in blocks of ``_BLOCK`` rows with one float32 matrix
+product each (rows whose band reaches far past the rest of their block's, parked vehicles,
+share a second product).
 The few cluster pairs that reach the screening bound are then checked for a link by one pass
 over the compatible pairs, restricted to tracklets of those clusters. Deduplicating every
 linked cluster pair first (millions at 20k tracklets) cost most of stage 2; the result is the
