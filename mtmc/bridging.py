@@ -15,10 +15,10 @@ Candidates: every merge needs a compatible cross pair (a bridge is compatible wi
 sides), so only cluster pairs linked by one are tried. ``single`` and ``complete`` linkage
 reach the threshold only with a compatible member pair that similar (``complete``: every
 pair is), so strong pairs list them exactly. For ``average`` and ``mean_feature`` the
-linkage of two clusters is a product of their feature sums, so linked cluster pairs are
-screened with one product per pair of clusters (an index on cluster-level similarity, not on
-member pairs): a merge whose in-window pairs all fall just below the threshold while its
-linkage does not is tried too.
+linkage of two clusters is a product of their feature sums, so ``mtmc.candidates`` finds the
+linked cluster pairs that reach it from an index on cluster-level vectors, never listing the
+millions of linked pairs: a merge whose in-window pairs all fall just below the threshold
+while its linkage does not is tried too.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from __future__ import annotations
 import heapq
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mtmc.compatibility import Timeline
+from mtmc.candidates import linked_candidates
+from mtmc.compatibility import Timeline, TrackletTimes
 from mtmc.similarity import DECIMALS, SCREEN_MARGIN, pair_similarities
-
-_BLOCK = 256  # clusters per matrix product when screening linked cluster pairs
 
 
 def stage_two(
@@ -46,7 +45,7 @@ def stage_two(
     timeline: Timeline,
 ) -> np.ndarray:
     """Greedy merging of the stage-1 clusters ``labels`` under the bridged rule (module docstring)."""
-    si, sj = _seed_pairs(features, i, j, sims, labels, linkage, threshold, timeline.times.start)
+    si, sj = _seed_pairs(features, i, j, sims, labels, linkage, threshold, timeline.times)
     if len(si) == 0:
         return labels
     labels = labels.copy()
@@ -97,7 +96,7 @@ def _seed_pairs(
     labels: np.ndarray,
     linkage: str,
     threshold: float,
-    start: np.ndarray,
+    times: TrackletTimes,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One compatible tracklet pair per pair of stage-1 clusters that may merge first (module docstring)."""
     if linkage in ("single", "complete"):
@@ -105,57 +104,8 @@ def _seed_pairs(
         si, sj = i[cross], j[cross]
         strong = np.round(pair_similarities(features, si, sj), DECIMALS) >= threshold
         return si[strong], sj[strong]
-    n = len(labels)
-    small = labels.astype(np.int32)  # halves the memory traffic of the passes over all pairs
-    li, lj = small[i], small[j]
-    cross = li != lj
-    li, lj = li[cross], lj[cross]
-    la, lb = np.minimum(li, lj), np.maximum(li, lj)
-    linked = coo_matrix((np.ones(len(la), np.float32), (la, lb)), shape=(n, n)).tocsr()  # C-speed dedupe
-    ua, ub = np.repeat(np.arange(n, dtype=np.int32), np.diff(linked.indptr)), linked.indices
-    keep = cluster_linkage(features, labels, ua, ub, linkage, start) >= threshold - SCREEN_MARGIN
-    return ua[keep].astype(np.int64), ub[keep].astype(np.int64)  # cluster keys are their own labels
-
-
-def cluster_linkage(
-    features: np.ndarray,
-    labels: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    linkage: str,
-    start: np.ndarray | None = None,
-) -> np.ndarray:
-    """``average`` or ``mean_feature`` linkage of cluster pairs (a, b) from the clusters' feature sums.
-
-    Clusters are ranked by their first tracklet's ``start`` (given), so linked pairs, close in
-    time, form a band: blocks of ``_BLOCK`` consecutive clusters meet their partners in one
-    matrix product each, instead of gathering two rows per pair (memory-bound, 10x slower).
-    """
-    n = len(labels)
-    used = np.unique(np.concatenate([a, b]))
-    first = np.full(n, np.inf)
-    np.minimum.at(first, labels, np.arange(n) if start is None else start)
-    used = used[np.argsort(first[used], kind="stable")]  # ranked by time
-    rank = np.empty(n, np.int64)
-    rank[used] = np.arange(len(used))
-    counts = np.bincount(labels, minlength=n).astype(np.float64)[used]
-    assign = csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(n, n))
-    sums = np.asarray(assign[used] @ features, np.float32)  # screening only: float32 is enough
-    scale = counts if linkage == "average" else np.sqrt(np.einsum("nd,nd->n", sums, sums))
-    ra, rb = np.minimum(rank[a], rank[b]), np.maximum(rank[a], rank[b])
-    order = np.argsort(ra, kind="stable")
-    bounds = np.searchsorted(ra[order], np.arange(0, len(used) + _BLOCK, _BLOCK))
-    out = np.empty(len(a))
-    for k in range(len(bounds) - 1):
-        rows = order[bounds[k] : bounds[k + 1]]
-        if len(rows) == 0:
-            continue
-        r0 = k * _BLOCK
-        partners = np.unique(rb[rows])
-        block = sums[r0 : r0 + _BLOCK] @ sums[partners].T
-        values = block[ra[rows] - r0, np.searchsorted(partners, rb[rows])]
-        out[rows] = values / (scale[ra[rows]] * scale[rb[rows]])
-    return out
+    bound = threshold - SCREEN_MARGIN
+    return linked_candidates(features, i, j, labels, linkage, bound, times.start, times.end)
 
 
 def _screened(
@@ -169,10 +119,12 @@ def _screened(
     """The clusters among ``others`` whose linkage with ``x`` may reach the threshold."""
     if not others:
         return others
-    sums = np.stack([features[members[o]].sum(axis=0) for o in others])
+    groups = [members[o] for o in others]
+    sizes = np.array([len(g) for g in groups], np.float64)
+    offsets = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64)
+    sums = np.add.reduceat(features[np.concatenate(groups)], offsets, axis=0)  # one pass, no loop
     own = features[members[x]].sum(axis=0)
     if linkage == "average":
-        sizes = np.array([len(members[o]) for o in others], np.float64)
         values = sums @ own / (sizes * len(members[x]))
     else:
         values = sums @ own / (np.linalg.norm(sums, axis=1) * np.linalg.norm(own))
