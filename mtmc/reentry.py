@@ -60,12 +60,32 @@ def same_camera_allowed(
     implicit = np.flatnonzero(ok & ~explicit)
     ok[implicit] = reentry_plausible(tracklets, i[implicit], j[implicit])
     if rule.continuity_gap > 0:
-        weak = np.flatnonzero(
-            ~ok & (sims >= rule.continuity_min_sim) & (gaps > 0) & (gaps <= rule.continuity_gap)
-        )
-        for k in weak.tolist():
-            ok[k] = continues(*_ordered(tracklets, int(i[k]), int(j[k])), float(gaps[k]), rule)
+        near = np.flatnonzero((sims >= rule.continuity_min_sim) & (gaps > 0) & (gaps <= rule.continuity_gap))
+        ok[near] |= continuations(tracklets, i[near], j[near], rule.continuity_reach)
     return ok
+
+
+def continuations(tracklets: Sequence[Tracklet], i: np.ndarray, j: np.ndarray, reach: float) -> np.ndarray:
+    """Element-wise for same-camera pairs: does one fragment continue the other (``continuation_miss``
+    within ``reach``), each being the other's closest such partner.
+
+    A track continues as one track: when a fragment could continue two earlier ones (a look-alike
+    following closely, both tracks cut), only the closer pair is a continuation.
+    """
+    ordered = [_ordered(tracklets, p, q) for p, q in zip(i.tolist(), j.tolist(), strict=True)]
+    miss = np.array([continuation_miss(first, then) for first, then in ordered], np.float64)
+    earlier = np.where(tracklets_first(tracklets, i) <= tracklets_first(tracklets, j), i, j)
+    later = np.where(earlier == i, j, i)
+    near = miss <= reach
+    best_next, best_prev = np.full(len(tracklets), np.inf), np.full(len(tracklets), np.inf)
+    np.minimum.at(best_next, earlier[near], miss[near])
+    np.minimum.at(best_prev, later[near], miss[near])
+    return near & (miss <= best_next[earlier]) & (miss <= best_prev[later])
+
+
+def tracklets_first(tracklets: Sequence[Tracklet], rows: np.ndarray) -> np.ndarray:
+    """First frame of each tracklet in ``rows``."""
+    return np.array([tracklets[r].frames[0] for r in rows.tolist()], np.int64)
 
 
 def start_gaps(start: np.ndarray, end: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
