@@ -106,7 +106,8 @@ RUN_KEYS: tuple[Key, ...] = (
         1.0,
         ck.float_range(0.0, lo_open=True),
         "Box sizes (square root of the box area) the resumed fragment's first box centre may lie "
-        "from the earlier fragment's last centre carried on by its last velocity over the gap.",
+        "from the earlier fragment's last centre carried on by its last velocity over the gap; "
+        "a fragment continues only its closest such partner (one track continues as one track).",
     ),
     Key(
         "MTMC.CONTINUITY_MIN_SIM",

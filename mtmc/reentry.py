@@ -7,9 +7,12 @@ apart, and a bridge through another camera proves nothing about them):
 * **Continuity** (``continues``): a track cut by an occlusion or a tracker's ID switch resumes
   within a short gap (``ReentryRule.continuity_gap`` seconds) where its motion led: the later
   fragment's first box centre lies within ``continuity_reach`` box sizes of the earlier
-  fragment's last centre plus its last velocity times the gap. A look-alike following seconds
-  later enters at the view's edge or where the first vehicle was, not where it was heading, so
-  weak appearance evidence (``continuity_min_sim``) suffices.
+  fragment's last centre plus its last velocity times the gap, and the two fragments are each
+  other's most similar such partner (``continuations``: a track continues as one track, so when
+  a look-alike follows closely and both tracks are cut, position finds the candidates and
+  appearance picks one). A look-alike
+  following seconds later enters at the view's edge or where the first vehicle stood, not where
+  it was heading, so weak appearance evidence (``continuity_min_sim``) suffices.
 * **Re-entry** without continuity: appearance at least ``min_sim`` alike; inside an implicit
   window (``MTMC.REENTRY_GAP``, no layout line for the camera) the later fragment must also
   start roughly where the earlier one was heading (``reentry_plausible``, ``REENTRY_REACH``
@@ -61,26 +64,30 @@ def same_camera_allowed(
     ok[implicit] = reentry_plausible(tracklets, i[implicit], j[implicit])
     if rule.continuity_gap > 0:
         near = np.flatnonzero((sims >= rule.continuity_min_sim) & (gaps > 0) & (gaps <= rule.continuity_gap))
-        ok[near] |= continuations(tracklets, i[near], j[near], rule.continuity_reach)
+        ok[near] |= continuations(tracklets, i[near], j[near], sims[near], rule.continuity_reach)
     return ok
 
 
-def continuations(tracklets: Sequence[Tracklet], i: np.ndarray, j: np.ndarray, reach: float) -> np.ndarray:
-    """Element-wise for same-camera pairs: does one fragment continue the other (``continuation_miss``
-    within ``reach``), each being the other's closest such partner.
+def continuations(
+    tracklets: Sequence[Tracklet], i: np.ndarray, j: np.ndarray, sims: np.ndarray, reach: float
+) -> np.ndarray:
+    """Element-wise for same-camera pairs: does one fragment continue the other
+    (``continuation_miss`` within ``reach``), each being the other's most similar such partner.
 
-    A track continues as one track: when a fragment could continue two earlier ones (a look-alike
-    following closely, both tracks cut), only the closer pair is a continuation.
+    A track continues as one track: when a fragment could continue two earlier ones (a
+    look-alike following closely, both tracks cut), position picks the candidates and
+    appearance the one (equal similarities: the closer one).
     """
     ordered = [_ordered(tracklets, p, q) for p, q in zip(i.tolist(), j.tolist(), strict=True)]
     miss = np.array([continuation_miss(first, then) for first, then in ordered], np.float64)
     earlier = np.where(tracklets_first(tracklets, i) <= tracklets_first(tracklets, j), i, j)
     later = np.where(earlier == i, j, i)
     near = miss <= reach
-    best_next, best_prev = np.full(len(tracklets), np.inf), np.full(len(tracklets), np.inf)
-    np.minimum.at(best_next, earlier[near], miss[near])
-    np.minimum.at(best_prev, later[near], miss[near])
-    return near & (miss <= best_next[earlier]) & (miss <= best_prev[later])
+    score = np.asarray(sims, np.float64) - 1e-9 * miss  # appearance first, then position
+    best_next, best_prev = np.full(len(tracklets), -np.inf), np.full(len(tracklets), -np.inf)
+    np.maximum.at(best_next, earlier[near], score[near])
+    np.maximum.at(best_prev, later[near], score[near])
+    return near & (score >= best_next[earlier]) & (score >= best_prev[later])
 
 
 def tracklets_first(tracklets: Sequence[Tracklet], rows: np.ndarray) -> np.ndarray:
