@@ -81,25 +81,41 @@ def test_real_vehicles_entering_after_a_cut_do_not_continue(tracks: dict, rule: 
     assert joined / tried <= 0.08
 
 
+def allowed(pieces: list[Tracklet], pairs: list[tuple[int, int, float]], rule: ReentryRule) -> list[bool]:
+    """``same_camera_allowed`` of ``(i, j, similarity)`` pairs of one camera (implicit window)."""
+    i, j = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    sims = np.array([p[2] for p in pairs])
+    ordered = (sorted((pieces[p], pieces[q]), key=lambda t: t.frames[0]) for p, q in zip(i, j, strict=True))
+    gaps = np.array([gap(*pair) for pair in ordered])
+    return same_camera_allowed(pieces, i, j, sims, gaps, np.zeros(len(i), bool), rule).tolist()
+
+
 def test_continuity_stands_in_for_appearance_only_where_it_holds(tracks: dict, rule: ReentryRule) -> None:
     """The permission of pairs of one real track's pieces, and of two real vehicles."""
     track = max((t for t in tracks.values() if t.camera == 0), key=len)
     first, then = cut(track, len(track) // 2, 5)
-    far_first, far_then = cut(track, len(track) // 2, int(rule.continuity_gap * FPS) + 5)
     entering = min(
         (t for t in tracks.values() if t.camera == 0 and gap(first, t) > 0),
         key=lambda t: gap(first, t),
     )
-    pieces = [first, then, far_first, far_then, entering]
-    i, j = np.array([0, 2, 0, 0, 0]), np.array([1, 3, 4, 1, 1])
-    sims = np.array([0.1, 0.1, 0.1, rule.continuity_min_sim - 0.1, rule.min_sim])
-    gaps = np.array([gap(pieces[p], pieces[q]) for p, q in zip(i, j, strict=True)])
-    explicit = np.zeros(len(i), bool)
-    allowed = same_camera_allowed(pieces, i, j, sims, gaps, explicit, rule)
-    # continuity with weak appearance; too long a gap; another vehicle; too unlike; re-entry rule
-    assert allowed.tolist() == [True, False, False, False, True]
-    off = same_camera_allowed(pieces, i, j, sims, gaps, explicit, replace(rule, continuity_gap=0.0))
-    assert off.tolist() == [False, False, False, False, True]
+    assert allowed([first, then, entering], [(0, 1, 0.1), (0, 2, 0.1)], rule) == [True, False]
+    assert allowed([first, then], [(0, 1, rule.continuity_min_sim - 0.1)], rule) == [False]
+    far = cut(track, len(track) // 2, int(rule.continuity_gap * FPS) + 5)
+    assert allowed(list(far), [(0, 1, 0.1)], rule) == [False]  # too long a gap
+    assert allowed([first, then], [(0, 1, rule.min_sim)], rule) == [True]  # the appearance rule
+    off = replace(rule, continuity_gap=0.0)
+    assert allowed([first, then], [(0, 1, 0.1), (0, 1, rule.min_sim)], off) == [False, True]
+
+
+def test_one_track_continues_as_one_track(tracks: dict, rule: ReentryRule) -> None:
+    """A look-alike's fragment starting beside the true continuation: appearance picks one."""
+    track = max((t for t in tracks.values() if t.camera == 0), key=len)
+    first, then = cut(track, len(track) // 2, 5)
+    size = float(np.sqrt(then.bboxes[0, 2] * then.bboxes[0, 3]))
+    beside = replace(then, track_id=3, bboxes=then.bboxes + np.float32([0.3 * size, 0, 0, 0]))
+    pieces = [first, then, beside]
+    assert allowed(pieces, [(0, 1, 0.2), (0, 2, 0.1)], rule) == [True, False]
+    assert allowed(pieces, [(0, 1, 0.1), (0, 2, 0.2)], rule) == [False, True]
 
 
 def test_close_look_alike_followers_with_cut_tracks_are_never_joined(s02: tuple[Path, BoxRows]) -> None:
