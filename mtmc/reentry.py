@@ -10,9 +10,9 @@ apart, and a bridge through another camera proves nothing about them):
   fragment's last centre plus its last velocity times the gap, and the two fragments are each
   other's most similar such partner (``continuations``: a track continues as one track, so when
   a look-alike follows closely and both tracks are cut, position finds the candidates and
-  appearance picks one). A look-alike
-  following seconds later enters at the view's edge or where the first vehicle stood, not where
-  it was heading, so weak appearance evidence (``continuity_min_sim``) suffices.
+  appearance picks one). A look-alike following seconds later enters at the view's edge or
+  where the first vehicle stood, not where it was heading, so weak appearance evidence
+  (``continuity_min_sim``) suffices.
 * **Re-entry** without continuity: appearance at least ``min_sim`` alike; inside an implicit
   window (``MTMC.REENTRY_GAP``, no layout line for the camera) the later fragment must also
   start roughly where the earlier one was heading (``reentry_plausible``, ``REENTRY_REACH``

@@ -1,12 +1,15 @@
 """Multi-camera matching on real trajectories with synthetic appearance: IDF1 against feature noise.
 
     python tools/simulate_mtmc.py [--gt ../shared/data/aic_s02/ground_truth_S02.txt]
-        [--noise 0 0.25 0.5 0.75 1 1.25 1.5] [--fragment 0.2] [--window -20 20] [--seed 0]
+        [--noise 0 0.5 1] [--rho 0 0.5] [--lookalikes random followers] [--cuts P:N:GAP ...]
+        [--continuity-gap 2] [--window -20 20] [--seed 0]
 
 The AI City S02 ground truth gives real trajectories and real timings (4 cameras at one
 intersection, 10 fps, 145 vehicles each seen by 2-4 cameras). Each (vehicle, camera)
-trajectory becomes one single-camera tracklet, cut in two at a random frame with probability
-``--fragment`` (a tracker's ID switch). Appearance is synthetic, seeded and documented:
+trajectory becomes one single-camera tracklet, cut at random frames (``--cuts``: a tracker's
+ID switches, with frames lost to an occlusion). Scenes are built by ``tools.mtmc_scene``,
+including look-alike groups dealt to close followers. Appearance is synthetic, seeded and
+documented:
 
 * each vehicle has a prototype ``p = normalise(sqrt(b) c + sqrt(1 - b) u)`` with one common
   direction ``c`` shared by all vehicles and its own random direction ``u``, so that two
