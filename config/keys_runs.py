@@ -94,6 +94,30 @@ RUN_KEYS: tuple[Key, ...] = (
         "MIN_SIM): look-alike vehicles passing one camera seconds apart stay apart.",
     ),
     Key(
+        "MTMC.CONTINUITY_GAP",
+        2.0,
+        ck.float_range(0.0),
+        "Seconds within which a cut track (occlusion, a tracker's ID switch) that resumes where its "
+        "motion led may be joined on weaker appearance (MTMC.CONTINUITY_MIN_SIM instead of "
+        "MTMC.REENTRY_MIN_SIM); only inside a re-entry window (MTMC.REENTRY_GAP or a layout line). "
+        "0: off.",
+    ),
+    Key(
+        "MTMC.CONTINUITY_REACH",
+        1.0,
+        ck.float_range(0.0, lo_open=True),
+        "Box sizes (square root of the box area) the resumed fragment's first box centre may lie "
+        "from the earlier fragment's last centre carried on by its last velocity over the gap; "
+        "a fragment continues only its closest such partner (one track continues as one track).",
+    ),
+    Key(
+        "MTMC.CONTINUITY_MIN_SIM",
+        0.0,
+        ck.float_range(-1.0, 1.0),
+        "Similarity a continuing fragment needs (-1: none); the look-alike following a vehicle "
+        "enters elsewhere or where it stood, not where it was heading.",
+    ),
+    Key(
         "MTMC.FEATURE_CENTER",
         True,
         ck.is_bool(),

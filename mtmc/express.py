@@ -100,6 +100,9 @@ def matching_options(cfg: CfgNode) -> MatchingOptions:
         color_camera_norm=m.COLOR_CAMERA_NORM,
         reentry_gap=m.REENTRY_GAP,
         reentry_min_sim=m.REENTRY_MIN_SIM,
+        continuity_gap=m.CONTINUITY_GAP,
+        continuity_reach=m.CONTINUITY_REACH,
+        continuity_min_sim=m.CONTINUITY_MIN_SIM,
     )
 
 

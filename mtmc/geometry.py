@@ -1,10 +1,5 @@
-"""Geometry of the clustering: where a vehicle can be seen again, and where it cannot be twice.
-
-**Re-entry** (``reentry_plausible``): a vehicle that vanished from a view for a moment (an
-occlusion, a tracker's cut) comes back where it was going. The later fragment must start
-within ``REENTRY_REACH`` box sizes of where the earlier one was heading (its last velocity
-carried over the gap; a stopped vehicle: where it stood); a look-alike entering elsewhere, or
-following the first along its path, is another vehicle.
+"""Geometry of the clustering: where a vehicle cannot be twice (re-entry into one view:
+``mtmc.reentry``).
 
 **Hand-over** (``handover_conflicts``): two tracklets seen at the same moment far from where
 their views touch cannot be one vehicle.
@@ -26,32 +21,6 @@ import numpy as np
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
 from mtmc.compatibility import TrackletTimes
-
-REENTRY_REACH = 2.0  # box sizes (sqrt of area) a re-entering fragment may start from the expected spot
-VELOCITY_FRAMES = 10  # last frames of a fragment its velocity is measured over
-
-
-def reentry_plausible(tracklets: Sequence[Tracklet], i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Element-wise for same-camera pairs: does the later fragment start where the earlier one led."""
-    out = np.zeros(len(i), bool)
-    for k, (p, q) in enumerate(zip(i.tolist(), j.tolist(), strict=True)):
-        first, then = (tracklets[p], tracklets[q])
-        if first.frames[0] > then.frames[0]:
-            first, then = then, first
-        out[k] = _continues(first, then)
-    return out
-
-
-def _continues(first: Tracklet, then: Tracklet) -> bool:
-    centres = first.bboxes[:, :2] + first.bboxes[:, 2:] / 2
-    back = max(len(centres) - 1 - VELOCITY_FRAMES, 0)
-    span = max(float(first.frames[-1] - first.frames[back]), 1.0)
-    velocity = (centres[-1] - centres[back]) / span
-    gap = float(then.frames[0] - first.frames[-1])
-    start = then.bboxes[0, :2] + then.bboxes[0, 2:] / 2
-    size = float(np.sqrt(max(first.bboxes[-1, 2] * first.bboxes[-1, 3], 1.0)))
-    miss = np.linalg.norm(start - centres[-1] - velocity * gap)
-    return bool(miss <= REENTRY_REACH * size)
 
 
 def handover_conflicts(

@@ -5,17 +5,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
 from mtmc.clustering import cluster
-from mtmc.compatibility import Timeline, compatible_pairs, tracklet_times
+from mtmc.compatibility import Timeline, TrackletTimes, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
-from mtmc.geometry import handover_conflicts, reentry_plausible
+from mtmc.geometry import handover_conflicts
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
+from mtmc.reentry import ReentryRule, same_camera_allowed, start_gaps
 from mtmc.similarity import DECIMALS, pair_similarities
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,18 @@ class MatchingOptions:
     color_camera_norm: bool = False  # centre the colour part per camera too (reid.fusion.color_rows)
     reentry_gap: float = 0.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
     reentry_min_sim: float = -1.0  # a same-camera join needs max(min_sim, this) similarity
+    continuity_gap: float = 0.0  # seconds; a cut track resuming this soon where it led (0: off)
+    continuity_reach: float = 1.0  # box sizes from the extrapolated spot (mtmc.reentry)
+    continuity_min_sim: float = -1.0  # similarity such a continuation needs
+
+    def reentry_rule(self) -> ReentryRule:
+        """The same-camera join permission these options describe."""
+        return ReentryRule(
+            max(self.min_sim, self.reentry_min_sim),
+            self.continuity_gap,
+            self.continuity_reach,
+            self.continuity_min_sim,
+        )
 
 
 @dataclass
@@ -76,10 +89,8 @@ def match_tracklets(
     i, j, sims = compatible_pairs(times, layout, descriptors)
     apart = handover_conflicts(tracklets, times, layout)
     timeline = Timeline.of(times, layout, apart)
-    reentry_sim = max(options.min_sim, options.reentry_min_sim)
-    keep = similar_reentries(descriptors, times.camera, i, j, reentry_sim) & ~timeline.proven_apart(i, j)
-    implicit = np.flatnonzero(keep & (times.camera[i] == times.camera[j]) & ~explicit[times.camera[i]])
-    keep[implicit] = reentry_plausible(tracklets, i[implicit], j[implicit])
+    keep = ~timeline.proven_apart(i, j)
+    keep &= permitted_pairs(tracklets, descriptors, times, explicit, i, j, options.reentry_rule())
     i, j, sims = i[keep], j[keep], sims[keep]
     timeline = timeline if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)
@@ -111,19 +122,26 @@ def match_tracklets(
     return MatchingResult(multicam, global_ids, best, stats)
 
 
-def similar_reentries(
-    features: np.ndarray, camera: np.ndarray, i: np.ndarray, j: np.ndarray, min_sim: float
+def permitted_pairs(
+    tracklets: Sequence[Tracklet],
+    features: np.ndarray,
+    times: TrackletTimes,
+    explicit: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    rule: ReentryRule,
 ) -> np.ndarray:
-    """Mask of the pairs to keep: pairs of two cameras, and re-entries at least ``min_sim`` alike.
-
-    Two tracklets of one camera are one vehicle only on appearance evidence between the two
-    fragments themselves: a look-alike passing the same camera later must not join through
-    a cluster's other members (exact float64 similarity, rounded as the clustering rounds).
-    """
-    keep = camera[i] != camera[j]
+    """Mask of the compatible pairs to keep: pairs of two cameras, and same-camera pairs that
+    ``mtmc.reentry.same_camera_allowed`` permits on evidence between the two fragments themselves
+    (exact float64 similarity, rounded as the clustering rounds; ``explicit``: per camera, the
+    layout has its own re-entry line)."""
+    keep = times.camera[i] != times.camera[j]
     same = np.flatnonzero(~keep)
-    exact = np.round(pair_similarities(np.asarray(features, np.float64), i[same], j[same]), DECIMALS)
-    keep[same] = exact >= round(float(min_sim), DECIMALS)
+    p, q = i[same], j[same]
+    exact = np.round(pair_similarities(np.asarray(features, np.float64), p, q), DECIMALS)
+    gaps = start_gaps(times.start, times.end, p, q)
+    rule = replace(rule, min_sim=round(float(rule.min_sim), DECIMALS))
+    keep[same] = same_camera_allowed(tracklets, p, q, exact, gaps, explicit[times.camera[p]], rule)
     return keep
 
 

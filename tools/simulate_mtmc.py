@@ -1,12 +1,15 @@
 """Multi-camera matching on real trajectories with synthetic appearance: IDF1 against feature noise.
 
     python tools/simulate_mtmc.py [--gt ../shared/data/aic_s02/ground_truth_S02.txt]
-        [--noise 0 0.25 0.5 0.75 1 1.25 1.5] [--fragment 0.2] [--window -20 20] [--seed 0]
+        [--noise 0 0.5 1] [--rho 0 0.5] [--lookalikes random followers] [--cuts P:N:GAP ...]
+        [--continuity-gap 2] [--window -20 20] [--seed 0]
 
 The AI City S02 ground truth gives real trajectories and real timings (4 cameras at one
 intersection, 10 fps, 145 vehicles each seen by 2-4 cameras). Each (vehicle, camera)
-trajectory becomes one single-camera tracklet, cut in two at a random frame with probability
-``--fragment`` (a tracker's ID switch). Appearance is synthetic, seeded and documented:
+trajectory becomes one single-camera tracklet, cut at random frames (``--cuts``: a tracker's
+ID switches, with frames lost to an occlusion). Scenes are built by ``tools.mtmc_scene``,
+including look-alike groups dealt to close followers. Appearance is synthetic, seeded and
+documented:
 
 * each vehicle has a prototype ``p = normalise(sqrt(b) c + sqrt(1 - b) u)`` with one common
   direction ``c`` shared by all vehicles and its own random direction ``u``, so that two
@@ -38,138 +41,33 @@ import argparse
 import itertools
 import logging
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from trackeval.metrics import Identity
 
 from config.layout import CameraLayout
-from evaluate.formats import BoxRows, aic_camera_ids, from_tracklets, read_aic_ground_truth
+from evaluate.formats import BoxRows, from_tracklets, read_aic_ground_truth
 from evaluate.metrics import sequence_data
 from mot.tracklet import Tracklet
 from mtmc.compatibility import Timeline, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.matching import MatchingOptions, MatchingResult, match_tracklets
 from tools.mtmc_original import original_labels
+from tools.mtmc_scene import LOOKALIKES, S02_FPS, S02_WINDOW, scene, trajectories, with_features
 
 log = logging.getLogger("tools.simulate_mtmc")
 
 DEFAULT_GT = Path(__file__).resolve().parents[2] / "shared" / "data" / "aic_s02" / "ground_truth_S02.txt"
-S02_FPS = 10.0
-S02_WINDOW = (-20.0, 20.0)
 DEFAULT_NOISE = (0.0, 0.5, 1.0)
-GROUP_SIZE = 4  # vehicles per look-alike group
 DEFAULT_CUTS = ("0:0:0", "0.2:1:0", "0.5:3:20")  # none; a fifth cut once; fragment-heavy with gaps
 REENTRY_GAP = 6.0  # seconds, as MTMC.REENTRY_GAP
 REENTRY_MIN_SIM = 0.5  # as MTMC.REENTRY_MIN_SIM
+CONTINUITY_GAP = 2.0  # seconds, as MTMC.CONTINUITY_GAP
+CONTINUITY_REACH = 1.0  # box sizes, as MTMC.CONTINUITY_REACH
+CONTINUITY_MIN_SIM = 0.0  # as MTMC.CONTINUITY_MIN_SIM
 LINKAGES = ("average", "single", "complete", "mean_feature")
-
-
-def s02_layout(n_cams: int, fps: float = S02_FPS, window: tuple[float, float] = S02_WINDOW) -> CameraLayout:
-    allowed = ~np.eye(n_cams, dtype=bool)
-    return CameraLayout(
-        np.full(n_cams, fps),
-        np.zeros(n_cams),
-        np.ones(n_cams),
-        allowed,
-        np.full((n_cams, n_cams), window[0]),
-        np.full((n_cams, n_cams), window[1]),
-    )
-
-
-def trajectories(
-    gt: BoxRows, fragment: float, rng: np.random.Generator, cuts: int = 1, cut_gap: int = 0
-) -> tuple[list[Tracklet], list[int]]:
-    """One tracklet per (vehicle, camera), sometimes cut; returns them and their vehicle ids.
-
-    Each of up to ``cuts`` cuts happens with probability ``fragment`` (a tracker's ID switch)
-    and drops up to ``cut_gap`` frames at the cut (the occlusion that caused it).
-    """
-    tracklets, vehicles = [], []
-    order = np.lexsort((gt.frame, gt.track_id, gt.camera))
-    keys = np.stack([gt.camera[order], gt.track_id[order]], axis=1)
-    starts = np.flatnonzero(np.r_[True, np.any(keys[1:] != keys[:-1], axis=1)])
-    for s, e in zip(starts, np.r_[starts[1:], len(order)], strict=True):
-        rows = order[s:e]
-        for part in _cut(rows, fragment, rng, cuts, cut_gap):
-            tracklets.append(
-                Tracklet(
-                    track_id=len(tracklets) + 1,
-                    camera=int(gt.camera[part[0]]),
-                    frames=gt.frame[part] - 1,
-                    bboxes=gt.xywh[part],
-                    scores=np.ones(len(part)),
-                )
-            )
-            vehicles.append(int(gt.track_id[part[0]]))
-    return tracklets, vehicles
-
-
-def _cut(
-    rows: np.ndarray, fragment: float, rng: np.random.Generator, cuts: int, gap: int
-) -> list[np.ndarray]:
-    """Pieces of one trajectory (rows in frame order), each at least two boxes long."""
-    pieces = [rows]
-    for _ in range(cuts):
-        longest = max(range(len(pieces)), key=lambda k: len(pieces[k]))
-        rows = pieces[longest]
-        if len(rows) < 4 + gap or rng.random() >= fragment:
-            continue
-        at = int(rng.integers(2, len(rows) - 1 - gap))
-        drop = int(rng.integers(0, gap + 1)) if gap else 0
-        pieces[longest : longest + 1] = [rows[:at], rows[at + drop :]]
-    return pieces
-
-
-def with_features(
-    tracklets: list[Tracklet],
-    vehicles: list[int],
-    noise: float,
-    base_cos: float,
-    dim: int,
-    rng: np.random.Generator,
-    rho: float = 0.0,
-    group: int = GROUP_SIZE,
-) -> list[Tracklet]:
-    """Synthetic appearance: per-vehicle prototypes (look-alike groups at ``rho``) plus noise."""
-    ids = sorted(set(vehicles))
-    prototypes = _prototypes(len(ids), base_cos, dim, rng, rho, group)
-    row = {v: k for k, v in enumerate(ids)}
-    out = []
-    for t, v in zip(tracklets, vehicles, strict=True):
-        f = prototypes[row[v]] + noise * rng.normal(size=dim) / np.sqrt(dim)
-        f = (f / np.linalg.norm(f)).astype(np.float32)
-        out.append(replace(t, features=f[None], feature_frames=t.frames[:1], mean_feature=f))
-    return out
-
-
-def _prototypes(
-    n: int, base_cos: float, dim: int, rng: np.random.Generator, rho: float, group: int
-) -> np.ndarray:
-    """Unit prototypes: cosine ``base_cos`` between any two, ``base_cos + (1 - base_cos) rho`` in a group.
-
-    Vehicles are dealt into look-alike groups of ``group`` at random (same model, same colour);
-    a group shares a direction orthogonal to the common one, weighted ``sqrt(rho)``.
-    """
-    common = rng.normal(size=dim)
-    common /= np.linalg.norm(common)
-    own = rng.normal(size=(n, dim))
-    kind = rng.normal(size=(-(-n // group), dim))
-    shared = kind[rng.permutation(n) // group]
-    own = np.sqrt(rho) * _unit(_orthogonal(shared, common)) + np.sqrt(1 - rho) * _unit(
-        _orthogonal(own, common)
-    )
-    own = _unit(_orthogonal(own, common))
-    return np.sqrt(base_cos) * common + np.sqrt(1 - base_cos) * own
-
-
-def _orthogonal(x: np.ndarray, direction: np.ndarray) -> np.ndarray:
-    return x - np.outer(x @ direction, direction)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 @dataclass
@@ -215,26 +113,6 @@ def simulate(
     return run, multi_camera_idf1(gt, tracklets, ceiling_ids(tracklets, vehicles))[0]
 
 
-def scene(
-    gt_path: Path,
-    gt: BoxRows,
-    noise: float,
-    fragment: float,
-    base_cos: float,
-    dim: int,
-    seed: int,
-    window: tuple[float, float],
-    rho: float,
-    cuts: int,
-    cut_gap: int,
-) -> tuple[list[Tracklet], list[int], CameraLayout]:
-    """The seeded tracklets of one setting, their true vehicles and the S02 layout."""
-    rng = np.random.default_rng(seed)
-    tracklets, vehicles = trajectories(gt, fragment, rng, cuts, cut_gap)
-    tracklets = with_features(tracklets, vehicles, noise, base_cos, dim, rng, rho)
-    return tracklets, vehicles, s02_layout(len(aic_camera_ids(gt_path)), window=window)
-
-
 def same_camera_joins(tracklets: list[Tracklet], vehicles: list[int], ids: np.ndarray) -> int:
     """Predicted vehicles holding tracklets of two true vehicles in one camera."""
     seen: dict[tuple[int, int], set[int]] = {}
@@ -245,9 +123,23 @@ def same_camera_joins(tracklets: list[Tracklet], vehicles: list[int], ids: np.nd
 
 def multi_camera_idf1(gt: BoxRows, tracklets: list[Tracklet], ids: np.ndarray) -> tuple[float, int]:
     """AI City IDF1 of all cameras as one sequence keyed by (camera, frame), and the true vehicle count."""
-    data = sequence_data(gt, from_tracklets(tracklets, np.asarray(ids).tolist()))
-    scores = Identity({"THRESHOLD": 0.5, "PRINT_CONFIG": False}).eval_sequence(data)
-    return float(scores["IDF1"]), int(data["num_gt_ids"])
+    return IdentityScorer(gt, tracklets)(ids)
+
+
+class IdentityScorer:
+    """``multi_camera_idf1`` of many clusterings of one set of tracklets: the box matching
+    (IoU per time step) is done once, only the identities change between clusterings."""
+
+    def __init__(self, gt: BoxRows, tracklets: list[Tracklet]) -> None:
+        self.data = sequence_data(gt, from_tracklets(tracklets, list(range(len(tracklets)))))
+        self.tracklet_of = [np.asarray(ids) for ids in self.data["tracker_ids"]]  # ids are tracklet indices
+
+    def __call__(self, ids: np.ndarray) -> tuple[float, int]:
+        labels, compact = np.unique(np.asarray(ids), return_inverse=True)
+        data = dict(self.data, num_tracker_ids=len(labels))
+        data["tracker_ids"] = [compact[rows] for rows in self.tracklet_of]
+        scores = Identity({"THRESHOLD": 0.5, "PRINT_CONFIG": False}).eval_sequence(data)
+        return float(scores["IDF1"]), int(data["num_gt_ids"])
 
 
 def ceiling_ids(tracklets: list[Tracklet], vehicles: list[int]) -> np.ndarray:
@@ -311,6 +203,7 @@ class Setting:
     cuts: tuple[float, int, int]  # probability per cut, cuts per trajectory, frames dropped at most
     linkage: str
     min_sim: float
+    lookalikes: str = "random"  # how look-alike groups are dealt (tools.mtmc_scene)
 
 
 def compare(gt_path: Path, gt: BoxRows, setting: Setting, args: argparse.Namespace) -> list[str]:
@@ -328,18 +221,27 @@ def compare(gt_path: Path, gt: BoxRows, setting: Setting, args: argparse.Namespa
         setting.rho,
         cuts,
         gap,
+        setting.lookalikes,
     )
     one = MatchingOptions(setting.linkage, setting.min_sim, not args.no_center, 0, 0.0, bridged=False)
-    one = replace(one, reentry_gap=args.reentry_gap, reentry_min_sim=args.reentry_min_sim)
+    one = replace(
+        one,
+        reentry_gap=args.reentry_gap,
+        reentry_min_sim=args.reentry_min_sim,
+        continuity_gap=args.continuity_gap,
+        continuity_reach=args.continuity_reach,
+        continuity_min_sim=args.continuity_min_sim,
+    )
     scores, joins = [], 0
-    original = original_labels(tracklets, layout, one)
-    scores.append(multi_camera_idf1(gt, tracklets, original)[0])
+    idf1 = IdentityScorer(gt, tracklets)
+    scores.append(idf1(original_labels(tracklets, layout, one))[0])
     for options in (one, replace(one, bridged=True)):
         ids = match_tracklets(tracklets, layout, options, verbose=False).global_ids
-        scores.append(multi_camera_idf1(gt, tracklets, ids)[0])
+        scores.append(idf1(ids)[0])
         joins = same_camera_joins(tracklets, vehicles, ids)
     cut = f"{fragment:g}x{cuts}" + (f" gap<={gap}" if gap else "")
-    cells = [f"{setting.noise:g}", f"{setting.rho:g}", cut, setting.linkage, f"{setting.min_sim:g}"]
+    rho = f"{setting.rho:g}" + (" followers" if setting.lookalikes == "followers" else "")
+    cells = [f"{setting.noise:g}", rho, cut, setting.linkage, f"{setting.min_sim:g}"]
     below = scores[2] < max(scores[0], scores[1]) - 1e-9
     return [
         *cells,
@@ -356,6 +258,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noise", type=float, nargs="+", default=list(DEFAULT_NOISE))
     parser.add_argument("--rho", type=float, nargs="+", default=[0.0, 0.5], help="look-alike correlation")
     parser.add_argument(
+        "--lookalikes",
+        nargs="+",
+        default=list(LOOKALIKES),
+        choices=LOOKALIKES,
+        help="how look-alike groups are dealt at rho > 0: at random, or to close followers in a camera",
+    )
+    parser.add_argument(
         "--cuts",
         nargs="+",
         default=list(DEFAULT_CUTS),
@@ -368,6 +277,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-sim", type=float, nargs="+", default=[0.3, 0.5])
     parser.add_argument("--reentry-gap", type=float, default=REENTRY_GAP, help="MTMC.REENTRY_GAP seconds")
     parser.add_argument("--reentry-min-sim", type=float, default=REENTRY_MIN_SIM, help="MTMC.REENTRY_MIN_SIM")
+    parser.add_argument(
+        "--continuity-gap", type=float, default=CONTINUITY_GAP, help="MTMC.CONTINUITY_GAP seconds"
+    )
+    parser.add_argument(
+        "--continuity-reach", type=float, default=CONTINUITY_REACH, help="MTMC.CONTINUITY_REACH box sizes"
+    )
+    parser.add_argument(
+        "--continuity-min-sim", type=float, default=CONTINUITY_MIN_SIM, help="MTMC.CONTINUITY_MIN_SIM"
+    )
     parser.add_argument("--window", type=float, nargs=2, default=list(S02_WINDOW), metavar=("MIN", "MAX"))
     parser.add_argument("--no-center", action="store_true", help="do not centre the descriptors")
     parser.add_argument("--seed", type=int, default=0)
@@ -389,27 +307,60 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"true pairs need, with the interval test: min <= {min_end:g}, max >= {max_start:.1f} s; "
         f"with a start-in-window test: min <= {min_start:.1f} s; window used: [{args.window[0]:g}, "
-        f"{args.window[1]:g}]; re-entry gap {args.reentry_gap:g} s\n"
+        f"{args.window[1]:g}]; re-entry gap {args.reentry_gap:g} s, min sim {args.reentry_min_sim:g}; "
+        f"continuity gap {args.continuity_gap:g} s, reach {args.continuity_reach:g}, "
+        f"min sim {args.continuity_min_sim:g}\n"
     )
     columns = ["noise", "rho", "cuts", "linkage", "min_sim", "original's rule", "stage 1", "both stages"]
     columns += ["both - best other", "same-camera joins", "below"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---:|" * len(columns))
-    totals, below, joins = np.zeros(3), 0, 0
+    totals: dict[str, Tally] = {mode: Tally() for mode in ("all", *LOOKALIKES)}
+    for setting in grid(args, cut_modes):
+        row = compare(args.gt, gt, setting, args)
+        for mode in ("all", setting.lookalikes):
+            totals[mode].add(row, setting.rho)
+        print("| " + " | ".join(row) + " |", flush=True)
+    print()
+    names = {"all": "whole grid", "random": "rho 0 and random look-alikes"}
+    for mode, tally in totals.items():
+        if tally.settings:
+            print(tally.line(names.get(mode, f"{mode} look-alikes")))
+    return 0
+
+
+def grid(args: argparse.Namespace, cut_modes: list[tuple[float, int, int]]) -> list[Setting]:
+    """Every setting: look-alike dealing only matters where vehicles look alike (rho > 0)."""
+    out = []
     for noise, rho, cuts, linkage, min_sim in itertools.product(
         args.noise, args.rho, cut_modes, args.linkage, args.min_sim
     ):
-        row = compare(args.gt, gt, Setting(noise, rho, cuts, linkage, min_sim), args)
-        totals += [float(v) for v in row[5:8]]
-        below += row[-1] == "yes"
-        joins += int(row[-2]) if rho >= 0.5 else 0
-        print("| " + " | ".join(row) + " |", flush=True)
-    print(
-        f"\ntotal IDF1: original's rule {totals[0]:.4f}, stage 1 {totals[1]:.4f}, "
-        f"both stages {totals[2]:.4f}; "
-        f"settings where both stages are below either: {below}; same-camera joins at rho >= 0.5: {joins}"
-    )
-    return 0
+        for mode in args.lookalikes if rho > 0 else ["random"]:
+            out.append(Setting(noise, rho, cuts, linkage, min_sim, mode))
+    return sorted(out, key=lambda s: (s.lookalikes != "random", s.noise, s.rho))
+
+
+@dataclass
+class Tally:
+    """Sums over settings: IDF1 of the three clusterings, settings below, look-alike joins."""
+
+    idf1: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    below: int = 0
+    joins: int = 0
+    settings: int = 0
+
+    def add(self, row: list[str], rho: float) -> None:
+        self.idf1 += [float(v) for v in row[5:8]]
+        self.below += row[-1] == "yes"
+        self.joins += int(row[-2]) if rho >= 0.5 else 0
+        self.settings += 1
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}, {self.settings} settings: total IDF1 original's rule {self.idf1[0]:.4f}, "
+            f"stage 1 {self.idf1[1]:.4f}, both stages {self.idf1[2]:.4f}; settings where both stages "
+            f"are below either: {self.below}; same-camera joins at rho >= 0.5: {self.joins}"
+        )
 
 
 def _parse_cuts(text: str) -> tuple[float, int, int]:
