@@ -63,8 +63,9 @@ DEFAULT_GT = Path(__file__).resolve().parents[2] / "shared" / "data" / "aic_s02"
 DEFAULT_NOISE = (0.0, 0.5, 1.0)
 DEFAULT_CUTS = ("0:0:0", "0.2:1:0", "0.5:3:20")  # none; a fifth cut once; fragment-heavy with gaps
 REENTRY_GAP = 6.0  # seconds, as MTMC.REENTRY_GAP
-# The synthetic features have their own similarity scale: 0.5 here keeps look-alikes (rho 0.5) apart,
-# as MTMC.REENTRY_MIN_SIM 0.4 does on the real fused descriptor (docs/reid.md).
+# The synthetic features have their own similarity scale: 0.5 keeps their look-alikes (rho 0.5) apart.
+# MTMC.REENTRY_MIN_SIM's default 0.4 is calibrated on the real fused descriptor instead (the false-accept
+# rate 0.5 had before the colour part was centred, docs/reid.md).
 REENTRY_MIN_SIM = 0.5
 CONTINUITY_GAP = 2.0  # seconds, as MTMC.CONTINUITY_GAP
 CONTINUITY_REACH = 1.0  # box sizes, as MTMC.CONTINUITY_REACH
