@@ -3,6 +3,8 @@
 Each step draws P identities and K crops of each (with replacement for identities with fewer), so
 every batch holds positives and negatives for the batch-hard triplet loss. Adam with a linear
 warm-up then cosine decay; the run stops after ``steps`` or ``max_minutes``, whichever comes first.
+With ``bank`` > 0 the frozen stages run once per pre-augmented view before training
+(``reid.training.bank``), not on every step.
 """
 
 from __future__ import annotations
