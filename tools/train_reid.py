@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--k", type=int, default=4, help="crops per identity per batch")
     add("--lr", type=float, default=3.5e-4)
     add("--max-minutes", type=float, default=15.0, help="stop training after this long")
+    add(
+        "--bank",
+        type=int,
+        default=0,
+        metavar="VIEWS",
+        help="cache the frozen stages' output for VIEWS augmented views per crop (0: augment every step)",
+    )
+    add("--map-erase", type=float, default=0.0, help="with --bank: erase cached maps, probability")
     add("--per-track", type=int, default=16, help="crops sampled along each tracklet of --video")
     add("--fp16", action=argparse.BooleanOptionalAction, default=True, help="store weights as float16")
     add("--threads", type=int, default=2, help="torch CPU threads")
@@ -191,6 +199,8 @@ def settings_of(args: argparse.Namespace) -> Any:
         lr=args.lr,
         max_minutes=args.max_minutes,
         seed=args.seed,
+        bank=args.bank,
+        map_erase=args.map_erase,
     )
 
 
@@ -249,6 +259,8 @@ def recipe_of(args: argparse.Namespace, samples: list[Any], steps: int) -> dict[
         "p": args.p,
         "k": args.k,
         "lr": args.lr,
+        "bank": args.bank,
+        "map_erase": args.map_erase,
         "seed": args.seed,
         "weights": str(args.weights),
     }

@@ -3,6 +3,8 @@
 Each step draws P identities and K crops of each (with replacement for identities with fewer), so
 every batch holds positives and negatives for the batch-hard triplet loss. Adam with a linear
 warm-up then cosine decay; the run stops after ``steps`` or ``max_minutes``, whichever comes first.
+With ``bank`` > 0 the frozen stages run once per pre-augmented view before training
+(``reid.training.bank``), not on every step.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 
 from reid.retrieval import RetrievalScores, cross_camera_retrieval
 from reid.training.augment import Augment, normalise, resize, training_batch
+from reid.training.bank import build_bank
 from reid.training.losses import batch_hard_triplet, id_loss
 from reid.training.model import ReidNet, load_backbone
 from reid.training.pseudo import known_negatives
@@ -44,6 +47,8 @@ class TrainSettings:
     max_minutes: float = 15.0
     seed: int = 0
     augment: Augment = field(default_factory=Augment)
+    bank: int = 0  # augmented views per crop cached through the frozen trunk; 0: augment every step
+    map_erase: float = 0.0  # bank only: random erasing of the cached maps at every step
 
 
 def load_image(image: Path | np.ndarray) -> np.ndarray:
@@ -92,6 +97,7 @@ def train(
     crops = resized_crops(samples, settings.input_size)
     negatives = known_negatives(samples)
     net = ReidNet(load_backbone(weights), len(identities), settings.trainable_blocks).train()
+    forward = batch_forward(net, crops, settings, rng)
     params = [p for p in net.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
     losses: list[float] = []
@@ -101,9 +107,8 @@ def train(
         for group in optimiser.param_groups:
             group["lr"] = cosine_lr(step, settings.steps, settings.lr, settings.warmup)
         rows = pk_indices(labels, settings.p, settings.k, rng)
-        batch = torch.from_numpy(training_batch(list(crops[rows]), settings.augment, rng))
         target = torch.from_numpy(labels[rows])
-        feature, logits = net(batch)
+        feature, logits = forward(rows)
         triplet = batch_hard_triplet(
             feature, target, torch.from_numpy(negatives[np.ix_(rows, rows)]), settings.margin
         )
@@ -123,6 +128,17 @@ def train(
             )
             break
     return net.eval(), losses
+
+
+def batch_forward(
+    net: ReidNet, crops: np.ndarray, settings: TrainSettings, rng: np.random.Generator
+) -> Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor]]:
+    """rows -> (pooled feature, logits): through a feature bank if ``settings.bank``, else fresh views."""
+    if settings.bank <= 0:
+        return lambda rows: net(torch.from_numpy(training_batch(list(crops[rows]), settings.augment, rng)))
+    bank = build_bank(net.trunk, crops, settings.bank, settings.augment, rng)
+    net.train()  # build_bank put the trunk in eval mode, as ReidNet.train keeps it
+    return lambda rows: net.forward_maps(bank.batch(rows, rng, settings.map_erase))
 
 
 def embed(

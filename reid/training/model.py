@@ -53,14 +53,24 @@ class ReidNet(nn.Module):
             stage.eval()
         return self
 
+    @property
+    def trunk(self) -> nn.Sequential:
+        """The frozen stages: images -> the maps the trainable stages start from."""
+        return self.backbone.features[: self.split]
+
     def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        frozen, trainable = self.backbone.features[: self.split], self.backbone.features[self.split :]
         with torch.no_grad():
-            x = frozen(x)
-        return trainable(x).mean(dim=(2, 3))
+            x = self.trunk(x)
+        return self.backbone.features[self.split :](x).mean(dim=(2, 3))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        feature = self.pooled(x)
+        return self.head(self.pooled(x))
+
+    def forward_maps(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``forward`` from the frozen trunk's output (``reid.training.bank``) instead of images."""
+        return self.head(self.backbone.features[self.split :](maps).mean(dim=(2, 3)))
+
+    def head(self, feature: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return feature, self.classifier(self.neck(feature))
 
 

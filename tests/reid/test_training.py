@@ -12,10 +12,11 @@ pytest.importorskip("onnx")
 
 from models.runtime import open_runner  # noqa: E402
 from reid.training.augment import Augment, normalise  # noqa: E402
+from reid.training.bank import build_bank  # noqa: E402
 from reid.training.export import export_embedding  # noqa: E402
 from reid.training.loop import TrainSettings, embed, resized_crops, train  # noqa: E402
 from reid.training.losses import batch_hard_triplet  # noqa: E402
-from reid.training.model import embedding_of  # noqa: E402
+from reid.training.model import ReidNet, embedding_of, load_backbone  # noqa: E402
 from reid.training.pseudo import Quality, Tracks, known_negatives, occlusion, pseudo_samples  # noqa: E402
 from reid.training.sources import (  # noqa: E402
     Sample,
@@ -171,3 +172,39 @@ def test_the_onnx_export_equals_torch_and_declares_its_convention(
     assert (tmp_path / "model_True.onnx").stat().st_size < 0.6 * (
         tmp_path / "model_False.onnx"
     ).stat().st_size
+
+
+def test_a_few_steps_from_a_feature_bank_lower_the_loss(s01: list[Sample], weights: Path) -> None:
+    samples = few_vehicles(s01, vehicles=4, per_vehicle=4)
+    settings = TrainSettings(
+        input_size=(64, 64),
+        trainable_blocks=3,
+        steps=12,
+        p=4,
+        k=4,
+        lr=1e-3,
+        warmup=0.0,
+        bank=2,
+        map_erase=0.5,
+    )
+    _, losses = train(samples, settings, weights)
+    assert len(losses) == 12
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]) - 0.1
+
+
+def test_the_bank_holds_the_frozen_trunks_output_of_each_view(s01: list[Sample], weights: Path) -> None:
+    samples = few_vehicles(s01, vehicles=2, per_vehicle=2)
+    crops = resized_crops(samples, (64, 64))
+    net = ReidNet(load_backbone(weights), 2, trainable_blocks=5)
+    bank = build_bank(net.trunk, crops, views=2, aug=Augment(enabled=False), rng=np.random.default_rng(0))
+    with torch.inference_mode():
+        expected = net.trunk.eval()(torch.from_numpy(normalise(crops)))
+    assert bank.maps.shape == (4, 2, 96, 4, 4) and bank.maps.dtype == torch.float16
+    for view in range(2):  # no augmentation: both views are the crop itself
+        assert torch.allclose(bank.maps[:, view].float(), expected, atol=2e-2, rtol=1e-2)
+    maps = bank.batch(np.array([0, 3]), np.random.default_rng(0), map_erase=1.0)
+    assert maps.dtype == torch.float32 and maps.shape == (2, 96, 4, 4)
+    zero = (maps == 0).all(dim=1)  # every map lost a rectangle across all channels
+    assert zero.any(dim=(1, 2)).all() and not zero.all(dim=(1, 2)).any()
+    kept = ~zero[:, None].expand_as(maps)
+    assert torch.allclose(maps[kept], bank.maps[[0, 3], 0].float()[kept], atol=2e-2, rtol=1e-2)
