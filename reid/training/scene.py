@@ -69,7 +69,9 @@ def build_scene(
             inside its transition windows.
         truth: (N,) true vehicle per sample (reporting only).
     """
-    keys, first, tracklet = np.unique([s.identity for s in samples], return_index=True, return_inverse=True)
+    keys, first, inverse = np.unique([s.identity for s in samples], return_index=True, return_inverse=True)
+    order = np.argsort(first)  # tracklets numbered in order of first appearance
+    first, tracklet = first[order], np.argsort(order)[inverse]
     camera = np.array([samples[f].camera for f in first])
     start, end = np.asarray(spans, float)[first].T
     allowed = None
