@@ -199,7 +199,7 @@ def unlabelled_scenes(args: argparse.Namespace, videos: list[list[Any]]) -> list
     from reid.training.scene import build_scene, unlabelled_crops, video_scene
 
     layout = parse_layout(args.layout) if args.layout else None
-    scenes = [video_scene(videos, layout)] if len(videos) > 1 else []
+    scenes = [video_scene(videos, layout)] if videos else []
     for text in args.unlabelled:
         path, opts = parse_spec(text, UNLABELLED_KEYS, "--unlabelled")
         samples, spans, truth, seconds = unlabelled_crops(
@@ -238,13 +238,18 @@ def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]] | dict[st
     torch.set_num_threads(args.threads)
     weights = resolve_model(args.weights)
     train_samples, scored = labelled_sets(args)
+    if args.rounds < 0:
+        raise ValueError(f"--rounds {args.rounds}: expected 0 (no cross-camera pseudo-labels) or more")
     if args.unlabelled and args.rounds < 1:
         raise ValueError("--unlabelled crops are only used by the pseudo-label loop: give --rounds N")
     with tempfile.TemporaryDirectory() as tmp:
         videos = footage_samples(args, Path(tmp))
-    scenes = unlabelled_scenes(args, videos) if args.rounds > 0 else []
-    if not scenes:  # single-camera tracklets as they are
+    crosscam_videos = videos if args.rounds > 0 and len(videos) > 1 else []
+    if not crosscam_videos:  # single-camera tracklets as they are
+        if args.rounds > 0 and videos:
+            log.warning("--rounds: one --video is one camera; its tracklets are trained on as they are")
         train_samples += [s for found in videos for s in found]
+    scenes = unlabelled_scenes(args, crosscam_videos) if args.rounds > 0 else []
     if not train_samples and not scenes:
         raise ValueError("nothing to train on: give --labelled, --video and/or --unlabelled")
     settings = settings_of(args)
