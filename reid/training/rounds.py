@@ -15,6 +15,7 @@ without times), different pseudo-identities count as different vehicles, as in a
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -87,11 +88,18 @@ def _recall(pairs: object, scene: Scene) -> float:
 
 
 def clustered_samples(scene: Scene, labels: np.ndarray) -> list[Sample]:
-    """The scene's crops with their pseudo-identity (``scene:id<root tracklet>``) as identity."""
-    return [
+    """The scene's crops with their pseudo-identity (``scene:id<root tracklet>``) as identity.
+
+    An identity of a single crop (an unpaired crop of a folder without tracks) is listed twice, so
+    that it enters P x K batches as a class of its own seen in two augmented views: the un-clustered
+    instances that keep the ID loss from fitting a few hundred pairs (Ge et al. 2020, SpCL).
+    """
+    samples = [
         replace(s, identity=f"{scene.name}:id{int(labels[t])}", source=scene.name)
         for s, t in zip(scene.samples, scene.tracklet.tolist(), strict=True)
     ]
+    counts = Counter(s.identity for s in samples)
+    return samples + [s for s in samples if counts[s.identity] == 1]
 
 
 def pseudo_label_rounds(
