@@ -79,6 +79,7 @@ def test_footage_alone_trains_a_model_the_express_pipeline_runs_with(tmp_path: P
         EXPRESS.format(out=out, model=model, layout=layout, far=views[0], near=views[1]), encoding="utf-8"
     )
     assert run_express(["--config", str(config)]) == 0
+    assert f"REID_ONNX: {model}" in (out / "mtmc.manifest.json").read_text()  # the run's config
     for camera in ("0_far", "1_near"):
         tracklets = load_tracklet_file(out / camera / "mtmc.npz").tracklets
         described = [t.features for t in tracklets if len(t.features)]
