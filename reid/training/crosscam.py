@@ -165,3 +165,25 @@ def coexisting(cameras: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.nd
 def pair_precision(pairs: Pairs, truth: np.ndarray) -> float:
     """Share of mined pairs whose two tracklets show one vehicle (reporting only; NaN when none)."""
     return float(np.mean(truth[pairs.i] == truth[pairs.j])) if len(pairs) else float("nan")
+
+
+def pair_recall(pairs: Pairs, truth: np.ndarray, cameras: np.ndarray) -> float:
+    """Share of the true cross-camera tracklet pairs that were mined (reporting only; NaN when none).
+
+    The true pairs are counted per vehicle from its tracklets per camera: ``((sum n_c)^2 - sum n_c^2) / 2``.
+    """
+    truth, cameras = np.asarray(truth, str), np.asarray(cameras, str)
+    vehicle = np.unique(truth, return_inverse=True)[1]
+    camera = np.unique(cameras, return_inverse=True)[1]
+    n = np.zeros((vehicle.max(initial=-1) + 1, camera.max(initial=-1) + 1))
+    np.add.at(n, (vehicle, camera), 1)
+    total = int(((n.sum(axis=1) ** 2 - (n**2).sum(axis=1)) / 2).sum())
+    found = int(((truth[pairs.i] == truth[pairs.j]) & (cameras[pairs.i] != cameras[pairs.j])).sum())
+    return found / total if total else float("nan")
+
+
+def multi_camera(labels: np.ndarray, cameras: np.ndarray) -> int:
+    """How many identities hold tracklets of two cameras or more."""
+    pairs = {(int(label), str(camera)) for label, camera in zip(labels, cameras, strict=True)}
+    cameras_of = np.bincount([label for label, _ in pairs], minlength=1)
+    return int((cameras_of > 1).sum())

@@ -27,7 +27,9 @@ from reid.fusion import FusionOptions, centre_features
 from reid.training.crosscam import (
     MinerOptions,
     mine_pairs,
+    multi_camera,
     pair_precision,
+    pair_recall,
     pseudo_identities,
     tracklet_descriptors,
 )
@@ -73,18 +75,10 @@ def label_scene(
         scene.tracklets,
         len(pairs),
         pair_precision(pairs, scene.truth) if scene.truth is not None else float("nan"),
-        _recall(pairs, scene) if scene.truth is not None else float("nan"),
-        int(sum(len(set(scene.camera[labels == root])) > 1 for root in np.unique(labels))),
+        pair_recall(pairs, scene.truth, scene.camera) if scene.truth is not None else float("nan"),
+        multi_camera(labels, scene.camera),
     )
     return labels, np.stack([pairs.i, pairs.j], axis=1), report
-
-
-def _recall(pairs: object, scene: Scene) -> float:
-    truth, camera = scene.truth, scene.camera
-    same = (truth[:, None] == truth[None, :]) & (camera[:, None] != camera[None, :])
-    total = int(np.triu(same, 1).sum())
-    found = int(same[pairs.i, pairs.j].sum())  # type: ignore[attr-defined]
-    return found / total if total else float("nan")
 
 
 def clustered_samples(scene: Scene, labels: np.ndarray) -> list[Sample]:

@@ -15,7 +15,9 @@ from reid.training.crosscam import (
     Pairs,
     coexisting,
     mine_pairs,
+    multi_camera,
     pair_precision,
+    pair_recall,
     pseudo_identities,
     tracklet_descriptors,
 )
@@ -167,3 +169,12 @@ def test_an_unlabelled_folder_needs_its_columns(tmp_path: Path) -> None:
     labels.write_text("path,camera_id\nx.jpg,1\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no 'vehicle_id' column for truth="):
         unlabelled_crops(labels, truth_column="vehicle_id")
+
+
+def test_recall_counts_true_cross_camera_pairs_and_identities_count_their_cameras() -> None:
+    truth = np.array(["x", "x", "x", "y", "y"])
+    cameras = np.array(["A", "A", "B", "A", "B"])  # x: 2 x 1 true pairs, y: 1: three in all
+    pairs = Pairs(np.array([0, 3, 1]), np.array([2, 4, 3]), np.array([0.9, 0.8, 0.7]))
+    assert pair_recall(pairs, truth, cameras) == pytest.approx(2 / 3)
+    assert multi_camera(np.array([0, 0, 0, 3, 3]), cameras) == 2
+    assert multi_camera(np.array([0, 1, 0, 3, 4]), cameras) == 1
