@@ -192,13 +192,24 @@ def footage_samples(args: argparse.Namespace, workdir: Path) -> list[list[Any]]:
     return samples
 
 
-def unlabelled_scenes(args: argparse.Namespace, videos: list[list[Any]]) -> list[Any]:
+def loop_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(pair miner options, layout or None) of the pseudo-label flags; ``ValueError`` names a bad one."""
+    from config.layout import parse_layout
+    from reid.training.crosscam import MinerOptions
+
+    if args.rounds < 0:
+        raise ValueError(f"--rounds {args.rounds}: expected 0 (no cross-camera pseudo-labels) or more")
+    if args.rounds < 1 and (args.unlabelled or args.layout):
+        raise ValueError("--unlabelled and --layout are only used by the pseudo-label loop: give --rounds N")
+    miner = MinerOptions(args.pair_k, args.pair_min_sim, args.pair_margin)
+    return miner, parse_layout(args.layout) if args.layout else None
+
+
+def unlabelled_scenes(args: argparse.Namespace, videos: list[list[Any]], layout: Any) -> list[Any]:
     """The scenes the pseudo-label rounds mine: every --video as one (camera i = i-th video), and
     each --unlabelled crop folder."""
-    from config.layout import parse_layout
     from reid.training.scene import build_scene, unlabelled_crops, video_scene
 
-    layout = parse_layout(args.layout) if args.layout else None
     scenes = [video_scene(videos, layout)] if videos else []
     for text in args.unlabelled:
         path, opts = parse_spec(text, UNLABELLED_KEYS, "--unlabelled")
@@ -238,10 +249,7 @@ def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]] | dict[st
     torch.set_num_threads(args.threads)
     weights = resolve_model(args.weights)
     train_samples, scored = labelled_sets(args)
-    if args.rounds < 0:
-        raise ValueError(f"--rounds {args.rounds}: expected 0 (no cross-camera pseudo-labels) or more")
-    if args.unlabelled and args.rounds < 1:
-        raise ValueError("--unlabelled crops are only used by the pseudo-label loop: give --rounds N")
+    miner, layout = loop_options(args)  # checked before any tracking
     with tempfile.TemporaryDirectory() as tmp:
         videos = footage_samples(args, Path(tmp))
     crosscam_videos = videos if args.rounds > 0 and len(videos) > 1 else []
@@ -249,7 +257,7 @@ def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]] | dict[st
         if args.rounds > 0 and videos:
             log.warning("--rounds: one --video is one camera; its tracklets are trained on as they are")
         train_samples += [s for found in videos for s in found]
-    scenes = unlabelled_scenes(args, crosscam_videos) if args.rounds > 0 else []
+    scenes = unlabelled_scenes(args, crosscam_videos, layout) if args.rounds > 0 else []
     if not train_samples and not scenes:
         raise ValueError("nothing to train on: give --labelled, --video and/or --unlabelled")
     settings = settings_of(args)
@@ -260,10 +268,8 @@ def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]] | dict[st
 
     rounds: list[dict[str, Any]] = []
     if scenes:
-        from reid.training.crosscam import MinerOptions
         from reid.training.rounds import pseudo_label_rounds
 
-        miner = MinerOptions(args.pair_k, args.pair_min_sim, args.pair_margin)
         embedding, losses, reports = pseudo_label_rounds(
             scenes, train_samples, settings, weights, args.rounds, miner, report
         )

@@ -39,7 +39,9 @@ def test_bad_loop_arguments_exit_2_naming_the_problem(shared: Path, caplog: pyte
     pytest.importorskip("torch")
     labels = shared / "data" / "reid_vn2cam" / "labels.csv"
     assert main(["--output", "x.onnx", "--unlabelled", f"{labels},split=test"]) == 2
-    assert "give --rounds N" in caplog.text
+    assert "only used by the pseudo-label loop: give --rounds N" in caplog.text
+    assert main(["--output", "x.onnx", "--unlabelled", str(labels), "--rounds", "1", "--pair-k", "0"]) == 2
+    assert "pair k 0: expected an integer >= 1" in caplog.text
     assert main(["--output", "x.onnx", "--unlabelled", f"{labels},truth=nothing", "--rounds", "1"]) == 2
     assert "no 'nothing' column for truth=" in caplog.text
     assert main(["--output", "x.onnx", "--unlabelled", f"{labels},id=3", "--rounds", "1"]) == 2
