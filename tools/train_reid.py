@@ -12,8 +12,14 @@ Sources are ``PATH[,key=value...]``:
               left out of training and scored at the end), ``name=``.
   --video     unlabelled footage: the project's tracker runs on it (``--tracker-config``, default the
               project's defaults) and each tracklet becomes a pseudo-identity; key ``name=``.
+  --unlabelled  crops of several cameras without vehicle ids: labels.csv of path,camera_id
+              [,track_id][,frame|time]; keys ``split=``, ``name=``, ``truth=COLUMN`` (a column used only
+              to report pseudo-label precision, never to choose pairs). Needs ``--rounds``.
   --eval      a labelled set scored at the end (never trained on); keys ``split=``, ``name=``,
               ``cameras=halves`` (one camera: each vehicle's earlier vs later crops as two cameras).
+With ``--rounds N`` the unlabelled cameras (every --video together, each --unlabelled folder) go
+through N rounds of cross-camera pseudo-labelling: embed, centre per camera, mine confident pairs
+(``--pair-*``, inside ``--layout``'s windows when given), train on the clusters, repeat.
 The end of a run prints cross-camera Rank-1 / Rank-5 / mAP (``reid.retrieval``) of the starting
 ImageNet feature and of the trained model on every held-out and --eval set. Recipe and evidence:
 docs/models-reid-training.md.
@@ -37,6 +43,7 @@ log = logging.getLogger("tools.train_reid")
 LABELLED_KEYS = {"split", "holdout", "name"}
 VIDEO_KEYS = {"name"}
 EVAL_KEYS = {"split", "name", "cameras"}
+UNLABELLED_KEYS = {"split", "name", "truth"}
 
 
 def parse_spec(text: str, allowed: set[str], flag: str) -> tuple[Path, dict[str, str]]:
@@ -64,7 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--labelled", action="append", default=[], metavar="SPEC", help="labelled crops (repeatable)")
     add("--video", action="append", default=[], metavar="SPEC", help="unlabelled footage (repeatable)")
+    add("--unlabelled", action="append", default=[], metavar="SPEC", help="unlabelled multi-camera crops")
     add("--eval", action="append", default=[], metavar="SPEC", help="labelled set to score (repeatable)")
+    add("--rounds", type=int, default=0, help="cross-camera pseudo-label rounds (0: single-camera tracklets)")
+    add("--layout", type=Path, help="camera layout of the --video cameras (in flag order) or crop cameras")
+    add("--pair-k", type=int, default=1, help="pairs must be k-reciprocal neighbours across cameras")
+    add("--pair-min-sim", type=float, default=0.3, help="least cosine of a pair (per-camera centred)")
+    add("--pair-margin", type=float, default=0.05, help="least lead of a pair over either's runner-up")
     add("--output", type=Path, help="ONNX file to write (the trained embedding)")
     add("--score", type=Path, help="only score this ONNX model on the --eval sets (no training)")
     add("--tracker-config", type=Path, help="config for tracking --video (default: project defaults)")
@@ -169,8 +182,8 @@ def track_video(video: Path, config: Path | None, workdir: Path) -> Any:
     )
 
 
-def footage_samples(args: argparse.Namespace, workdir: Path) -> list[Any]:
-    """Pseudo-identities (one per quality-filtered tracklet) of every --video."""
+def footage_samples(args: argparse.Namespace, workdir: Path) -> list[list[Any]]:
+    """Pseudo-identities (one per quality-filtered tracklet) of each --video."""
     from reid.training.pseudo import Quality, pseudo_samples
 
     samples = []
@@ -183,8 +196,39 @@ def footage_samples(args: argparse.Namespace, workdir: Path) -> list[Any]:
             opts.get("name", ""),
         )
         log.info("%s: %d crops of %d tracklets", path, len(found), len({s.identity for s in found}))
-        samples += found
+        samples.append(found)
     return samples
+
+
+def loop_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(pair miner options, layout or None) of the pseudo-label flags; ``ValueError`` names a bad one."""
+    from config.layout import parse_layout
+    from reid.training.crosscam import MinerOptions
+
+    if args.rounds < 0:
+        raise ValueError(f"--rounds {args.rounds}: expected 0 (no cross-camera pseudo-labels) or more")
+    if args.rounds < 1 and (args.unlabelled or args.layout):
+        raise ValueError("--unlabelled and --layout are only used by the pseudo-label loop: give --rounds N")
+    miner = MinerOptions(args.pair_k, args.pair_min_sim, args.pair_margin)
+    return miner, parse_layout(args.layout) if args.layout else None
+
+
+def unlabelled_scenes(args: argparse.Namespace, videos: list[list[Any]], layout: Any) -> list[Any]:
+    """The scenes the pseudo-label rounds mine: every --video as one (camera i = i-th video), and
+    each --unlabelled crop folder."""
+    from reid.training.scene import build_scene, unlabelled_crops, video_scene
+
+    scenes = [video_scene(videos, layout)] if videos else []
+    for text in args.unlabelled:
+        path, opts = parse_spec(text, UNLABELLED_KEYS, "--unlabelled")
+        samples, spans, truth, seconds = unlabelled_crops(
+            path, opts.get("split"), opts.get("name", ""), opts.get("truth", "")
+        )
+        scenes.append(build_scene(samples[0].source, samples, spans, layout, truth, seconds))
+    for scene in scenes:
+        if len(set(scene.camera)) < 2:
+            raise ValueError(f"{scene.name}: cross-camera pseudo-labels need crops of two cameras or more")
+    return scenes
 
 
 def settings_of(args: argparse.Namespace) -> Any:
@@ -204,7 +248,7 @@ def settings_of(args: argparse.Namespace) -> Any:
     )
 
 
-def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]]:
+def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]] | dict[str, Any]:
     import torch
 
     from models.registry import resolve_model
@@ -215,19 +259,36 @@ def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]]:
     torch.set_num_threads(args.threads)
     weights = resolve_model(args.weights)
     train_samples, scored = labelled_sets(args)
+    miner, layout = loop_options(args)  # checked before any tracking
     with tempfile.TemporaryDirectory() as tmp:
-        train_samples += footage_samples(args, Path(tmp))
-    if not train_samples:
-        raise ValueError("nothing to train on: give --labelled and/or --video")
+        videos = footage_samples(args, Path(tmp))
+    crosscam_videos = videos if args.rounds > 0 and len(videos) > 1 else []
+    if not crosscam_videos:  # single-camera tracklets as they are
+        if args.rounds > 0 and videos:
+            log.warning("--rounds: one --video is one camera; its tracklets are trained on as they are")
+        train_samples += [s for found in videos for s in found]
+    scenes = unlabelled_scenes(args, crosscam_videos, layout) if args.rounds > 0 else []
+    if not train_samples and not scenes:
+        raise ValueError("nothing to train on: give --labelled, --video and/or --unlabelled")
     settings = settings_of(args)
 
     def report(step: int, loss: float, triplet: float) -> None:
         if step % 25 == 0 or step == settings.steps - 1:
             log.info("step %d/%d: loss %.3f (triplet %.3f)", step + 1, settings.steps, loss, triplet)
 
-    net, losses = train(train_samples, settings, weights, report)
-    embedding = embedding_of(net)
-    recipe = recipe_of(args, train_samples, len(losses))
+    rounds: list[dict[str, Any]] = []
+    if scenes:
+        from reid.training.rounds import pseudo_label_rounds
+
+        embedding, losses, reports = pseudo_label_rounds(
+            scenes, train_samples, settings, weights, args.rounds, miner, report
+        )
+        rounds = [r.as_dict() for r in reports]
+        train_samples += [s for scene in scenes for s in scene.samples]
+    else:
+        net, losses = train(train_samples, settings, weights, report)
+        embedding = embedding_of(net)
+    recipe = {**recipe_of(args, train_samples, len(losses)), "pseudo_label_rounds": rounds}
     export_embedding(embedding, args.output, settings.input_size, args.fp16, recipe)
     log.info("wrote %s", args.output)
     start = load_backbone(weights)
@@ -237,7 +298,7 @@ def train_and_export(args: argparse.Namespace) -> list[dict[str, Any]]:
             result = score(embed(module, samples, settings.input_size), samples)
             table.append({"set": name, "model": model_name, **result.as_dict()})
     print(format_table(table))
-    return table
+    return {"retrieval": table, "pseudo_labels": rounds} if rounds else table
 
 
 def recipe_of(args: argparse.Namespace, samples: list[Any], steps: int) -> dict[str, Any]:
@@ -252,6 +313,10 @@ def recipe_of(args: argparse.Namespace, samples: list[Any], steps: int) -> dict[
         "sources": sources,
         "labelled": args.labelled,
         "video": args.video,
+        "unlabelled": args.unlabelled,
+        "rounds": args.rounds,
+        "pairs": {"k": args.pair_k, "min_sim": args.pair_min_sim, "margin": args.pair_margin},
+        "layout": str(args.layout) if args.layout else None,
         "steps_run": steps,
         "input_size": list(args.input_size),
         "trainable_blocks": args.trainable_blocks,

@@ -9,6 +9,7 @@ With ``bank`` > 0 the frozen stages run once per pre-augmented view before train
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from reid.retrieval import RetrievalScores, cross_camera_retrieval
 from reid.training.augment import Augment, normalise, resize, training_batch
 from reid.training.bank import build_bank
 from reid.training.losses import batch_hard_triplet, id_loss
-from reid.training.model import ReidNet, load_backbone
+from reid.training.model import Embedding, ReidNet, load_backbone
 from reid.training.pseudo import known_negatives
 from reid.training.sources import Sample
 
@@ -88,15 +89,24 @@ def train(
     settings: TrainSettings,
     weights: Path | None,
     on_step: Callable[[int, float, float], None] | None = None,
+    start: Embedding | None = None,
 ) -> tuple[ReidNet, list[float]]:
-    """Train on ``samples``; returns the network and the loss of every step."""
+    """Train on ``samples``; returns the network and the loss of every step.
+
+    ``start``: continue from this trained embedding (backbone and BNNeck) instead of ``weights``, with a
+    new classifier (the pseudo-label rounds: their identities change every round).
+    """
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     identities = sorted({s.identity for s in samples})
     labels = np.searchsorted(identities, [s.identity for s in samples])
     crops = resized_crops(samples, settings.input_size)
     negatives = known_negatives(samples)
-    net = ReidNet(load_backbone(weights), len(identities), settings.trainable_blocks).train()
+    backbone = load_backbone(weights) if start is None else copy.deepcopy(start.backbone)
+    net = ReidNet(backbone, len(identities), settings.trainable_blocks)
+    if start is not None:
+        net.neck.load_state_dict(start.neck.state_dict())
+    net.train()
     forward = batch_forward(net, crops, settings, rng)
     params = [p for p in net.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=settings.lr, weight_decay=settings.weight_decay)
