@@ -135,6 +135,22 @@ def compatible_matrix(times: TrackletTimes, layout: CameraLayout) -> np.ndarray:
     return both
 
 
+@dataclass(frozen=True)
+class LayoutPairs:
+    """A layout's verdict on every pair of T tracklets, for code left of mtmc (the pseudo-labels of
+    ReID training): called with (camera index, start, end) on the layout's clock, it returns
+    ``(allowed, possible)``, (T, T) bool: inside a transition window, and not ruled out as one vehicle."""
+
+    layout: CameraLayout
+
+    def __call__(
+        self, camera: np.ndarray, start: np.ndarray, end: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        times = TrackletTimes(camera, start, end)
+        i, j = np.meshgrid(np.arange(len(camera)), np.arange(len(camera)), indexing="ij")
+        return compatible_matrix(times, self.layout), Timeline.of(times, self.layout).possible(i, j)
+
+
 def compatible_pairs(
     times: TrackletTimes, layout: CameraLayout, features: np.ndarray | None = None
 ) -> tuple[np.ndarray, ...]:

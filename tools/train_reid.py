@@ -201,8 +201,10 @@ def footage_samples(args: argparse.Namespace, workdir: Path) -> list[list[Any]]:
 
 
 def loop_options(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(pair miner options, layout or None) of the pseudo-label flags; ``ValueError`` names a bad one."""
+    """(pair miner options, the layout's pair rules or None) of the pseudo-label flags; ``ValueError``
+    names a bad one."""
     from config.layout import parse_layout
+    from mtmc.compatibility import LayoutPairs
     from reid.training.crosscam import MinerOptions
 
     if args.rounds < 0:
@@ -210,7 +212,7 @@ def loop_options(args: argparse.Namespace) -> tuple[Any, Any]:
     if args.rounds < 1 and (args.unlabelled or args.layout):
         raise ValueError("--unlabelled and --layout are only used by the pseudo-label loop: give --rounds N")
     miner = MinerOptions(args.pair_k, args.pair_min_sim, args.pair_margin)
-    return miner, parse_layout(args.layout) if args.layout else None
+    return miner, LayoutPairs(parse_layout(args.layout)) if args.layout else None
 
 
 def unlabelled_scenes(args: argparse.Namespace, videos: list[list[Any]], layout: Any) -> list[Any]:

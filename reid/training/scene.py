@@ -15,13 +15,25 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from config.layout import CameraLayout
-from mtmc.compatibility import Timeline, TrackletTimes, compatible_matrix
 from reid.training.crosscam import coexisting
 from reid.training.sources import Sample
+
+
+class LayoutPairs(Protocol):
+    """A camera layout and its verdict on tracklet pairs (``mtmc.compatibility.LayoutPairs`` is one;
+    the caller passes it, so this stage does not import mtmc): called with (camera index, start, end)
+    of T tracklets on the layout's clock, returns ``(allowed, possible)``, (T, T) bool."""
+
+    layout: CameraLayout
+
+    def __call__(
+        self, camera: np.ndarray, start: np.ndarray, end: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +67,7 @@ def build_scene(
     name: str,
     samples: Sequence[Sample],
     spans: np.ndarray,
-    layout: CameraLayout | None = None,
+    layout: LayoutPairs | None = None,
     truth: Sequence[str] | None = None,
     seconds: bool = False,
 ) -> Scene:
@@ -77,13 +89,12 @@ def build_scene(
     allowed = None
     cannot = coexisting(camera, start, end)
     if layout is not None:
-        index = _layout_cameras(camera, layout, name)
+        index = _layout_cameras(camera, layout.layout, name)
         if not seconds:
-            start, end = layout.global_time(index, start), layout.global_time(index, end)
-        times = TrackletTimes(index, start, end)
-        allowed = compatible_matrix(times, layout) & (camera[:, None] != camera[None, :])
-        i, j = np.meshgrid(np.arange(len(keys)), np.arange(len(keys)), indexing="ij")
-        cannot = ~Timeline.of(times, layout).possible(i, j) & ~np.eye(len(keys), dtype=bool)
+            start, end = layout.layout.global_time(index, start), layout.layout.global_time(index, end)
+        allowed, possible = layout(index, start, end)
+        allowed = allowed & (camera[:, None] != camera[None, :])
+        cannot = ~possible & ~np.eye(len(keys), dtype=bool)
     return Scene(
         name, tuple(samples), tracklet, camera, allowed, cannot, _majority(truth, tracklet, len(keys))
     )
@@ -164,7 +175,7 @@ def _rows(path: Path, split: str | None, truth_column: str) -> list[dict[str, st
 
 
 def video_scene(
-    per_camera: Sequence[list[Sample]], layout: CameraLayout | None = None, name: str = "footage"
+    per_camera: Sequence[list[Sample]], layout: LayoutPairs | None = None, name: str = "footage"
 ) -> Scene:
     """One scene of the tracklet samples of several videos (``reid.training.pseudo``), camera i = video i."""
     samples, spans = [], []
