@@ -47,6 +47,7 @@ import numpy as np
 from bench.reid_colour_sweep import colour_cast, colour_sweep, parse_gains
 from config.cli import LOG_LEVELS, parse_args, setup_logging
 from config.paths import atomic_write_text
+from mtmc.express import matching_options
 from reid.color import color_histogram, histogram_spec
 from reid.fusion import FusionOptions, fuse, sqrt_histograms
 from reid.retrieval import LabelledCrops, RetrievalScores, cross_camera_retrieval, read_labels_csv
@@ -165,18 +166,6 @@ def read_crops(paths: tuple[Path, ...]) -> list[np.ndarray]:
             raise ValueError(f"{path}: missing or not an image")
         images.append(image)
     return images
-
-
-def fusion_options(mtmc: Any) -> FusionOptions:
-    """The descriptor settings of a config's ``MTMC`` node (the keys ``mtmc.express`` reads)."""
-    return FusionOptions(
-        center=mtmc.FEATURE_CENTER,
-        camera_norm=mtmc.CAMERA_NORM,
-        camera_shrinkage=mtmc.CAMERA_NORM_SHRINKAGE,
-        pca_dim=mtmc.FEATURE_PCA_DIM,
-        color_weight=mtmc.COLOR_WEIGHT,
-        color_camera_norm=mtmc.COLOR_CAMERA_NORM,
-    )
 
 
 def embed(cfg: Any, images: list[np.ndarray]) -> np.ndarray:
@@ -344,7 +333,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     spec = histogram_spec(cfg.MOT)
     histograms = np.stack([color_histogram(i, spec) for i in images]) if images else np.zeros((0, spec.size))
-    options = fusion_options(cfg.MTMC)
+    options = matching_options(cfg).fusion()
     # per-camera normalisation uses the real camera (the part before ':' of --within-camera's halves)
     cameras = crops.camera_ids
     if args.within_camera:

@@ -18,6 +18,7 @@ from mtmc.geometry import handover_conflicts
 from mtmc.multicam_tracklet import MulticamTracklet, merge_attributes
 from mtmc.reentry import ReentryRule, same_camera_allowed, start_gaps
 from mtmc.similarity import DECIMALS, pair_similarities
+from reid.fusion import FusionOptions
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,17 @@ class MatchingOptions:
     continuity_gap: float = 0.0  # seconds; a cut track resuming this soon where it led (0: off)
     continuity_reach: float = 1.0  # box sizes from the extrapolated spot (mtmc.reentry)
     continuity_min_sim: float = -1.0  # similarity such a continuation needs
+
+    def fusion(self) -> FusionOptions:
+        """The descriptor settings among these options (what ``build_descriptors`` applies)."""
+        return FusionOptions(
+            self.center,
+            self.camera_norm,
+            self.camera_shrinkage,
+            self.pca_dim,
+            self.color_weight,
+            self.color_camera_norm,
+        )
 
     def reentry_rule(self) -> ReentryRule:
         """The same-camera join permission these options describe."""
