@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache the frozen stages' output for VIEWS augmented views per crop (0: augment every step)",
     )
     add("--map-erase", type=float, default=0.0, help="with --bank: erase cached maps, probability")
+    add(
+        "--downscale",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="augmentation: with probability P, a low-resolution copy (0.25-1x, upscaled back)",
+    )
     add("--per-track", type=int, default=16, help="crops sampled along each tracklet of --video")
     add("--fp16", action=argparse.BooleanOptionalAction, default=True, help="store weights as float16")
     add("--threads", type=int, default=2, help="torch CPU threads")
@@ -113,6 +120,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (args.output is None) == (args.score is None):
         log.error("give exactly one of --output (train) or --score (score a model)")
         return 2
+    for flag in ("map_erase", "downscale"):
+        if not 0.0 <= getattr(args, flag) <= 1.0:
+            log.error(
+                "--%s: expected a probability in [0, 1], got %g", flag.replace("_", "-"), getattr(args, flag)
+            )
+            return 2
     try:
         table = score_only(args) if args.score is not None else train_and_export(args)
     except ImportError as err:  # training needs the torch extra; scoring needs only the core install
@@ -234,6 +247,7 @@ def unlabelled_scenes(args: argparse.Namespace, videos: list[list[Any]], layout:
 
 
 def settings_of(args: argparse.Namespace) -> Any:
+    from reid.training.augment import Augment
     from reid.training.loop import TrainSettings
 
     return TrainSettings(
@@ -247,6 +261,7 @@ def settings_of(args: argparse.Namespace) -> Any:
         seed=args.seed,
         bank=args.bank,
         map_erase=args.map_erase,
+        augment=Augment(downscale=args.downscale),
     )
 
 
@@ -328,6 +343,7 @@ def recipe_of(args: argparse.Namespace, samples: list[Any], steps: int) -> dict[
         "lr": args.lr,
         "bank": args.bank,
         "map_erase": args.map_erase,
+        "downscale": args.downscale,
         "seed": args.seed,
         "weights": str(args.weights),
     }

@@ -28,6 +28,8 @@ class Augment:
     jitter_p: float = 0.8
     erase: float = 0.5
     erase_area: tuple[float, float] = (0.02, 0.3)
+    downscale: float = 0.0  # probability of a low-resolution copy (down, then back up)
+    downscale_range: tuple[float, float] = (0.25, 1.0)  # its scale factor
 
 
 def resize(crop: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -45,6 +47,8 @@ def augment_crop(crop: np.ndarray, aug: Augment, rng: np.random.Generator) -> np
     if not aug.enabled:
         return crop
     h, w = crop.shape[:2]
+    if aug.downscale > 0 and rng.random() < aug.downscale:
+        crop = _low_resolution(crop, rng.uniform(*aug.downscale_range))
     if aug.pad:
         padded = cv2.copyMakeBorder(crop, aug.pad, aug.pad, aug.pad, aug.pad, cv2.BORDER_CONSTANT)
         y, x = rng.integers(0, 2 * aug.pad + 1, size=2)
@@ -54,6 +58,19 @@ def augment_crop(crop: np.ndarray, aug: Augment, rng: np.random.Generator) -> np
     if rng.random() < aug.jitter_p:
         crop = _jitter(crop, aug.jitter, rng)
     return np.ascontiguousarray(crop)
+
+
+def _low_resolution(crop: np.ndarray, factor: float) -> np.ndarray:
+    """The crop as a camera ``factor`` times farther away sees it: fewer pixels, upscaled back.
+
+    Real cameras see one vehicle large in one view and small in another (vn2cam's train crops are a
+    median 99 and 53 px wide in its two cameras), so the feature should not depend on resolution.
+    """
+    h, w = crop.shape[:2]
+    small = cv2.resize(
+        crop, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA
+    )
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _jitter(crop: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("onnx")
 
 from models.runtime import open_runner  # noqa: E402
-from reid.training.augment import Augment, normalise  # noqa: E402
+from reid.training.augment import Augment, augment_crop, normalise  # noqa: E402
 from reid.training.bank import build_bank  # noqa: E402
 from reid.training.export import export_embedding  # noqa: E402
 from reid.training.loop import TrainSettings, embed, resized_crops, train  # noqa: E402
@@ -188,3 +188,17 @@ def test_the_bank_holds_the_frozen_trunks_output_of_each_view(s01: list[Sample],
     assert zero.any(dim=(1, 2)).all() and not zero.all(dim=(1, 2)).any()
     kept = ~zero[:, None].expand_as(maps)
     assert torch.allclose(maps[kept], bank.maps[[0, 3], 0].float()[kept], atol=2e-2, rtol=1e-2)
+
+
+def test_the_low_resolution_augmentation_keeps_size_and_colour_and_loses_detail(s01: list[Sample]) -> None:
+    import cv2
+
+    crop = resized_crops(s01[:1], (224, 224))[0]
+    only_downscale = Augment(pad=0, flip=0.0, jitter_p=0.0, downscale=1.0, downscale_range=(0.25, 0.25))
+    low = augment_crop(crop, only_downscale, np.random.default_rng(0))
+    assert low.shape == crop.shape and low.dtype == np.uint8
+    assert abs(float(low.mean()) - float(crop.mean())) < 2.0  # the same vehicle, the same colours
+    detail = [cv2.Laplacian(cv2.cvtColor(c, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var() for c in (crop, low)]
+    assert detail[1] < 0.5 * detail[0]  # a quarter of the pixels: edges blur
+    untouched = augment_crop(crop, Augment(pad=0, flip=0.0, jitter_p=0.0), np.random.default_rng(0))
+    assert np.array_equal(untouched, crop)
