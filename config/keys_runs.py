@@ -118,6 +118,16 @@ RUN_KEYS: tuple[Key, ...] = (
         "enters elsewhere or where it stood, not where it was heading.",
     ),
     Key(
+        "MTMC.SAME_CAMERA_FLOOR",
+        0.6,
+        ck.float_range(0.0, 1.0),
+        "Every join of two fragments of one camera (continuity or re-entry) also needs a similarity "
+        "this fraction of the way from the run's different-vehicle level (median of pairs seen at "
+        "once in one camera) to its same-vehicle level (cross-camera mutual-nearest pairs: their "
+        "median less 3 spreads); mtmc.calibration. A look-alike sharing a part rho of a vehicle's "
+        "appearance lies about rho of the way. 0: off.",
+    ),
+    Key(
         "MTMC.FEATURE_CENTER",
         True,
         ck.is_bool(),
