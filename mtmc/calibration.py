@@ -109,16 +109,20 @@ def same_camera_floor(
     j: np.ndarray,
     sims: np.ndarray,
     fraction: float,
+    verbose: bool = True,
 ) -> float | None:
-    """The floor for same-camera joins at ``fraction`` (0: none), logged with the levels it comes from."""
+    """The floor for same-camera joins at ``fraction`` (0: none), logged with the levels it comes from
+    (at INFO if ``verbose``, else DEBUG: live rounds run every few seconds)."""
     if fraction <= 0:
         return None
+    level = logging.INFO if verbose else logging.DEBUG
     levels = appearance_levels(features, times, i, j, sims)
     if levels is None:
-        log.info("same-camera floor: too few mutual-nearest or coexisting pairs in this run; none set")
+        log.log(level, "same-camera floor: too few mutual-nearest or coexisting pairs in this run; none set")
         return None
     floor = levels.floor(fraction)
-    log.info(
+    log.log(
+        level,
         "same-camera floor %.3f: same-vehicle level %.3f (%d mutual-nearest pairs), different-vehicle "
         "level %.3f (%d coexisting pairs), MTMC.SAME_CAMERA_FLOOR %g",
         floor,

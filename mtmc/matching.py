@@ -104,7 +104,7 @@ def match_tracklets(
     apart = handover_conflicts(tracklets, times, layout)
     timeline = Timeline.of(times, layout, apart)
     keep = ~timeline.proven_apart(i, j)
-    floor = same_camera_floor(descriptors, times, i, j, sims, options.same_camera_floor)
+    floor = same_camera_floor(descriptors, times, i, j, sims, options.same_camera_floor, verbose)
     rule = options.reentry_rule().with_floor(floor)
     keep &= permitted_pairs(tracklets, descriptors, times, explicit, i, j, rule)
     i, j, sims = i[keep], j[keep], sims[keep]
