@@ -128,6 +128,14 @@ RUN_KEYS: tuple[Key, ...] = (
         "appearance lies about rho of the way. 0: off.",
     ),
     Key(
+        "MTMC.REENTRY_CAP",
+        True,
+        ck.is_bool(),
+        "Cap the appearance a re-entry without continuity needs (max(MIN_SIM, REENTRY_MIN_SIM)) at "
+        "the run's same-vehicle level (mtmc.calibration): with noisy descriptors a vehicle's own "
+        "fragments are less alike than a fixed bar; MTMC.SAME_CAMERA_FLOOR still applies.",
+    ),
+    Key(
         "MTMC.FEATURE_CENTER",
         True,
         ck.is_bool(),

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtmc.compatibility import TrackletTimes
+from mtmc.reentry import ReentryRule
 from mtmc.similarity import pair_similarities
 
 log = logging.getLogger(__name__)
@@ -102,34 +103,37 @@ def coexisting_pairs(times: TrackletTimes) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(rows_p), np.concatenate(rows_q)
 
 
-def same_camera_floor(
+def calibrated_rule(
+    rule: ReentryRule,
     features: np.ndarray,
     times: TrackletTimes,
-    i: np.ndarray,
-    j: np.ndarray,
-    sims: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     fraction: float,
+    cap: bool,
     verbose: bool = True,
-) -> float | None:
-    """The floor for same-camera joins at ``fraction`` (0: none), logged with the levels it comes from
-    (at INFO if ``verbose``, else DEBUG: live rounds run every few seconds)."""
-    if fraction <= 0:
-        return None
+) -> ReentryRule:
+    """``rule`` set to the run's levels: re-entry's appearance bar capped at the same-vehicle level
+    (``cap``, where that level is above the different-vehicle one), then every same-camera join
+    floored ``fraction`` of the way up (0: no floor). Logged at INFO if ``verbose``, else DEBUG
+    (live rounds run every few seconds)."""
+    if fraction <= 0 and not cap:
+        return rule
     level = logging.INFO if verbose else logging.DEBUG
-    levels = appearance_levels(features, times, i, j, sims)
+    levels = appearance_levels(features, times, *pairs)
     if levels is None:
-        log.log(level, "same-camera floor: too few mutual-nearest or coexisting pairs in this run; none set")
-        return None
-    floor = levels.floor(fraction)
+        log.log(level, "same-camera levels: too few mutual-nearest or coexisting pairs in this run; none set")
+        return rule
+    floor = levels.floor(fraction) if fraction > 0 else None
+    ceiling = levels.same if cap and levels.same > levels.different else None
     log.log(
         level,
-        "same-camera floor %.3f: same-vehicle level %.3f (%d mutual-nearest pairs), different-vehicle "
-        "level %.3f (%d coexisting pairs), MTMC.SAME_CAMERA_FLOOR %g",
-        floor,
+        "same-camera levels: one vehicle %.3f (%d mutual-nearest pairs), two vehicles %.3f (%d coexisting "
+        "pairs); re-entry bar capped at %s, floor %s",
         levels.same,
         levels.same_pairs,
         levels.different,
         levels.different_pairs,
-        fraction,
+        "-" if ceiling is None else f"{ceiling:.3f}",
+        "-" if floor is None else f"{floor:.3f}",
     )
-    return floor
+    return rule.with_cap(ceiling).with_floor(floor)

@@ -11,7 +11,7 @@ import numpy as np
 
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
-from mtmc.calibration import same_camera_floor
+from mtmc.calibration import calibrated_rule
 from mtmc.clustering import cluster
 from mtmc.compatibility import Timeline, TrackletTimes, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
@@ -43,6 +43,7 @@ class MatchingOptions:
     continuity_reach: float = 1.0  # box sizes from the extrapolated spot (mtmc.reentry)
     continuity_min_sim: float = -1.0  # similarity such a continuation needs
     same_camera_floor: float = 0.0  # same-camera joins: fraction of the way up the run's levels (0: off)
+    reentry_cap: bool = False  # re-entry's appearance bar asks at most the run's same-vehicle level
 
     def fusion(self) -> FusionOptions:
         """The descriptor settings among these options (what ``build_descriptors`` applies)."""
@@ -104,8 +105,15 @@ def match_tracklets(
     apart = handover_conflicts(tracklets, times, layout)
     timeline = Timeline.of(times, layout, apart)
     keep = ~timeline.proven_apart(i, j)
-    floor = same_camera_floor(descriptors, times, i, j, sims, options.same_camera_floor, verbose)
-    rule = options.reentry_rule().with_floor(floor)
+    rule = calibrated_rule(
+        options.reentry_rule(),
+        descriptors,
+        times,
+        (i, j, sims),
+        options.same_camera_floor,
+        options.reentry_cap,
+        verbose,
+    )
     keep &= permitted_pairs(tracklets, descriptors, times, explicit, i, j, rule)
     i, j, sims = i[keep], j[keep], sims[keep]
     timeline = timeline if options.bridged else None

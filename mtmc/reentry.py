@@ -44,6 +44,10 @@ class ReentryRule:
     continuity_reach: float = 1.0  # box sizes
     continuity_min_sim: float = -1.0  # appearance needed with continuity
 
+    def with_cap(self, cap: float | None) -> ReentryRule:
+        """The rule whose appearance bar (re-entry without continuity) asks at most ``cap``."""
+        return self if cap is None else replace(self, min_sim=min(self.min_sim, cap))
+
     def with_floor(self, floor: float | None) -> ReentryRule:
         """The rule with every same-camera join needing at least ``floor`` (``mtmc.calibration``)."""
         if floor is None:

@@ -67,9 +67,19 @@ def test_with_floor_raises_both_bars_and_never_lowers_them() -> None:
     assert rule.with_floor(0.2) == ReentryRule(0.5, 2.0, 1.0, 0.2)
 
 
+def test_the_cap_lowers_only_the_appearance_bar() -> None:
+    rule = ReentryRule(0.5, 2.0, 1.0, 0.0)
+    assert rule.with_cap(None) == rule
+    assert rule.with_cap(0.2) == ReentryRule(0.2, 2.0, 1.0, 0.0)
+    assert rule.with_cap(0.7) == rule
+    assert rule.with_cap(0.2).with_floor(0.3) == ReentryRule(0.3, 2.0, 1.0, 0.3)  # the floor still holds
+
+
 def test_the_floor_key_is_checked() -> None:
     with pytest.raises(ConfigError, match=r"MTMC\.SAME_CAMERA_FLOOR"):
         load_config(None, ["MTMC.SAME_CAMERA_FLOOR", "1.5"])
+    with pytest.raises(ConfigError, match=r"MTMC\.REENTRY_CAP"):
+        load_config(None, ["MTMC.REENTRY_CAP", "0.5"])
 
 
 def scene_pairs(s02: tuple[Path, BoxRows], noise: float) -> tuple:
@@ -129,3 +139,29 @@ def test_close_look_alike_followers_at_noise_zero_are_never_joined(s02: tuple[Pa
     idf1 = IdentityScorer(gt, tracklets)
     stage_one = idf1(match_tracklets(tracklets, layout, one, verbose=False).global_ids)[0]
     assert idf1(ids)[0] >= max(stage_one, idf1(original_labels(tracklets, layout, one))[0], idf1(off)[0])
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.5])
+def test_noisy_fragments_of_one_vehicle_rejoin_with_the_cap(s02: tuple[Path, BoxRows], rho: float) -> None:
+    """Noise 1 (own fragments about 0.23 alike, under every fixed bar), fragment-heavy cuts,
+    ``mean_feature`` at MIN_SIM 0.3: the setting where the original's any-pair rule was ahead."""
+    path, gt = s02
+    tracklets, vehicles, layout = scene(path, gt, 1.0, 0.5, BASE_COS, 256, 0, (-20, 20), rho, 3, 20)
+    both = replace(
+        matching_options(load_config(None)),
+        linkage="mean_feature",
+        min_sim=0.3,
+        reentry_min_sim=0.5,
+        color_weight=0.0,
+        camera_norm=False,
+    )
+    assert both.reentry_cap  # the default
+    ids = match_tracklets(tracklets, layout, both, verbose=False).global_ids
+    uncapped = match_tracklets(tracklets, layout, replace(both, reentry_cap=False), verbose=False).global_ids
+    idf1 = IdentityScorer(gt, tracklets)
+    one = replace(both, bridged=False)
+    stage_one = idf1(match_tracklets(tracklets, layout, one, verbose=False).global_ids)[0]
+    assert idf1(ids)[0] >= max(stage_one, idf1(original_labels(tracklets, layout, one))[0])
+    assert idf1(ids)[0] > idf1(uncapped)[0] + 0.01
+    if rho > 0:
+        assert same_camera_joins(tracklets, vehicles, ids) == 0
