@@ -1,5 +1,5 @@
-"""How alike one vehicle and two vehicles look in this run: a floor for same-camera joins taken from
-the run's own similarities (``MTMC.SAME_CAMERA_FLOOR``).
+"""How alike one vehicle and two vehicles look in this run: a floor and a cap for same-camera joins
+taken from the run's own similarities (``MTMC.SAME_CAMERA_FLOOR``, ``MTMC.REENTRY_CAP``).
 
 One absolute bar cannot serve every descriptor: with clean features a vehicle's own fragments are
 about 1.0 alike and a look-alike 0.5, with noisy ones the own fragments are 0.2 alike. The run
@@ -20,7 +20,9 @@ when appearance is noisy. A join of one camera's fragments (continuity or re-ent
 look-alike that shares a part ρ of a vehicle's own appearance lies about ρ of the way from one
 level to the other (its cosine, once the run's mean is taken off, is ρ times the same-vehicle
 cosine), so a fraction above ρ keeps it out where appearance is clean (no spread), while noisy
-fragments of one vehicle, far below any fixed bar, still pass.
+fragments of one vehicle, far below any fixed bar, still pass. For the same reason the
+appearance bar of a re-entry without continuity (``max(MIN_SIM, REENTRY_MIN_SIM)``) is capped at
+the same-vehicle level: it never asks more than the run shows one vehicle's pairs to reach.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from mtmc.similarity import pair_similarities
 log = logging.getLogger(__name__)
 
 COEXISTING_PER_TRACKLET = 8  # later-entering tracklets of its camera sampled per tracklet
-MIN_SAMPLE = 10  # pairs each level needs; fewer and no floor is set
+MIN_SAMPLE = 10  # pairs each level needs; fewer and neither floor nor cap is set
 SPREADS = 3.0  # the same-vehicle level: median of the mutual-nearest similarities less this many spreads
 _P10_IN_SPREADS = 1.2816  # a normal distribution's 10th percentile lies this many deviations below its median
 
