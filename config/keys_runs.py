@@ -118,6 +118,24 @@ RUN_KEYS: tuple[Key, ...] = (
         "enters elsewhere or where it stood, not where it was heading.",
     ),
     Key(
+        "MTMC.SAME_CAMERA_FLOOR",
+        0.6,
+        ck.float_range(0.0, 1.0),
+        "Every join of two fragments of one camera (continuity or re-entry) also needs a similarity "
+        "this fraction of the way from the run's different-vehicle level (median of pairs seen at "
+        "once in one camera) to its same-vehicle level (cross-camera mutual-nearest pairs: their "
+        "median less 3 spreads); mtmc.calibration. A look-alike sharing a part rho of a vehicle's "
+        "appearance lies about rho of the way. 0: off.",
+    ),
+    Key(
+        "MTMC.REENTRY_CAP",
+        True,
+        ck.is_bool(),
+        "Cap the appearance a re-entry without continuity needs (max(MIN_SIM, REENTRY_MIN_SIM)) at "
+        "the run's same-vehicle level (mtmc.calibration): with noisy descriptors a vehicle's own "
+        "fragments are less alike than a fixed bar; MTMC.SAME_CAMERA_FLOOR still applies.",
+    ),
+    Key(
         "MTMC.FEATURE_CENTER",
         True,
         ck.is_bool(),

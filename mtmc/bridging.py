@@ -12,13 +12,14 @@ vehicles that pass one camera seconds apart are the case this rules out: a bridg
 another camera proves nothing about them.
 
 Candidates: every merge needs a compatible cross pair (a bridge is compatible with both
-sides), so only cluster pairs linked by one are tried. ``single`` and ``complete`` linkage
-reach the threshold only with a compatible member pair that similar (``complete``: every
-pair is), so strong pairs list them exactly. For ``average`` and ``mean_feature`` the
-linkage of two clusters is a product of their feature sums, so ``mtmc.candidates`` finds the
-linked cluster pairs that reach it from an index on cluster-level vectors, never listing the
-millions of linked pairs: a merge whose in-window pairs all fall just below the threshold
-while its linkage does not is tried too.
+sides), so only cluster pairs linked by one are tried. ``complete`` linkage reaches the
+threshold only when every member pair is that similar, the compatible one too, so strong
+compatible pairs list its candidates exactly. For the others ``mtmc.candidates`` finds the
+linked cluster pairs that reach it from a banded index, never listing the millions of linked
+pairs: for ``average`` and ``mean_feature`` the linkage is a product of cluster-level vectors,
+so a merge whose in-window pairs all fall just below the threshold while its linkage does not
+is tried too; for ``single`` the index is on member pairs, so a merge carried by a strong
+bridged pair (every compatible pair below the threshold) is tried too.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ def stage_two(
     members = dict(zip(keys.tolist(), np.split(rows, first[1:]), strict=True))
     inside = involved[i] & involved[j]
     compat = Neighbours.of(len(labels), i[inside], j[inside])
-    # clusters a merged one may join next: by linkage, any compatible partner; else strong pairs
-    by_sum = linkage in ("average", "mean_feature")
-    partners = compat if by_sum else Neighbours.of(len(labels), si, sj)
+    # clusters a merged one may join next: screened by linkage, any compatible partner; else strong pairs
+    screen = linkage != "complete"
+    partners = compat if screen else Neighbours.of(len(labels), si, sj)
     version = dict.fromkeys(members, 0)
     context = (features, compat, timeline, linkage, threshold)
     heap: list[tuple[float, int, int, int, int]] = []
@@ -78,7 +79,7 @@ def stage_two(
         version[x] += 1
         others = np.unique(labels[partners.of_rows(members[x])])
         others = [o for o in others.tolist() if o != x and o in members]
-        if by_sum:
+        if screen:
             others = _screened(features, members, x, others, linkage, threshold)
         for other in others:
             a, b = min(x, other), max(x, other)
@@ -99,7 +100,7 @@ def _seed_pairs(
     times: TrackletTimes,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One compatible tracklet pair per pair of stage-1 clusters that may merge first (module docstring)."""
-    if linkage in ("single", "complete"):
+    if linkage == "complete":
         cross = (labels[i] != labels[j]) & (sims >= threshold - SCREEN_MARGIN)
         si, sj = i[cross], j[cross]
         strong = np.round(pair_similarities(features, si, sj), DECIMALS) >= threshold
@@ -122,12 +123,17 @@ def _screened(
     groups = [members[o] for o in others]
     sizes = np.array([len(g) for g in groups], np.float64)
     offsets = np.concatenate([[0], np.cumsum(sizes[:-1])]).astype(np.int64)
-    sums = np.add.reduceat(features[np.concatenate(groups)], offsets, axis=0)  # one pass, no loop
-    own = features[members[x]].sum(axis=0)
-    if linkage == "average":
-        values = sums @ own / (sizes * len(members[x]))
+    rows = features[np.concatenate(groups)]
+    own = features[members[x]]
+    if linkage == "single":  # the most similar member pair, one product
+        values = np.maximum.reduceat((own @ rows.T).max(axis=0), offsets)
     else:
-        values = sums @ own / (np.linalg.norm(sums, axis=1) * np.linalg.norm(own))
+        sums = np.add.reduceat(rows, offsets, axis=0)  # one pass, no loop
+        total = own.sum(axis=0)
+        if linkage == "average":
+            values = sums @ total / (sizes * len(own))
+        else:
+            values = sums @ total / (np.linalg.norm(sums, axis=1) * np.linalg.norm(total))
     return [o for o, v in zip(others, values.tolist(), strict=True) if v >= threshold - SCREEN_MARGIN]
 
 

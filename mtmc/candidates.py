@@ -1,4 +1,4 @@
-"""Stage-two candidates for ``average`` and ``mean_feature``: an index on cluster-level linkage.
+"""Stage-two candidates for ``average``, ``mean_feature`` and ``single``: a banded index on linkage.
 
 Stage 2 (``mtmc.bridging``) tries a pair of stage-1 clusters when it is *linked* (some
 compatible tracklet pair crosses it: a merge needs one, since a bridge is compatible with
@@ -20,6 +20,11 @@ The few cluster pairs that reach the screening bound are then checked for a link
 over the compatible pairs, restricted to tracklets of those clusters. Deduplicating every
 linked cluster pair first (millions at 20k tracklets) cost most of stage 2; the result is the
 same set.
+
+``single`` linkage is the most similar member pair, whether that pair is compatible or not (a
+merge may be carried by a bridged pair while every compatible one falls below the threshold), so
+its band is over tracklet rows grouped by their cluster's rank, and a cluster pair is kept when
+any of its member pairs reaches the bound.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def linked_candidates(
         features: (n, D) unit tracklet features.
         i, j: compatible tracklet pairs (any order, each once or more).
         labels: (n,) cluster key of each tracklet (the smallest member's index).
-        linkage: ``average`` or ``mean_feature``.
+        linkage: ``average``, ``mean_feature`` or ``single``.
         bound: screening bound (the threshold minus a margin: values are float32 here).
         start, end: (n,) time range of each tracklet (seconds); starts rank the clusters.
     Returns:
@@ -62,9 +67,12 @@ def linked_candidates(
     order = np.argsort(first, kind="stable")
     rank = np.empty(len(keys), np.int64)
     rank[order] = np.arange(len(keys))
-    vectors = cluster_vectors(features, rank[member_of], len(keys), linkage)
     reach = _pair_gap(start, end, i, j)
-    ra, rb = _banded_pairs(vectors, first[order], last[order], reach, bound)
+    if linkage == "single":
+        ra, rb = _strong_members(features, rank[member_of], first[order], last[order], reach, bound)
+    else:
+        vectors = cluster_vectors(features, rank[member_of], len(keys), linkage)
+        ra, rb = _banded_pairs(vectors, first[order], last[order], reach, bound)
     ca, cb = order[ra], order[rb]
     linked = _linked(ca, cb, member_of, i, j, len(keys))
     a, b = keys[ca[linked]], keys[cb[linked]]
@@ -87,6 +95,20 @@ def cluster_vectors(features: np.ndarray, cluster: np.ndarray, k: int, linkage: 
     return (sums / scale[:, None]).astype(np.float32)
 
 
+def _strong_members(
+    features: np.ndarray, rank: np.ndarray, first: np.ndarray, last: np.ndarray, reach: float, bound: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank pairs ``r < s`` (``first``, ``last``: per cluster rank) within the band that hold a member
+    pair at least ``bound`` similar: the ``single`` linkage, from a banded product of tracklet rows
+    (grouped by their cluster's rank), whatever the pair's compatibility."""
+    rows = np.argsort(rank, kind="stable")
+    owner = rank[rows]
+    vectors = np.asarray(features[rows], np.float32)
+    r, c = _banded_pairs(vectors, first[owner], last[owner], reach, bound, owner)
+    pairs = np.unique(owner[r] * len(first) + owner[c])
+    return pairs // len(first), pairs % len(first)
+
+
 def _pair_gap(start: np.ndarray, end: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
     """An upper bound on the gap between the time ranges of every given pair (negative: overlap).
 
@@ -103,9 +125,15 @@ def _pair_gap(start: np.ndarray, end: np.ndarray, i: np.ndarray, j: np.ndarray) 
 
 
 def _banded_pairs(
-    vectors: np.ndarray, first: np.ndarray, last: np.ndarray, reach: float, bound: float
+    vectors: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    reach: float,
+    bound: float,
+    owner: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rank pairs ``r < s`` with ``first[s] <= last[r] + reach`` and product >= bound.
+    """Rank pairs ``r < s`` with ``first[s] <= last[r] + reach`` and product >= bound (with
+    ``owner``, non-decreasing per row: rows of a lower owner with rows of a higher one).
 
     A linked pair (r, s) holds members a of r and b of s with ``start_b <= end_a + reach``, and
     ``first[s] <= start_b``, ``end_a <= last[r]``. Rows ranked by ``first`` meet contiguous
@@ -124,7 +152,7 @@ def _banded_pairs(
             product = vectors[r0 + group] @ vectors[r0:c1].T
             r, c = np.nonzero(product >= bound)
             r, c = group[r] + r0, c + r0
-            upper = c > r
+            upper = c > r if owner is None else owner[c] > owner[r]
             rows.append(r[upper])
             cols.append(c[upper])
     if not rows:

@@ -103,6 +103,8 @@ def matching_options(cfg: CfgNode) -> MatchingOptions:
         continuity_gap=m.CONTINUITY_GAP,
         continuity_reach=m.CONTINUITY_REACH,
         continuity_min_sim=m.CONTINUITY_MIN_SIM,
+        same_camera_floor=m.SAME_CAMERA_FLOOR,
+        reentry_cap=m.REENTRY_CAP,
     )
 
 

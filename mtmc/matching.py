@@ -11,6 +11,7 @@ import numpy as np
 
 from config.layout import CameraLayout
 from mot.tracklet import Tracklet
+from mtmc.calibration import calibrated_rule
 from mtmc.clustering import cluster
 from mtmc.compatibility import Timeline, TrackletTimes, compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
@@ -41,6 +42,8 @@ class MatchingOptions:
     continuity_gap: float = 0.0  # seconds; a cut track resuming this soon where it led (0: off)
     continuity_reach: float = 1.0  # box sizes from the extrapolated spot (mtmc.reentry)
     continuity_min_sim: float = -1.0  # similarity such a continuation needs
+    same_camera_floor: float = 0.0  # same-camera joins: fraction of the way up the run's levels (0: off)
+    reentry_cap: bool = False  # re-entry's appearance bar asks at most the run's same-vehicle level
 
     def fusion(self) -> FusionOptions:
         """The descriptor settings among these options (what ``build_descriptors`` applies)."""
@@ -102,7 +105,16 @@ def match_tracklets(
     apart = handover_conflicts(tracklets, times, layout)
     timeline = Timeline.of(times, layout, apart)
     keep = ~timeline.proven_apart(i, j)
-    keep &= permitted_pairs(tracklets, descriptors, times, explicit, i, j, options.reentry_rule())
+    rule = calibrated_rule(
+        options.reentry_rule(),
+        descriptors,
+        times,
+        (i, j, sims),
+        options.same_camera_floor,
+        options.reentry_cap,
+        verbose,
+    )
+    keep &= permitted_pairs(tracklets, descriptors, times, explicit, i, j, rule)
     i, j, sims = i[keep], j[keep], sims[keep]
     timeline = timeline if options.bridged else None
     labels = cluster(descriptors, (i, j, sims), options.linkage, options.min_sim, timeline=timeline)

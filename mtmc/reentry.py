@@ -25,7 +25,7 @@ same in every camera and at every depth.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,6 +43,18 @@ class ReentryRule:
     continuity_gap: float = 0.0  # seconds; 0 disables the continuity test
     continuity_reach: float = 1.0  # box sizes
     continuity_min_sim: float = -1.0  # appearance needed with continuity
+
+    def with_cap(self, cap: float | None) -> ReentryRule:
+        """The rule whose appearance bar (re-entry without continuity) asks at most ``cap``."""
+        return self if cap is None else replace(self, min_sim=min(self.min_sim, cap))
+
+    def with_floor(self, floor: float | None) -> ReentryRule:
+        """The rule with every same-camera join needing at least ``floor`` (``mtmc.calibration``)."""
+        if floor is None:
+            return self
+        return replace(
+            self, min_sim=max(self.min_sim, floor), continuity_min_sim=max(self.continuity_min_sim, floor)
+        )
 
 
 def same_camera_allowed(

@@ -70,6 +70,7 @@ REENTRY_MIN_SIM = 0.5
 CONTINUITY_GAP = 2.0  # seconds, as MTMC.CONTINUITY_GAP
 CONTINUITY_REACH = 1.0  # box sizes, as MTMC.CONTINUITY_REACH
 CONTINUITY_MIN_SIM = 0.0  # as MTMC.CONTINUITY_MIN_SIM
+SAME_CAMERA_FLOOR = 0.6  # as MTMC.SAME_CAMERA_FLOOR
 LINKAGES = ("average", "single", "complete", "mean_feature")
 
 
@@ -234,6 +235,8 @@ def compare(gt_path: Path, gt: BoxRows, setting: Setting, args: argparse.Namespa
         continuity_gap=args.continuity_gap,
         continuity_reach=args.continuity_reach,
         continuity_min_sim=args.continuity_min_sim,
+        same_camera_floor=args.same_camera_floor,
+        reentry_cap=not args.no_reentry_cap,
     )
     scores, joins = [], 0
     idf1 = IdentityScorer(gt, tracklets)
@@ -289,6 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--continuity-min-sim", type=float, default=CONTINUITY_MIN_SIM, help="MTMC.CONTINUITY_MIN_SIM"
     )
+    parser.add_argument(
+        "--same-camera-floor", type=float, default=SAME_CAMERA_FLOOR, help="MTMC.SAME_CAMERA_FLOOR"
+    )
+    parser.add_argument(
+        "--no-reentry-cap", action="store_true", help="MTMC.REENTRY_CAP false (the simulator's default: true)"
+    )
     parser.add_argument("--window", type=float, nargs=2, default=list(S02_WINDOW), metavar=("MIN", "MAX"))
     parser.add_argument("--no-center", action="store_true", help="do not centre the descriptors")
     parser.add_argument("--seed", type=int, default=0)
@@ -312,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         f"with a start-in-window test: min <= {min_start:.1f} s; window used: [{args.window[0]:g}, "
         f"{args.window[1]:g}]; re-entry gap {args.reentry_gap:g} s, min sim {args.reentry_min_sim:g}; "
         f"continuity gap {args.continuity_gap:g} s, reach {args.continuity_reach:g}, "
-        f"min sim {args.continuity_min_sim:g}\n"
+        f"min sim {args.continuity_min_sim:g}; same-camera floor {args.same_camera_floor:g}, re-entry cap "
+        f"{'off' if args.no_reentry_cap else 'on'}\n"
     )
     columns = ["noise", "rho", "cuts", "linkage", "min_sim", "original's rule", "stage 1", "both stages"]
     columns += ["both - best other", "same-camera joins", "below"]

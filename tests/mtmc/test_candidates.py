@@ -1,4 +1,5 @@
-"""Stage-two candidates by cluster linkage (``mtmc.candidates``) equal their direct definition.
+"""Stage-two candidates by cluster linkage (``mtmc.candidates``) equal their direct definition
+(``average``, ``mean_feature`` and ``single``).
 
 The definition: every cluster pair crossed by a compatible pair, deduplicated, its linkage
 computed from the member features, kept when it reaches the bound. Stage 2 is deterministic
@@ -33,6 +34,8 @@ def reference_candidates(
         fx, fy = features[labels == x], features[labels == y]
         if linkage == "average":
             out[(x, y)] = float((fx @ fy.T).mean())
+        elif linkage == "single":  # any member pair, compatible or not
+            out[(x, y)] = float((fx @ fy.T).max())
         else:
             sx, sy = fx.sum(axis=0), fy.sum(axis=0)
             out[(x, y)] = float(sx @ sy / np.sqrt((sx @ sx) * (sy @ sy)))
@@ -68,10 +71,11 @@ def test_a_hand_made_case() -> None:
     labels = np.array([0, 0, 2, 3, 4, 5])
     pairs = np.array([1, 0, 0, 3]), np.array([2, 4, 5, 4])
     start = np.arange(6, dtype=np.float64)
-    for linkage in ("average", "mean_feature"):
+    for linkage in ("average", "mean_feature", "single"):
         found = assert_same_candidates(features, pairs, labels, linkage, 0.5, (start, start + 2))
         # A-B linked and alike; A-E: the only compatible pair is 0.3 alike, the linkage is not
-        # (average (0.3 + 0.95) / 2); A-C and B-C alike but never linked; A-D and C-D unalike
+        # (average (0.3 + 0.95) / 2; single: member 1 and E are 0.95 alike, a pair no window
+        # links); A-C and B-C alike but never linked; A-D and C-D unalike
         assert found == {(0, 2), (0, 5)}
 
 
@@ -92,7 +96,7 @@ def test_long_clusters_meet_partners_far_down_the_time_ranking() -> None:
     labels[later] = again  # one cluster seen at 0 s and again at 1000 s
     i = np.concatenate([np.arange(fillers - 1), [partner, after]])  # either order
     j = np.concatenate([np.arange(1, fillers), [later, parked]])
-    for linkage in ("average", "mean_feature"):
+    for linkage in ("average", "mean_feature", "single"):
         found = assert_same_candidates(features, (i, j), labels, linkage, 0.5, (start, end))
         assert found == {(again, partner), (parked, after)}
 
@@ -106,7 +110,7 @@ def s02(shared: Path) -> tuple[Path, object]:
 @pytest.mark.parametrize(
     ("noise", "rho", "cuts"), [(0.5, 0.5, (0.5, 3, 20)), (0.5, 0.0, (0.2, 1, 0)), (0.25, 0.5, (0.0, 0, 0))]
 )
-@pytest.mark.parametrize("linkage", ["average", "mean_feature"])
+@pytest.mark.parametrize("linkage", ["average", "mean_feature", "single"])
 @pytest.mark.parametrize("min_sim", [0.3, 0.5])
 def test_equal_to_the_definition_on_real_trajectories(
     s02: tuple, noise: float, rho: float, cuts: tuple, linkage: str, min_sim: float

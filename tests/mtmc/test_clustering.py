@@ -25,8 +25,9 @@ def reference_cluster(
     """The two stages written out directly: every step scans every pair of clusters.
 
     Stage 1 merges while every member pair is compatible. Stage 2 (with ``possible`` and
-    ``times``) then merges clusters linked by a compatible pair (``single``: one at least
-    ``min_sim`` similar) whose cross pairs are all possible, and compatible or bridged: two
+    ``times``) then merges clusters linked by a compatible pair (for every linkage: the
+    most similar pair of a ``single`` merge may be a bridged one) whose cross pairs are all
+    possible, and compatible or bridged: two
     cameras by a member compatible with both that lies between them in time, one camera by a
     chain of that camera's members, each step compatible.
     """
@@ -61,8 +62,7 @@ def reference_cluster(
         return q in reached
 
     def bridged(a: list[int], b: list[int]) -> bool:
-        strong = linkage == "single"
-        if not any(compat[p, q] and (not strong or round(sim[p, q], 12) >= threshold) for p in a for q in b):
+        if not any(compat[p, q] for p in a for q in b):
             return False
         if not all(possible[p, q] for p in a for q in b):
             return False
