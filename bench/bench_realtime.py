@@ -48,7 +48,7 @@ from evaluate.metrics import evaluate_many
 from models.registry import ModelNotFoundError, resolve_model
 from mot.camera import run_cameras_batched
 from mot.model_cache import ModelCache
-from mtmc.run_live_mtmc import LiveRun
+from mtmc.live.run import LiveRun
 
 log = logging.getLogger("bench.realtime")
 

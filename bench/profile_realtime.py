@@ -32,7 +32,7 @@ import numpy as np
 from config.loader import load_config
 from mot.camera import run_cameras_batched
 from mot.model_cache import ModelCache
-from mtmc.run_live_mtmc import LiveRun
+from mtmc.live.run import LiveRun
 
 C010 = Path(__file__).resolve().parents[2] / "shared" / "data" / "aic_s03_c010" / "c010_first100.mp4"
 Stats = dict[tuple[str, int, str], tuple]

@@ -21,7 +21,7 @@ import pytest
 from config.loader import load_config
 from mot.tracklet_file import load_tracklet_file
 from mtmc.live.capture import LiveSource, StreamCapture
-from mtmc.run_live_mtmc import LiveRun
+from mtmc.live.run import LiveRun
 from mtmc.run_live_mtmc import run as run_live
 from tests.conftest import EXAMPLES, REPO
 from tests.detection.test_video_faults import corrupt_copy, raw_mjpeg

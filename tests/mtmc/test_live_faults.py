@@ -26,8 +26,8 @@ import pytest
 from config.loader import load_config
 from mot.manifest import check_result_file, read_manifest
 from mot.tracklet_file import load_tracklet_file
+from mtmc.live.run import LiveRun
 from mtmc.live.session import SESSION_FILE, recover
-from mtmc.run_live_mtmc import LiveRun
 from tests.conftest import EXAMPLES, REPO
 from tests.mtmc.chaos import DEADLINE, Run, run_to_end
 

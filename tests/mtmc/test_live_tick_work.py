@@ -18,7 +18,7 @@ from config.loader import load_config
 from mot.model_cache import ModelCache
 from mot.tracklet import Tracklet
 from mtmc.live.clock import DetectionSlots, detection_slots
-from mtmc.run_live_mtmc import LiveRun
+from mtmc.live.run import LiveRun
 
 
 @pytest.fixture(scope="module")
