@@ -33,7 +33,8 @@ from pathlib import Path
 import cv2
 
 from bench.bench_live_pause import fetch, frames, free_port, rates
-from mtmc.live.server import FrameHub, LiveServer
+from mtmc.live.frame_hub import FrameHub
+from mtmc.live.server import LiveServer
 
 REPO = Path(__file__).resolve().parent.parent
 STALL_SECONDS = 3.0

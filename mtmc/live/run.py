@@ -33,8 +33,9 @@ from mtmc.express import CameraJob, camera_jobs, matching_options
 from mtmc.live.aggregator import LiveMTMCAggregator
 from mtmc.live.capture import LiveSource
 from mtmc.live.clock import DetectionSlots, VirtualClock, detection_slots
+from mtmc.live.frame_hub import FrameHub
 from mtmc.live.journal import JOURNAL_NAME, Journal
-from mtmc.live.server import FrameHub, LiveServer
+from mtmc.live.server import LiveServer
 from mtmc.live.session import SessionCamera, consolidate, finish_session, layout_text, write_session
 from mtmc.live.stats import session_health, stats_payload, tracks_payload
 from mtmc.live.worker import LiveMOTWorker

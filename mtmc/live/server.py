@@ -10,10 +10,10 @@ file system):
 * ``/api/tracks``, ``/api/stats`` JSON (the fields of the seed's REST example, plus a few);
 * ``/healthz`` ``ok`` (200), or 503 with the reason once the run is stalled; anything else 404.
 
-Frames go through a ``FrameHub``: each camera holds only its latest JPEG and a counter. A stream
-client waits for a newer frame and sends the latest one, so a slow client simply skips frames;
-it never blocks the camera workers and no queue grows. It counts each camera's stream clients
-(``watched``): workers draw and JPEG-encode a frame only while someone watches.
+This module routes requests and guards the server; what it serves is built elsewhere: frames
+come from a ``FrameHub`` (``mtmc.live.frame_hub``: only each camera's latest JPEG, so a slow
+client skips frames and never blocks a worker), streams are written by ``mtmc.live.mjpeg``, the
+index page by ``mtmc.live.page``, the JSON and health by the callbacks (``mtmc.live.stats``).
 
 What keeps a misbehaving client from taking the server down:
 
@@ -36,29 +36,27 @@ from __future__ import annotations
 
 import errno
 import hmac
-import html
 import json
 import logging
 import math
-import select
 import socket
 import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from mtmc.live.access import header_forms, redact
+from mtmc.live.frame_hub import FrameHub
+from mtmc.live.mjpeg import CONTENT_TYPE, KEEPALIVE_SECONDS, STREAM_WRITE_TIMEOUT, stream_frames
+from mtmc.live.page import index_page
 
 log = logging.getLogger(__name__)
 
-BOUNDARY = "frame"
 EXTRA_THREADS = 16  # handler threads beyond the stream slots, for pages, API calls and health checks
-KEEPALIVE_SECONDS = 5.0  # a silent camera's stream repeats its last frame this often
-STREAM_WRITE_TIMEOUT = 10.0  # a stream client that stops reading for this long is dropped
 SERVER_NAME = "vehicle-mtmc"
 LISTEN_BACKLOG = 128  # connections the kernel holds until the server accepts them (the default is 5)
 DISCONNECTS = (ConnectionError, TimeoutError)
@@ -66,85 +64,6 @@ DISCONNECTS = (ConnectionError, TimeoutError)
 
 class ServerStartError(ValueError):
     """The server cannot listen where the config says; the message names the key and the fix."""
-
-
-class FrameHub:
-    """The latest JPEG of every camera; stream clients wait on it for newer frames."""
-
-    def __init__(self, cameras: Sequence[str]) -> None:
-        self.cameras = list(cameras)
-        self._frames: dict[str, tuple[int, bytes]] = {name: (0, b"") for name in cameras}
-        self._watchers = dict.fromkeys(self.cameras, 0)  # stream clients per camera
-        self._cond = threading.Condition()
-        self._closed = False
-
-    def watch(self, camera: str, delta: int) -> None:
-        """A stream client of ``camera`` starts (+1) or ends (-1)."""
-        with self._cond:
-            self._watchers[camera] += delta
-
-    def watched(self, camera: str) -> bool:
-        """Whether any stream client shows ``camera`` now (else its frames need no JPEG)."""
-        return self._watchers[camera] > 0
-
-    def publish(self, camera: str, jpeg: bytes) -> None:
-        with self._cond:
-            version = self._frames[camera][0] + 1
-            self._frames[camera] = (version, jpeg)
-            self._cond.notify_all()
-
-    def latest(self, camera: str) -> tuple[int, bytes]:
-        with self._cond:
-            return self._frames[camera]
-
-    def wait_newer(self, camera: str, version: int, timeout: float = 5.0) -> tuple[int, bytes] | None:
-        """The camera's latest frame once it is newer than ``version``; None when closed or timed out."""
-        with self._cond:
-            ok = self._cond.wait_for(lambda: self._closed or self._frames[camera][0] > version, timeout)
-            if self._closed or not ok:
-                return None
-            return self._frames[camera]
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-
-INDEX = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>vehicle-mtmc live</title>
-<style>
-body {{ font-family: sans-serif; margin: 1em; background: #111; color: #eee; }}
-.grid {{ display: flex; flex-wrap: wrap; gap: 1em; }}
-figure {{ margin: 0; }} img {{ max-width: 640px; width: 100%; border: 1px solid #444; }}
-figcaption {{ font-weight: bold; margin: .3em 0; }} .stats {{ font-weight: normal; color: #aaa; }}
-</style></head>
-<body><h1>vehicle-mtmc live</h1><p id="summary">starting...</p>
-<div class="grid">{figures}</div>
-<script>
-async function refresh() {{
-  try {{
-    const s = await (await fetch('/api/stats' + location.search)).json();
-    document.getElementById('summary').textContent =
-      `${{s.cameras}} cameras, ${{s.total_tracks}} active tracks, ${{s.global_ids}} global ids, ` +
-      `clustering round ${{s.cluster_rounds}}`;
-    for (const c of s.per_camera) {{
-      const el = document.getElementById('stats-' + c.name);
-      if (el) el.textContent = ` ${{c.fps.toFixed(1)}} fps, ${{c.tracks}} tracks, frame ${{c.frames}}`;
-    }}
-  }} catch (e) {{}}
-}}
-setInterval(refresh, 1000); refresh();
-</script></body></html>
-"""
-FIGURE = (
-    '<figure><figcaption>{name}<span class="stats" id="stats-{name}"></span></figcaption>'
-    '<img src="/{name}.mjpg{query}" alt="camera {name}"></figure>'
-)
 
 
 class LiveServer:
@@ -309,11 +228,7 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
                     www_authenticate='Bearer realm="vehicle-mtmc live"',
                 )
             elif path == "/":
-                suffix = "?" + urllib.parse.urlencode({"token": server.token}) if server.token else ""
-                figures = "".join(
-                    FIGURE.format(name=html.escape(n), query=html.escape(suffix)) for n in server.hub.cameras
-                )
-                page = INDEX.format(figures=figures).encode()
+                page = index_page(server.hub.cameras, server.token)
                 self._send(HTTPStatus.OK, page, "text/html; charset=utf-8")
             elif path == "/healthz":
                 ok, message = server.health()
@@ -361,7 +276,14 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
             try:
                 self._stream_headers()
                 self.connection.settimeout(STREAM_WRITE_TIMEOUT)  # a client that stops reading is dropped
-                self._stream_frames(camera)
+                stream_frames(
+                    server.hub,
+                    camera,
+                    self.wfile.write,
+                    self.connection,
+                    server.check_interval,
+                    server.keepalive,
+                )
             except (*DISCONNECTS, OSError) as err:
                 log.debug("stream client %s of '%s' went away: %s", self.address_string(), camera, err)
             finally:
@@ -371,39 +293,13 @@ def _handler(server: LiveServer, request_timeout: float) -> type[BaseHTTPRequest
 
         def _stream_headers(self) -> None:
             self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
+            self.send_header("Content-Type", CONTENT_TYPE)
             self.send_header("Cache-Control", "no-store")
             self.send_header("Connection", "close")
             self.end_headers()
             self.close_connection = True
 
-        def _stream_frames(self, camera: str) -> None:
-            version, sent = 0, time.monotonic()
-            while not server.hub.closed:
-                frame = server.hub.wait_newer(camera, version, server.check_interval)
-                if server.hub.closed or (frame is None and _peer_gone(self.connection)):
-                    return
-                if frame is None:
-                    if time.monotonic() - sent < server.keepalive:
-                        continue
-                    frame = server.hub.latest(camera)  # repeat the last frame: proves the client is there
-                    if not frame[1]:
-                        continue
-                version, jpeg = frame
-                head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
-                self.wfile.write(head.encode() + jpeg + b"\r\n")
-                sent = time.monotonic()
-
     return Handler
-
-
-def _peer_gone(sock: socket.socket) -> bool:
-    """True when the client closed or reset its end (what it sends after the request is ignored)."""
-    try:
-        readable, _, _ = select.select([sock], [], [], 0)
-        return bool(readable) and not sock.recv(4096)
-    except OSError:
-        return True
 
 
 def bind_error_message(address: str, port: int, err: OSError) -> str:

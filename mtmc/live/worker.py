@@ -49,8 +49,8 @@ from mot.video_output import draw_tracks
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
 from mtmc.live.capture import LiveSource
 from mtmc.live.clock import DetectionSlots, VirtualClock
+from mtmc.live.frame_hub import FrameHub
 from mtmc.live.journal import Journal
-from mtmc.live.server import FrameHub
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,9 @@ from config.loader import load_config
 from mot.tracklet_file import load_tracklet_file
 from mtmc.live.access import exposure_problem
 from mtmc.live.aggregator import LiveMTMCAggregator, LiveTrack
+from mtmc.live.frame_hub import FrameHub
 from mtmc.live.run import LiveRun
-from mtmc.live.server import FrameHub, LiveServer, ServerStartError
+from mtmc.live.server import LiveServer, ServerStartError
 from mtmc.matching import MatchingOptions
 from mtmc.run_live_mtmc import live_model_problems
 from mtmc.run_mtmc import main as run_mtmc

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from mtmc.live.access import redact
-from mtmc.live.server import FrameHub, LiveServer
+from mtmc.live.frame_hub import FrameHub
+from mtmc.live.server import LiveServer
 from tests.conftest import EXAMPLES
 from tests.mtmc.test_live import request, status_of
 

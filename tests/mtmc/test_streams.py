@@ -17,7 +17,8 @@ import pytest
 from mot.run_tracker import main as run_tracker
 from mot.tracklet_file import load_tracklet_file
 from mtmc.live.capture import LiveSource
-from mtmc.live.server import FrameHub, LiveServer
+from mtmc.live.frame_hub import FrameHub
+from mtmc.live.server import LiveServer
 from tests.conftest import EXAMPLES, INTERSECTION
 
 
