@@ -34,18 +34,19 @@ from mot.camera import run_camera
 from mot.model_cache import ModelCache
 from mot.tracklet import Tracklet
 from mtmc.descriptors import build_descriptors
+from reid.fusion import FusionOptions
 from tools.make_crop_views import DEFAULT_VIEWS, View, make_views
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO = REPO.parent / "shared" / "data" / "traffic" / "intersection_960x540.mp4"
 SETTINGS = {
-    "raw": {"center": False},
-    "centred": {},
-    "centred + PCA 16": {"pca_dim": 16},
-    "centred + PCA 32": {"pca_dim": 32},
-    "centred + colour 0.2": {"color_weight": 0.2},
-    "centred + colour 0.3 (default)": {"color_weight": 0.3},
-    "centred + colour 0.5": {"color_weight": 0.5},
+    "raw": FusionOptions(center=False),
+    "centred": FusionOptions(),
+    "centred + PCA 16": FusionOptions(pca_dim=16),
+    "centred + PCA 32": FusionOptions(pca_dim=32),
+    "centred + colour 0.2": FusionOptions(color_weight=0.2),
+    "centred + colour 0.3 (default)": FusionOptions(color_weight=0.3),
+    "centred + colour 0.5": FusionOptions(color_weight=0.5),
 }
 
 
@@ -135,8 +136,8 @@ def main() -> None:
     print(f"split halves: {len(halves) // 2} tracks of the full clip")
     print("| descriptor | same | different | different p99 | same >= 0.5 | different >= 0.5 | rank-1 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, kwargs in SETTINGS.items():
-        s = pair_stats(build_descriptors(halves, **kwargs), half_ids, np.array([h.camera for h in halves]))
+    for name, fusion in SETTINGS.items():
+        s = pair_stats(build_descriptors(halves, fusion), half_ids, np.array([h.camera for h in halves]))
         print(f"| {name} | {s[0]:.2f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0%} | {s[4]:.1%} | {s[5]:.2f} |")
     matched = int((labels >= 0).sum())
     print(
@@ -144,8 +145,8 @@ def main() -> None:
     )
     print("| descriptor | same | different | different p99 | same >= 0.5 | different >= 0.5 |")
     print("|---|---:|---:|---:|---:|---:|")
-    for name, kwargs in SETTINGS.items():
-        s = pair_stats(build_descriptors(in_views, **kwargs), labels, cams)
+    for name, fusion in SETTINGS.items():
+        s = pair_stats(build_descriptors(in_views, fusion), labels, cams)
         print(f"| {name} | {s[0]:.2f} | {s[1]:.2f} | {s[2]:.2f} | {s[3]:.0%} | {s[4]:.1%} |")
 
 

@@ -22,29 +22,22 @@ from reid.fusion import FusionOptions, blend_color, centring_means, color_rows, 
 
 log = logging.getLogger(__name__)
 
+DEFAULT_FUSION = FusionOptions()  # centred on the run's mean feature, no PCA, no colour
 
-def build_descriptors(
-    tracklets: Sequence[Tracklet],
-    center: bool = True,
-    pca_dim: int = 0,
-    color_weight: float = 0.0,
-    camera_norm: bool = False,
-    camera_shrinkage: float = 0.0,
-    color_camera_norm: bool = False,
-) -> np.ndarray:
-    """(n, D') float32 unit descriptors, row i for ``tracklets[i]``."""
-    options = FusionOptions(center, camera_norm, camera_shrinkage, pca_dim, color_weight, color_camera_norm)
+
+def build_descriptors(tracklets: Sequence[Tracklet], options: FusionOptions = DEFAULT_FUSION) -> np.ndarray:
+    """(n, D') float32 unit descriptors, row i for ``tracklets[i]``, built as ``options`` say."""
     feats, has = _features(tracklets)
     cameras = np.array([t.camera for t in tracklets])
     if has.sum() >= 2:
         means = centring_means(feats[has], cameras[has], options)
         feats[has] = unit_rows(feats[has] - means)
-        if pca_dim > 0:
-            whitened = whiten(feats[has], _samples(tracklets, has, means), pca_dim)
+        if options.pca_dim > 0:
+            whitened = whiten(feats[has], _samples(tracklets, has, means), options.pca_dim)
             feats = np.zeros((len(tracklets), whitened.shape[1]))
             feats[has] = whitened
-    if color_weight > 0 and (histograms := _histograms(tracklets)) is not None:
-        feats = blend_color(feats, color_rows(histograms, cameras, options), color_weight)
+    if options.color_weight > 0 and (histograms := _histograms(tracklets)) is not None:
+        feats = blend_color(feats, color_rows(histograms, cameras, options), options.color_weight)
     return feats.astype(np.float32)
 
 

@@ -90,15 +90,7 @@ def match_tracklets(
     """
     start = time.perf_counter()
     times = tracklet_times(tracklets, layout)
-    descriptors = build_descriptors(
-        tracklets,
-        options.center,
-        options.pca_dim,
-        options.color_weight,
-        options.camera_norm,
-        options.camera_shrinkage,
-        options.color_camera_norm,
-    )
+    descriptors = build_descriptors(tracklets, options.fusion())
     explicit = np.diag(layout.allowed).copy()  # the layout's own re-entry lines
     layout = layout.with_reentry_gap(options.reentry_gap)
     i, j, sims = compatible_pairs(times, layout, descriptors)

@@ -17,6 +17,7 @@ from mtmc.clustering import lance_williams
 from mtmc.compatibility import compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.matching import MatchingOptions
+from reid.fusion import FusionOptions
 
 
 def original_labels(
@@ -24,7 +25,8 @@ def original_labels(
 ) -> np.ndarray:
     """Cluster label of every tracklet (smallest member index) under the any-pair rule."""
     times = tracklet_times(tracklets, layout)
-    features = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
+    fusion = FusionOptions(center=options.center, pca_dim=options.pca_dim, color_weight=options.color_weight)
+    features = build_descriptors(tracklets, fusion)
     i, j = compatible_pairs(times, layout)[:2]
     return any_pair_greedy(np.asarray(features, np.float64), i, j, options.linkage, options.min_sim)
 

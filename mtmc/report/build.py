@@ -33,16 +33,7 @@ def write_report(output_dir: str | Path, max_vehicles: int = DEFAULT_MAX_VEHICLE
     inputs = read_inputs(output_dir)
     sizes = [frame_size(c.video) for c in inputs.cameras]
     tracklets = [t for v in inputs.vehicles for t in v.tracklets]
-    o = inputs.options
-    descriptors = build_descriptors(
-        tracklets,
-        o.center,
-        o.pca_dim,
-        o.color_weight,
-        o.camera_norm,
-        o.camera_shrinkage,
-        o.color_camera_norm,
-    )
+    descriptors = build_descriptors(tracklets, inputs.options.fusion())
     views = summarise(inputs.vehicles, inputs.layout, descriptors, sizes)
     multi, single = select(views, max_vehicles)
     written = _write_images(output_dir, inputs, [*multi, *single])
@@ -56,7 +47,7 @@ def write_report(output_dir: str | Path, max_vehicles: int = DEFAULT_MAX_VEHICLE
         multi=multi,
         single=single,
         totals=(len(views), sum(len(v.cameras) > 1 for v in views)),
-        min_sim=o.min_sim,
+        min_sim=inputs.options.min_sim,
         camera_names=[c.name for c in inputs.cameras],
         image=lambda name: _url(name, written),
     )

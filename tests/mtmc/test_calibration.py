@@ -89,7 +89,7 @@ def scene_pairs(s02: tuple[Path, BoxRows], noise: float) -> tuple:
     tracklets, vehicles, layout = scene(
         path, gt, noise, 0.5, BASE_COS, 256, 0, (-20, 20), 0.5, 3, 20, "followers"
     )
-    features = build_descriptors(tracklets, True, 0, 0.0)
+    features = build_descriptors(tracklets)
     times = tracklet_times(tracklets, layout)
     levels = appearance_levels(features, times, *compatible_pairs(times, layout, features))
     vehicle = np.array(vehicles)

@@ -13,6 +13,7 @@ from mtmc.descriptors import build_descriptors
 from mtmc.matching import MatchingOptions, match_tracklets
 from mtmc.multicam_tracklet import merge_attributes
 from mtmc.output import camera_results
+from reid.fusion import FusionOptions
 
 LAYOUT = CameraLayout(
     np.full(3, 10.0),
@@ -85,8 +86,8 @@ def test_centring_removes_the_common_part_of_generic_features() -> None:
     rng = np.random.default_rng(0)
     common = rng.normal(size=64)
     tracklets = [tracklet(0, i, 0, 3 * common + rng.normal(size=64)) for i in range(40)]
-    raw = build_descriptors(tracklets, center=False)
-    centred = build_descriptors(tracklets, center=True)
+    raw = build_descriptors(tracklets, FusionOptions(center=False))
+    centred = build_descriptors(tracklets, FusionOptions(center=True))
     off = ~np.eye(40, dtype=bool)
     assert (raw @ raw.T)[off].mean() > 0.8
     assert abs((centred @ centred.T)[off].mean()) < 0.05
@@ -98,7 +99,7 @@ def test_colour_blend_mixes_cosine_and_bhattacharyya_coefficient() -> None:
     a = tracklet(0, 1, 0, [1, 0, 0])
     b = tracklet(1, 2, 0, [0.6, 0.8, 0])
     a.color_histogram, b.color_histogram = h1, h2
-    d = build_descriptors([a, b], center=False, color_weight=0.3)
+    d = build_descriptors([a, b], FusionOptions(center=False, color_weight=0.3))
     bc = np.sum(np.sqrt(h1 * h2))
     assert d[0] @ d[1] == pytest.approx(0.7 * 0.6 + 0.3 * bc, abs=1e-6)
 
@@ -107,7 +108,7 @@ def test_pca_whitening_and_tracklets_without_features() -> None:
     rng = np.random.default_rng(1)
     tracklets = [tracklet(0, i, 0, rng.normal(size=32)) for i in range(30)]
     tracklets.append(Tracklet(99, 0, [0], [[0, 0, 1, 1]], [1.0]))
-    d = build_descriptors(tracklets, pca_dim=8)
+    d = build_descriptors(tracklets, FusionOptions(pca_dim=8))
     assert d.shape == (31, 8)
     np.testing.assert_allclose(np.linalg.norm(d[:30], axis=1), 1.0, rtol=1e-5)
     assert not d[30].any()  # no feature: a zero row that matches nothing

@@ -93,7 +93,7 @@ def test_mtmc_descriptors_are_the_bench_descriptors(
     options = FusionOptions(
         camera_norm=True, camera_shrinkage=3.0, color_weight=0.3, color_camera_norm=color_camera_norm
     )
-    mtmc = build_descriptors(tracklets, True, 0, 0.3, True, 3.0, color_camera_norm)
+    mtmc = build_descriptors(tracklets, options)
     np.testing.assert_allclose(mtmc, fuse(features, hist, cams, options), atol=1e-6)
 
 
