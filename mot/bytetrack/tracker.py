@@ -47,95 +47,44 @@ from detection.types import Detections
 from mot.association import buffered, cosine_distance, fuse_score, iou_distance, linear_assignment
 from mot.base import Tracks
 from mot.bytetrack.direction import direction_cost, observe, start_history
+from mot.bytetrack.options import ByteTrackOptions
 from mot.bytetrack.scores import SCORE_BINS, is_score_valley, is_valley, otsu_split, otsu_threshold
 from mot.bytetrack.state import LOST, TRACKED, ByteTrackState
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 
-__all__ = ["ByteTrack", "ByteTrackState", "is_score_valley", "otsu_threshold"]
+__all__ = ["ByteTrack", "ByteTrackOptions", "ByteTrackState", "is_score_valley", "otsu_threshold"]
 
 DUPLICATE_IOU_DISTANCE = 0.15  # tracked and lost tracks closer than this are one vehicle
 FEATURE_MOMENTUM = 0.9  # BoT-SORT's exponential smoothing of a track's appearance
 MIN_SCORES = 20  # fewer recent scores than this: the fixed thresholds apply
-KALMAN_STATES = ("xyah", "xywh")
+DEFAULT_OPTIONS = ByteTrackOptions()
 
 
 class ByteTrack:
-    """ByteTrack for one camera; ``frame_rate`` scales the lost-track buffer."""
+    """ByteTrack for one camera with ``options``; ``frame_rate`` scales the lost-track buffers."""
 
     needs_embeddings = False
 
     def __init__(
         self,
-        track_thresh: float = 0.5,
-        low_thresh: float = 0.1,
-        new_track_thresh: float = 0.6,
-        match_thresh: float = 0.8,
-        second_match_thresh: float = 0.5,
-        unconfirmed_match_thresh: float = 0.7,
-        track_buffer: int = 30,
-        fuse_score: bool = True,
-        iou_plus_one: bool = False,
-        observation_reupdate: bool = True,
-        observation_recovery: bool = False,
-        recovery_match_thresh: float = 0.7,
-        kalman_state: str = "xyah",
-        appearance: bool = False,
-        proximity_thresh: float = 0.5,
-        appearance_thresh: float = 0.25,
-        adaptive_thresh: bool = True,
-        adaptive_max: float = 0.8,
-        direction_weight: float = 0.3,
-        direction_delta: int = 1,
-        direction_min_move: float = 0.0,
-        direction_keep_gate: bool = True,
-        nsa_kalman: bool = False,
-        nsa_floor: float = 0.05,
-        lost_iou_buffer: float = 0.0,
-        deletion_hits: int = 5,
-        long_buffer: int = 0,
+        options: ByteTrackOptions = DEFAULT_OPTIONS,
         frame_rate: float = 30.0,
         kalman: KalmanBoxFilter | None = None,
     ) -> None:
-        if kalman_state not in KALMAN_STATES:
-            raise ValueError(
-                f"kalman_state: expected one of {', '.join(KALMAN_STATES)}, got {kalman_state!r}"
-            )
-        self.track_thresh = track_thresh
-        self.low_thresh = low_thresh
-        self.new_track_thresh = new_track_thresh
-        self.match_thresh = match_thresh
-        self.second_match_thresh = second_match_thresh
-        self.unconfirmed_match_thresh = unconfirmed_match_thresh
-        self.max_time_lost = int(frame_rate / 30.0 * track_buffer)
-        self.fuse_score = fuse_score
-        self.pixel_pad = 1.0 if iou_plus_one else 0.0
-        self.observation_reupdate = observation_reupdate
-        self.observation_recovery = observation_recovery
-        self.recovery_match_thresh = recovery_match_thresh
-        self.appearance = appearance
-        self.needs_embeddings = appearance
-        self.proximity_thresh = proximity_thresh
-        self.appearance_thresh = appearance_thresh
-        self.adaptive_thresh = adaptive_thresh
-        self.adaptive_max = max(adaptive_max, track_thresh)
-        self.direction_weight = direction_weight
-        self.direction_delta = max(int(direction_delta), 1)
-        self.direction_min_move = direction_min_move
-        self.direction_keep_gate = direction_keep_gate
-        self.deletion_hits = deletion_hits
-        self.nsa_kalman = nsa_kalman
-        self.nsa_floor = nsa_floor
-        self.lost_iou_buffer = lost_iou_buffer
-        self.long_buffer = int(frame_rate / 30.0 * long_buffer)
-        self.kalman = kalman or (KalmanXYWHFilter() if kalman_state == "xywh" else KalmanBoxFilter())
+        self.opts = options
+        self.needs_embeddings = options.appearance
+        self.max_time_lost = int(frame_rate / 30.0 * options.track_buffer)  # the buffer in frames
+        self.long_buffer = int(frame_rate / 30.0 * options.long_buffer)
+        xywh = options.kalman_state == "xywh"
+        self.kalman = kalman or (KalmanXYWHFilter() if xywh else KalmanBoxFilter())
         self.reset()
 
     def reset(self) -> None:
         self.frame_id = 0
         self._next_id = 1
-        self.tracks = ByteTrackState.empty(delta=self.direction_delta)
+        self.tracks = ByteTrackState.empty(delta=self.opts.history_delta)
         # the detector's score histogram over (low_thresh, 1] since reset: its clutter/vehicle split
-        self._score_edges = np.linspace(min(self.low_thresh, 0.99), 1.0, SCORE_BINS + 1)
+        self._score_edges = np.linspace(min(self.opts.low_thresh, 0.99), 1.0, SCORE_BINS + 1)
         self._score_counts = np.zeros(SCORE_BINS, np.int64)
 
     def update(self, detections: Detections) -> Tracks:
@@ -146,7 +95,7 @@ class ByteTrack:
         scores = detections.score
         split, new_thresh = self._thresholds(scores)
         high = np.flatnonzero(scores > split)
-        low = np.flatnonzero((scores > self.low_thresh) & (scores < split))
+        low = np.flatnonzero((scores > self.opts.low_thresh) & (scores < split))
         tracked = (t.state == TRACKED) & t.confirmed
         # lost past the buffer (kept only with long_buffer): matched last, by their last box
         dormant = (t.state == LOST) & (self.frame_id - t.last_frame > self.max_time_lost + 1)
@@ -155,18 +104,20 @@ class ByteTrack:
         self._predict(pool)
 
         # 1. confident detections against confirmed and lost tracks
-        m1, pool_left, high_left = self._associate(pool, high, detections, self.match_thresh, self.fuse_score)
+        m1, pool_left, high_left = self._associate(
+            pool, high, detections, self.opts.match_thresh, self.opts.fuse_score
+        )
 
         # 2. weak detections against tracks that were tracked until now and are still unmatched
         rest = pool[pool_left]
         rest = rest[t.state[rest] == TRACKED]
-        m2, rest_left, _ = self._associate(rest, low, detections, self.second_match_thresh, False)
+        m2, rest_left, _ = self._associate(rest, low, detections, self.opts.second_match_thresh, False)
 
         # 2b. (OC-SORT's OCR) tracks still unmatched, by their last observed box
         free = high[high_left]
         orphans = rest[rest_left]
         recovered = np.zeros((0, 2), np.int64)
-        if self.observation_recovery:
+        if self.opts.observation_recovery:
             lost = pool[pool_left]
             orphans = np.concatenate([orphans, lost[t.state[lost] == LOST]])
             recovered, _, free_left = self._recover(orphans, free, detections)
@@ -175,7 +126,7 @@ class ByteTrack:
 
         # 3. tentative tracks (seen once) against the confident detections still free
         m3, tentative_left, free_left = self._associate(
-            tentative, free, detections, self.unconfirmed_match_thresh, self.fuse_score
+            tentative, free, detections, self.opts.unconfirmed_match_thresh, self.opts.fuse_score
         )
         # 3b. (longer buffer) lost tracks past the buffer, by their last observed box
         revived, _, still_free = self._recover(np.flatnonzero(dormant), free[free_left], detections)
@@ -216,40 +167,40 @@ class ByteTrack:
 
     def finish(self) -> np.ndarray:
         ids = self.tracks.track_id.copy()
-        self.tracks = ByteTrackState.empty(self.tracks.feature.shape[1], self.direction_delta)
+        self.tracks = ByteTrackState.empty(self.tracks.feature.shape[1], self.opts.history_delta)
         return ids
 
     # ------------------------------------------------------------------ steps
 
     def _thresholds(self, scores: np.ndarray) -> tuple[float, float]:
         """This frame's high/low split and new-track threshold."""
-        if not self.adaptive_thresh:
-            return self.track_thresh, self.new_track_thresh
+        if not self.opts.adaptive_thresh:
+            return self.opts.track_thresh, self.opts.new_track_thresh
         self._score_counts += np.histogram(scores, bins=self._score_edges)[0]
         if self._score_counts.sum() < MIN_SCORES:  # too few boxes to see the detector's score modes
-            return self.track_thresh, self.new_track_thresh
+            return self.opts.track_thresh, self.opts.new_track_thresh
         split = otsu_split(self._score_counts, self._score_edges)
         if not is_valley(self._score_counts, self._score_edges, split):  # no clutter mode to split off
-            return self.track_thresh, self.new_track_thresh
-        split = float(np.clip(split, self.track_thresh, self.adaptive_max))
-        return split, split + (self.new_track_thresh - self.track_thresh)
+            return self.opts.track_thresh, self.opts.new_track_thresh
+        split = float(np.clip(split, self.opts.track_thresh, self.opts.split_ceiling))
+        return split, split + (self.opts.new_track_thresh - self.opts.track_thresh)
 
     def _recover(
         self, rows: np.ndarray, dets: np.ndarray, detections: Detections
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Match tracks by their last observation; returns (track row, detection row) pairs and leftovers."""
         last = self.kalman.to_xyxy(self.tracks.obs[rows])
-        cost = iou_distance(last, detections.xyxy[dets], self.pixel_pad)
-        matches, rows_left, dets_left = linear_assignment(cost, self.recovery_match_thresh)
+        cost = iou_distance(last, detections.xyxy[dets], self.opts.pixel_pad)
+        matches, rows_left, dets_left = linear_assignment(cost, self.opts.recovery_match_thresh)
         pairs = np.stack([rows[matches[:, 0]], dets[matches[:, 1]]], axis=1).reshape(-1, 2)
         return pairs, rows_left, dets_left
 
     def _buffers(self) -> np.ndarray | int:
         """Frames each lost track is kept: the buffer, shortened for tracks with few hits."""
         longest = max(self.max_time_lost, self.long_buffer)
-        if not self.deletion_hits:
+        if not self.opts.deletion_hits:
             return longest
-        trust = np.minimum(self.tracks.hits / self.deletion_hits, 1.0)
+        trust = np.minimum(self.tracks.hits / self.opts.deletion_hits, 1.0)
         return np.maximum(longest * trust, 1.0)
 
     def _boxes(self, rows: np.ndarray) -> np.ndarray:
@@ -267,20 +218,22 @@ class ByteTrack:
         self, rows: np.ndarray, dets: np.ndarray, detections: Detections, threshold: float, fuse: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Optimal matching of tracks ``rows`` to detections ``dets``; ``fuse``: first-association costs."""
-        iou_cost = iou_distance(self._boxes(rows), detections.xyxy[dets], self.pixel_pad)
-        if self.lost_iou_buffer:  # C-BIoU for lost tracks: both boxes grown, so a drifted one still overlaps
+        iou_cost = iou_distance(self._boxes(rows), detections.xyxy[dets], self.opts.pixel_pad)
+        if (
+            self.opts.lost_iou_buffer
+        ):  # C-BIoU for lost tracks: both boxes grown, so a drifted one still overlaps
             lost = np.flatnonzero(self.tracks.state[rows] == LOST)
             iou_cost[lost] = iou_distance(
-                buffered(self._boxes(rows[lost]), self.lost_iou_buffer),
-                buffered(detections.xyxy[dets], self.lost_iou_buffer),
-                self.pixel_pad,
+                buffered(self._boxes(rows[lost]), self.opts.lost_iou_buffer),
+                buffered(detections.xyxy[dets], self.opts.lost_iou_buffer),
+                self.opts.pixel_pad,
             )
         cost = fuse_score(iou_cost, detections.score[dets]) if fuse else iou_cost
-        if fuse and self.direction_weight:
+        if fuse and self.opts.direction_weight:
             cost = self._direction(cost, rows, dets, detections, threshold)
-        if fuse and self.appearance and detections.embedding is not None:
+        if fuse and self.opts.appearance and detections.embedding is not None:
             looks = cosine_distance(self.tracks.feature[rows], detections.embedding[dets]) / 2.0
-            looks[(looks > self.appearance_thresh) | (iou_cost > self.proximity_thresh)] = 1.0
+            looks[(looks > self.opts.appearance_thresh) | (iou_cost > self.opts.proximity_thresh)] = 1.0
             cost = np.minimum(cost, looks)
         return linear_assignment(cost, threshold)
 
@@ -288,11 +241,11 @@ class ByteTrack:
         self, cost: np.ndarray, rows: np.ndarray, dets: np.ndarray, detections: Detections, threshold: float
     ) -> np.ndarray:
         """``cost`` with the direction term of tracks ``rows`` (``mot.bytetrack.direction``)."""
-        t = self.tracks
+        t, opts = self.tracks, self.opts
         centres = self.kalman.measure(detections.xyxy[dets])[:, :2]
         return direction_cost(
-            cost, threshold, self.direction_weight, t.direction[rows], t.motion[rows], t.history[rows, 0],
-            centres, detections.score[dets], self.direction_keep_gate,
+            cost, threshold, opts.direction_weight, t.direction[rows], t.motion[rows], t.history[rows, 0],
+            centres, detections.score[dets], opts.direction_keep_gate,
         )  # fmt: skip
 
     def _correct(self, rows: np.ndarray, dets: np.ndarray, detections: Detections) -> None:
@@ -301,18 +254,18 @@ class ByteTrack:
             return
         t = self.tracks
         z = self.kalman.measure(detections.xyxy[dets])
-        if self.observation_reupdate:
+        if self.opts.observation_reupdate:
             self._reupdate(rows, z)
         scale = None
-        if self.nsa_kalman:  # StrongSORT's NSA: a box's noise shrinks with its score, to nsa_floor
-            scale = np.maximum(1.0 - detections.score[dets], self.nsa_floor)
+        if self.opts.nsa_kalman:  # StrongSORT's NSA: a box's noise shrinks with its score, to nsa_floor
+            scale = np.maximum(1.0 - detections.score[dets], self.opts.nsa_floor)
         t.mean[rows], t.cov[rows] = self.kalman.update(t.mean[rows], t.cov[rows], z, scale)
         t.direction[rows], t.motion[rows], t.history[rows] = observe(  # z[:, 3]: height (both filters)
-            t.history[rows], z[:, :2], z[:, 3], self.direction_min_move
+            t.history[rows], z[:, :2], z[:, 3], self.opts.direction_min_move
         )
         t.hits[rows] += 1
         t.obs_mean[rows], t.obs_cov[rows], t.obs[rows] = t.mean[rows], t.cov[rows], z
-        if self.appearance and detections.embedding is not None:
+        if self.opts.appearance and detections.embedding is not None:
             feature = FEATURE_MOMENTUM * t.feature[rows] + (1 - FEATURE_MOMENTUM) * detections.embedding[dets]
             t.feature[rows] = feature / np.maximum(np.linalg.norm(feature, axis=1, keepdims=True), 1e-12)
         t.state[rows] = TRACKED
@@ -343,14 +296,14 @@ class ByteTrack:
     def _match_feature_dim(self, detections: Detections) -> None:
         """Size the appearance column to the detections' embeddings (only with ``appearance``)."""
         emb = detections.embedding
-        if not self.appearance or emb is None or emb.shape[1] == self.tracks.feature.shape[1]:
+        if not self.opts.appearance or emb is None or emb.shape[1] == self.tracks.feature.shape[1]:
             return
         if len(self.tracks):
             raise ValueError(
                 f"Detections.embedding: expected dimension {self.tracks.feature.shape[1]} "
                 f"like earlier frames, got {emb.shape[1]}"
             )
-        self.tracks = ByteTrackState.empty(emb.shape[1], self.direction_delta)
+        self.tracks = ByteTrackState.empty(emb.shape[1], self.opts.history_delta)
 
     def _duplicates(
         self, fresh: np.ndarray, detections: Detections, dropped: np.ndarray
@@ -364,13 +317,17 @@ class ByteTrack:
         tracked = np.flatnonzero((t.state == TRACKED) & ~dropped)
         lost = np.flatnonzero((t.state == LOST) & ~dropped)
         drop = np.zeros(len(t), bool)
-        close = iou_distance(self._boxes(tracked), self._boxes(lost), self.pixel_pad) < DUPLICATE_IOU_DISTANCE
+        close = (
+            iou_distance(self._boxes(tracked), self._boxes(lost), self.opts.pixel_pad)
+            < DUPLICATE_IOU_DISTANCE
+        )
         for p, q in np.argwhere(close):
             age_tracked = t.last_frame[tracked[p]] - t.start_frame[tracked[p]]
             age_lost = t.last_frame[lost[q]] - t.start_frame[lost[q]]
             drop[lost[q] if age_tracked > age_lost else tracked[p]] = True
         on_lost = (
-            iou_distance(detections.xyxy[fresh], self._boxes(lost), self.pixel_pad) < DUPLICATE_IOU_DISTANCE
+            iou_distance(detections.xyxy[fresh], self._boxes(lost), self.opts.pixel_pad)
+            < DUPLICATE_IOU_DISTANCE
         )
         return drop, fresh[~on_lost.any(axis=1)]
 
@@ -402,6 +359,6 @@ class ByteTrack:
             feature=feature,
             direction=np.zeros((n, 2)),
             hits=np.ones(n, np.int64),
-            history=start_history(z[:, :2], self.direction_delta),
+            history=start_history(z[:, :2], self.opts.history_delta),
             motion=np.zeros(n),
         )

@@ -12,12 +12,12 @@ import pytest
 from evaluate.kitti import KittiSequence, evaluate_kitti, tracked_lines
 from mot.association import buffered, direction_bonus
 from mot.bytetrack.direction import direction_cost, observe, start_history
-from mot.bytetrack.tracker import ByteTrack
+from mot.bytetrack.tracker import ByteTrack, ByteTrackOptions
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 
 
 def run_tracker(seq: KittiSequence, **kwargs: object) -> list[str]:
-    return tracked_lines(ByteTrack(frame_rate=10.0, **kwargs), seq)  # type: ignore[arg-type]
+    return tracked_lines(ByteTrack(ByteTrackOptions(**kwargs), frame_rate=10.0), seq)  # type: ignore[arg-type]
 
 
 def scores(seq: KittiSequence, kitti: Path, lines: list[str]) -> dict[str, float]:

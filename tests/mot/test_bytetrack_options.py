@@ -14,12 +14,12 @@ import pytest
 from detection.types import Detections
 from evaluate.kitti import KittiSequence, evaluate_kitti, tracked_lines
 from mot.association import iou_distance
-from mot.bytetrack.tracker import ByteTrack, is_score_valley, otsu_threshold
+from mot.bytetrack.tracker import ByteTrack, ByteTrackOptions, is_score_valley, otsu_threshold
 from mot.kalman import KalmanBoxFilter, KalmanXYWHFilter
 
 
 def run_tracker(seq: KittiSequence, **kwargs: object) -> list[str]:
-    return tracked_lines(ByteTrack(frame_rate=10.0, **kwargs), seq)  # type: ignore[arg-type]
+    return tracked_lines(ByteTrack(ByteTrackOptions(**kwargs), frame_rate=10.0), seq)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- IoU convention
@@ -51,7 +51,7 @@ def test_reupdate_rewinds_a_lost_track_to_its_last_observation() -> None:
     seen = [t for t in range(14) if not 6 <= t < 10]
     velocities = {}
     for oru in (False, True):
-        tracker = ByteTrack(frame_rate=30.0, observation_reupdate=oru, track_thresh=0.5)
+        tracker = ByteTrack(ByteTrackOptions(observation_reupdate=oru, track_thresh=0.5), frame_rate=30.0)
         for t in range(14):
             dets = Detections(np.array([boxes[t]]), [0.9], [2]) if t in seen else Detections.empty()
             out = tracker.update(dets)
@@ -82,7 +82,7 @@ def test_recovery_finds_a_car_that_stopped_while_occluded() -> None:
     stopped = [moving[-1][0] + 2, 50.0, moving[-1][2] + 2, 80.0]
     ids = {}
     for ocr in (False, True):
-        tracker = ByteTrack(frame_rate=30.0, observation_recovery=ocr)
+        tracker = ByteTrack(ByteTrackOptions(observation_recovery=ocr), frame_rate=30.0)
         for b in moving:
             first = tracker.update(Detections(np.array([b]), [0.9], [2]))
         for _ in range(4):
@@ -126,7 +126,7 @@ def test_xywh_filter_boxes_round_trip() -> None:
 
 def test_unknown_kalman_state_is_rejected() -> None:
     with pytest.raises(ValueError, match="kalman_state"):
-        ByteTrack(kalman_state="xyxy")
+        ByteTrackOptions(kalman_state="xyxy")
 
 
 def two_cars(t: int) -> np.ndarray:
@@ -140,7 +140,7 @@ def test_appearance_keeps_identities_that_iou_alone_swaps() -> None:
     looks = np.eye(2, 8, dtype=np.float32)  # car 0 and car 1 look different
     ids = {}
     for appearance in (False, True):
-        tracker = ByteTrack(appearance=appearance)
+        tracker = ByteTrack(ByteTrackOptions(appearance=appearance))
         assert tracker.needs_embeddings is appearance
         for t in range(4):
             feats = looks if t < 3 else looks[::-1]  # at t=3 the detections come in swapped order...
@@ -153,7 +153,7 @@ def test_appearance_keeps_identities_that_iou_alone_swaps() -> None:
 
 
 def test_appearance_rejects_a_change_of_embedding_size() -> None:
-    tracker = ByteTrack(appearance=True)
+    tracker = ByteTrack(ByteTrackOptions(appearance=True))
     tracker.update(Detections(two_cars(0), [0.9, 0.9], [2, 2], np.eye(2, 8, dtype=np.float32)))
     with pytest.raises(ValueError, match="expected dimension 8"):
         tracker.update(Detections(two_cars(1), [0.9, 0.9], [2, 2], np.eye(2, 4, dtype=np.float32)))
@@ -181,7 +181,7 @@ def test_adaptive_split_keeps_clutter_of_a_confident_detector_out(
     seq_0000: KittiSequence, kitti: Path
 ) -> None:
     """PointRCNN's clutter scores up to ~0.7: the split rises from 0.5 and fewer false tracks start."""
-    tracker = ByteTrack(frame_rate=10.0, adaptive_thresh=True)
+    tracker = ByteTrack(ByteTrackOptions(adaptive_thresh=True), frame_rate=10.0)
     splits = []
     for dets in seq_0000.detections:
         splits.append(tracker._thresholds(dets.score)[0])
@@ -201,14 +201,16 @@ def test_split_is_used_only_in_a_valley_of_the_scores(seq_0000: KittiSequence) -
     rng = np.random.default_rng(0)
     flat = np.concatenate([rng.uniform(0.5, 1.0, 800), rng.uniform(0.1, 0.7, 200)])
     assert not is_score_valley(flat, otsu_threshold(flat, 0.1, 1.0), 0.1)
-    tracker = ByteTrack(adaptive_thresh=True)
+    tracker = ByteTrack(ByteTrackOptions(adaptive_thresh=True))
     assert [tracker._thresholds(flat[i : i + 50])[0] for i in range(0, 1000, 50)] == [0.5] * 20
 
 
 def test_adaptive_split_never_falls_below_track_thresh(seq_0000: KittiSequence) -> None:
     """A weak detector (the same boxes, scores halved) keeps its own floor."""
     weak = scaled(seq_0000, 0.5)
-    tracker = ByteTrack(frame_rate=10.0, track_thresh=0.3, new_track_thresh=0.35, adaptive_thresh=True)
+    tracker = ByteTrack(
+        ByteTrackOptions(track_thresh=0.3, new_track_thresh=0.35, adaptive_thresh=True), frame_rate=10.0
+    )
     splits = [tracker._thresholds(d.score)[0] for d in weak.detections]
     assert min(splits) >= 0.3 and max(splits) <= 0.8
     assert len(run_tracker(weak, track_thresh=0.3, new_track_thresh=0.35, adaptive_thresh=True)) > 0

@@ -7,7 +7,7 @@ import pytest
 
 from detection.types import Detections
 from mot.base import Tracks
-from mot.bytetrack.tracker import ByteTrack
+from mot.bytetrack.tracker import ByteTrack, ByteTrackOptions
 from mot.deepsort.tracker import DeepSort
 from mot.factory import build_tracker
 
@@ -93,7 +93,7 @@ def test_a_gap_shorter_than_the_buffer_keeps_the_id(name: str) -> None:
 
 
 def test_bytetrack_gap_longer_than_the_buffer_starts_a_new_track() -> None:
-    tracker = ByteTrack(track_buffer=5)
+    tracker = ByteTrack(ByteTrackOptions(track_buffer=5))
     for _ in range(5):
         tracker.update(frame([box(10, 50)]))
     ended = []
