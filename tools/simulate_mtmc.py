@@ -52,10 +52,9 @@ from evaluate.formats import BoxRows, from_tracklets, read_aic_ground_truth
 from evaluate.metrics import sequence_data
 from mot.tracklet import Tracklet
 from mtmc.compatibility import Timeline, tracklet_times
-from mtmc.descriptors import build_descriptors
 from mtmc.matching import MatchingOptions, MatchingResult, match_tracklets
 from tools.mtmc_original import original_labels
-from tools.mtmc_scene import LOOKALIKES, S02_FPS, S02_WINDOW, scene, trajectories, with_features
+from tools.mtmc_scene import LOOKALIKES, S02_FPS, S02_WINDOW, scene
 
 log = logging.getLogger("tools.simulate_mtmc")
 
@@ -167,21 +166,6 @@ def impossible_pairs(tracklets: list[Tracklet], layout: CameraLayout, ids: np.nd
     timeline = Timeline.of(tracklet_times(tracklets, layout), layout)
     i, j = np.nonzero(np.triu(ids[:, None] == ids[None, :], k=1))
     return int((~timeline.possible(i, j)).sum())
-
-
-def descriptor_cosines(
-    gt_path: Path, noise: float, base_cos: float, dim: int, seed: int, options: MatchingOptions
-) -> tuple[float, float]:
-    """Mean cosine of the clustered descriptors: same vehicle, and different vehicles, across cameras."""
-    rng = np.random.default_rng(seed)
-    tracklets, vehicles = trajectories(read_aic_ground_truth(gt_path), 0.0, rng)
-    tracklets = with_features(tracklets, vehicles, noise, base_cos, dim, rng)
-    desc = build_descriptors(tracklets, options.center, options.pca_dim, options.color_weight)
-    sim = desc @ desc.T
-    v, cam = np.array(vehicles), np.array([t.camera for t in tracklets])
-    cross = cam[:, None] != cam[None, :]
-    same = cross & (v[:, None] == v[None, :])
-    return float(sim[same].mean()), float(sim[cross & ~same].mean())
 
 
 def needed_windows(gt: BoxRows) -> tuple[float, float, float]:
