@@ -38,7 +38,7 @@ def s02(shared: Path) -> tuple[Path, object]:
 @pytest.mark.parametrize(
     ("noise", "cuts", "linkage", "lookalikes", "short"),
     [
-        (1.0, (0.2, 1, 0), "average", "random", 0.0),  # one cut: fragments outvoted a partner (-0.0001 before)
+        (1.0, (0.2, 1, 0), "average", "random", 0.0),  # one cut: fragments outvoted a partner (-0.0001)
         (1.0, (0.2, 1, 0), "complete", "random", 0.0),
         (1.0, (0.5, 3, 20), "single", "followers", 0.0),  # fragment-heavy, close followers (-0.0013 before)
         (0.5, (0.5, 3, 20), "complete", "random", 1e-4),  # -0.0019 before; still short by 0.00005
