@@ -17,7 +17,9 @@ the most similar pair of clusters that may be merged, until no pair reaches ``mi
   compatible with both lies between them in time. So a vehicle through cameras 0 -> 1 -> 2 is one
   identity without a 0 -> 2 layout line. Two pieces of one camera join only through that
   camera's re-entry windows, never through another camera (look-alikes pass one camera seconds
-  apart); since compatible pairs are possible, no cluster of either stage holds an impossible pair.
+  apart). Stage 2's linkage is taken over the clusters' camera tracks (each camera's members
+  summed and normalised: a track cut in pieces counts once); since compatible pairs are
+  possible, no cluster of either stage holds an impossible pair.
 * Ties: values are compared after rounding to 12 decimals (so that different summation orders
   agree); among equal values the pair with the smallest (first, second) cluster keys wins, a
   cluster's key being its smallest tracklet index. The result is then exactly the plain
@@ -31,8 +33,8 @@ graph of compatible pairs -- and components do not influence each other, so each
 alone: two-tracklet components directly, larger ones on dense matrices with Lance-Williams
 updates (one matrix product for their similarities, boolean compatibility matrices, row
 updates per merge), and the rare huge component on a sparse neighbour graph. Stage 2 screens
-linked cluster pairs by their linkage (``mtmc.bridging``) and runs a lazy priority queue over
-the few that reach ``min_sim``. BLAS runs on one thread: the products are small and many.
+linked cluster pairs by their linkage over camera tracks (``mtmc.bridging``) and runs a lazy
+priority queue over the few that reach ``min_sim``. BLAS runs on one thread: the products are small and many.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def cluster(
     with threadpool_limits(1, user_api="blas"):  # small products: threads only add start-up time
         labels = _stage_one(features, i, j, sims, linkage, threshold, dense_limit)
         if timeline is not None:
-            labels = stage_two(features, i, j, sims, labels, linkage, threshold, timeline)
+            labels = stage_two(features, i, j, labels, linkage, threshold, timeline)
     return labels
 
 

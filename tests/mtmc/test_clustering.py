@@ -25,7 +25,8 @@ def reference_cluster(
     """The two stages written out directly: every step scans every pair of clusters.
 
     Stage 1 merges while every member pair is compatible. Stage 2 (with ``possible`` and
-    ``times``) then merges clusters linked by a compatible pair (for every linkage: the
+    ``times``; linkage over the clusters' camera tracks, each camera's members summed and
+    normalised) then merges clusters linked by a compatible pair (for every linkage: the
     most similar pair of a ``single`` merge may be a bridged one) whose cross pairs are all
     possible, and compatible or bridged: two
     cameras by a member compatible with both that lies between them in time, one camera by a
@@ -35,8 +36,18 @@ def reference_cluster(
     threshold = round(min_sim, 12)
     clusters = {i: [i] for i in range(len(features))}
 
-    def value_of(a: list[int], b: list[int]) -> float:
-        pair_sims = [sim[p, q] for p in a for q in b]
+    def track_features(group: list[int]) -> np.ndarray:  # one normalised sum per camera
+        sums = [
+            features[[m for m in group if times.camera[m] == c]].astype(np.float64).sum(axis=0)
+            for c in sorted({int(times.camera[m]) for m in group})
+        ]
+        return np.array([v / np.linalg.norm(v) for v in sums])
+
+    def value_of(a: list[int], b: list[int], tracks: bool) -> float:
+        if tracks and linkage != "mean_feature":  # stage 2: over the clusters' camera tracks
+            pair_sims = (track_features(a) @ track_features(b).T).ravel().tolist()
+        else:
+            pair_sims = [sim[p, q] for p in a for q in b]
         if linkage == "single":
             value = max(pair_sims)
         elif linkage == "complete":
@@ -95,7 +106,7 @@ def reference_cluster(
                 for y in keys:
                     if y <= x or not mergeable(clusters[x], clusters[y]):
                         continue
-                    value = value_of(clusters[x], clusters[y])
+                    value = value_of(clusters[x], clusters[y], mergeable is bridged)
                     if value >= threshold and (best is None or value > best[0]):
                         best = (value, x, y)
             if best is None:
