@@ -106,14 +106,23 @@ def _seed_pairs(
     (module docstring): screened on the clusters' camera tracks (``camera_tracks``), by their
     mean product for ``average`` and their most similar pair for ``single`` and ``complete``."""
     bound = threshold - SCREEN_MARGIN
+    screen = "average" if linkage == "average" else "single"  # complete: at most its most similar pair
     if linkage == "mean_feature":
         return linked_candidates(features, i, j, labels, linkage, bound, times.start, times.end)
+    if not _has_fragments(labels, times.camera):  # every track one tracklet: rows are the tracks
+        return linked_candidates(features, i, j, labels, screen, bound, times.start, times.end)
     tracks, owner, track_of = camera_tracks(features, labels, times.camera)
-    start, end = np.full(len(tracks), np.inf), np.full(len(tracks), -np.inf)
-    np.minimum.at(start, track_of, times.start)
-    np.maximum.at(end, track_of, times.end)
-    screen = "average" if linkage == "average" else "single"  # complete: at most its most similar pair
+    order = np.argsort(track_of, kind="stable")  # rows grouped by track: one reduce per bound
+    first = np.searchsorted(track_of[order], np.arange(len(tracks)))
+    start = np.minimum.reduceat(times.start[order], first)
+    end = np.maximum.reduceat(times.end[order], first)
     return linked_candidates(tracks, track_of[i], track_of[j], owner, screen, bound, start, end)
+
+
+def _has_fragments(labels: np.ndarray, camera: np.ndarray) -> bool:
+    """Whether some cluster holds two tracklets of one camera (a track cut in fragments)."""
+    key = np.asarray(labels, np.int64) * (int(camera.max(initial=0)) + 1) + camera
+    return len(np.unique(key)) < len(key)
 
 
 def _screened(
@@ -163,14 +172,16 @@ def camera_tracks(
     Returns the (m, D) float64 track descriptors ordered by (owner, camera), each track's owner,
     and each row's track index.
     """
-    key = np.asarray(owner, np.int64) * (int(camera.max(initial=0)) + 1) + camera
-    keys, track_of = np.unique(key, return_inverse=True)
-    sums = np.asarray(
-        csr_matrix((np.ones(len(key)), (track_of, np.arange(len(key)))), shape=(len(keys), len(key)))
-        @ np.asarray(features, np.float64)
-    )
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return sums / np.maximum(norms, 1e-12), keys // (int(camera.max(initial=0)) + 1), track_of
+    base = int(camera.max(initial=0)) + 1
+    key = np.asarray(owner, np.int64) * base + camera
+    keys, first, track_of = np.unique(key, return_index=True, return_inverse=True)
+    sums = np.asarray(features[first], np.float64)  # a one-row track is its row
+    shared = np.flatnonzero(np.bincount(track_of, minlength=len(keys))[track_of] > 1)
+    if len(shared):  # rows of tracks cut in fragments: summed (few rows, so no pass over all)
+        sums[track_of[shared]] = 0.0
+        np.add.at(sums, track_of[shared], np.asarray(features[shared], np.float64))
+    sums /= np.maximum(np.sqrt(np.einsum("ij,ij->i", sums, sums)), 1e-12)[:, None]  # in place: no second copy
+    return sums, keys // base, track_of
 
 
 def bridged_value(
