@@ -38,7 +38,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from mtmc.candidates import linked_candidates
+from mtmc.candidates import linked_candidates, pairs_inside
 from mtmc.compatibility import Timeline, TrackletTimes
 from mtmc.similarity import DECIMALS, SCREEN_MARGIN
 
@@ -62,7 +62,7 @@ def stage_two(
     rows = rows[np.argsort(labels[rows], kind="stable")]  # grouped by cluster, ascending inside
     keys, first = np.unique(labels[rows], return_index=True)
     members = dict(zip(keys.tolist(), np.split(rows, first[1:]), strict=True))
-    inside = involved[i] & involved[j]
+    inside = pairs_inside(involved, i, j)
     compat = Neighbours.of(len(labels), i[inside], j[inside])
     camera = timeline.times.camera
     version = dict.fromkeys(members, 0)

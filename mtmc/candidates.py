@@ -96,6 +96,16 @@ def cluster_vectors(features: np.ndarray, cluster: np.ndarray, k: int, linkage: 
     return (sums / scale[:, None]).astype(np.float32)
 
 
+def pairs_inside(flagged: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Indices of the pairs ``(i, j)`` whose two ends are ``flagged`` (ascending), for a few flagged
+    rows: ``j`` is read only where ``i`` is flagged, in chunks (no whole-length temporaries)."""
+    kept = [np.zeros(0, np.int64)]
+    for s in range(0, len(i), _CHUNK):
+        some = np.flatnonzero(flagged[i[s : s + _CHUNK]]) + s
+        kept.append(some[flagged[j[some]]])
+    return np.concatenate(kept)
+
+
 def _strong_members(
     features: np.ndarray, rank: np.ndarray, first: np.ndarray, last: np.ndarray, reach: float, bound: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -179,11 +189,7 @@ def _linked(
     flagged = np.zeros(k, bool)
     flagged[ca] = flagged[cb] = True
     tracklet_flagged = flagged[member_of]
-    kept = []
-    for s in range(0, len(i), _CHUNK):  # few clusters are flagged: test j only where i is
-        some = np.flatnonzero(tracklet_flagged[i[s : s + _CHUNK]]) + s
-        kept.append(some[tracklet_flagged[j[some]]])
-    rows = np.concatenate(kept)
+    rows = pairs_inside(tracklet_flagged, i, j)
     pa, pb = member_of[i[rows]], member_of[j[rows]]
     crossing = np.unique(np.minimum(pa, pb) * k + np.maximum(pa, pb))
     return np.isin(np.minimum(ca, cb) * k + np.maximum(ca, cb), crossing)
