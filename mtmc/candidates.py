@@ -13,9 +13,9 @@ So the index is on cluster-level vectors. Clusters are ranked by their first sta
 linked pair holds two members whose time ranges are at most ``reach`` apart (the largest gap
 between the two ranges of any given pair, which a layout's windows bound however long the
 tracklets are), so a cluster meets only the later clusters that start before its members'
-last end plus ``reach``: a band, cut in blocks of ``_BLOCK`` rows with one float32 matrix
-product each (rows whose band reaches far past the rest of their block's, parked vehicles,
-share a second product).
+last end plus ``reach``: a band, cut in blocks of ``_BLOCK`` rows, each multiplied (float32)
+in a staircase of column steps with only the rows whose band reaches each step (so a parked
+vehicle's long band does not widen its whole block).
 The few cluster pairs that reach the screening bound are then checked for a link by one pass
 over the compatible pairs, restricted to tracklets of those clusters. Deduplicating every
 linked cluster pair first (millions at 20k tracklets) cost most of stage 2; the result is the
@@ -157,8 +157,8 @@ def _banded_pairs(
     ``first[s] <= start_b``, ``end_a <= last[r]``. Rows ranked by ``first`` meet contiguous
     runs of columns; each block of ``_BLOCK`` rows is multiplied in a staircase of ``_BLOCK``
     columns at a time, each step with only the rows whose run reaches it, so one long cluster
-    does not widen its whole block (a block-wide rectangle held 60% more products at 20k
-    tracklets). Pairs past a row's run may be returned too: they are not linked.
+    does not widen its whole block (at bench_mtmc's 20k tracklets: 16.8M products, against 19.3M
+    for one rectangle per block). Pairs past a row's run may be returned too: they are not linked.
     """
     ends = np.searchsorted(first, last + reach, side="right")
     rows, cols = [], []
