@@ -121,7 +121,7 @@ def _seed_pairs(
 
 def _has_fragments(labels: np.ndarray, camera: np.ndarray) -> bool:
     """Whether some cluster holds two tracklets of one camera (a track cut in fragments)."""
-    key = np.asarray(labels, np.int64) * (int(camera.max(initial=0)) + 1) + camera
+    key, _ = _track_keys(labels, camera)
     return len(np.unique(key)) < len(key)
 
 
@@ -146,7 +146,7 @@ def _screened(
         total = features[members[x]].sum(axis=0)
         values = sums @ total / (np.linalg.norm(sums, axis=1) * np.linalg.norm(total))
     else:
-        own = camera_tracks(features[members[x]], np.zeros(len(members[x]), np.int64), camera[members[x]])[0]
+        own = cluster_tracks(features, camera, members[x])
         owner = np.repeat(np.arange(len(others)), sizes)
         tracks, track_owner, _ = camera_tracks(features[rows], owner, camera[rows])
         offsets = np.searchsorted(track_owner, np.arange(len(others)))
@@ -172,8 +172,7 @@ def camera_tracks(
     Returns the (m, D) float64 track descriptors ordered by (owner, camera), each track's owner,
     and each row's track index.
     """
-    base = int(camera.max(initial=0)) + 1
-    key = np.asarray(owner, np.int64) * base + camera
+    key, base = _track_keys(owner, camera)
     keys, first, track_of = np.unique(key, return_index=True, return_inverse=True)
     sums = np.asarray(features[first], np.float64)  # a one-row track is its row
     shared = np.flatnonzero(np.bincount(track_of, minlength=len(keys))[track_of] > 1)
@@ -182,6 +181,17 @@ def camera_tracks(
         np.add.at(sums, track_of[shared], np.asarray(features[shared], np.float64))
     sums /= np.maximum(np.sqrt(np.einsum("ij,ij->i", sums, sums)), 1e-12)[:, None]  # in place: no second copy
     return sums, keys // base, track_of
+
+
+def _track_keys(owner: np.ndarray, camera: np.ndarray) -> tuple[np.ndarray, int]:
+    """One int64 key per (owner, camera), ordered by owner then camera, and the camera base used."""
+    base = int(camera.max(initial=0)) + 1
+    return np.asarray(owner, np.int64) * base + camera, base
+
+
+def cluster_tracks(features: np.ndarray, camera: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The camera-track descriptors (``camera_tracks``) of one cluster's member ``rows``."""
+    return camera_tracks(features[rows], np.zeros(len(rows), np.int64), camera[rows])[0]
 
 
 def bridged_value(
@@ -199,7 +209,7 @@ def bridged_value(
         value = float(sx @ sy / np.sqrt((sx @ sx) * (sy @ sy)))
     else:  # over the two clusters' camera tracks (``camera_tracks``)
         camera = timeline.times.camera
-        tx, ty = (camera_tracks(features[m], np.zeros(len(m), np.int64), camera[m])[0] for m in (mx, my))
+        tx, ty = (cluster_tracks(features, camera, m) for m in (mx, my))
         block = tx @ ty.T
         value = float(
             block.max() if linkage == "single" else block.min() if linkage == "complete" else block.mean()

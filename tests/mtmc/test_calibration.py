@@ -9,13 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from config.layout import CameraLayout
 from config.loader import ConfigError, load_config
 from evaluate.formats import BoxRows, read_aic_ground_truth
+from mot.tracklet import Tracklet
 from mtmc.calibration import COEXISTING_PER_TRACKLET, appearance_levels, coexisting_pairs, mutual_nearest
 from mtmc.compatibility import compatible_pairs, tracklet_times
 from mtmc.descriptors import build_descriptors
 from mtmc.express import matching_options
-from mtmc.matching import match_tracklets
+from mtmc.matching import MatchingOptions, match_tracklets
 from mtmc.reentry import ReentryRule
 from tools.mtmc_original import original_labels
 from tools.mtmc_scene import s02_layout, scene, trajectories
@@ -115,6 +117,27 @@ def test_the_floor_follows_the_appearance_scale(
         assert (two >= floor).sum() <= 0.01 * (two >= 0.5).sum()
 
 
+def simulator_options(linkage: str, min_sim: float) -> MatchingOptions:
+    """The defaults as the simulator runs them: its linkage and MIN_SIM, re-entry 0.5, appearance only."""
+    return replace(
+        matching_options(load_config(None)),
+        linkage=linkage,
+        min_sim=min_sim,
+        reentry_min_sim=0.5,
+        color_weight=0.0,
+        camera_norm=False,
+    )
+
+
+def single_stage_scores(
+    idf1: IdentityScorer, tracklets: list[Tracklet], layout: CameraLayout, options: MatchingOptions
+) -> float:
+    """The better IDF1 of stage 1 alone and of the original's rule, at ``options``."""
+    one = replace(options, bridged=False)
+    stage_one = idf1(match_tracklets(tracklets, layout, one, verbose=False).global_ids)[0]
+    return max(stage_one, idf1(original_labels(tracklets, layout, one))[0])
+
+
 def test_close_look_alike_followers_at_noise_zero_are_never_joined(s02: tuple[Path, BoxRows]) -> None:
     """The close-follower stress at noise 0, fragment-heavy cuts, average at MIN_SIM 0.5: without the
     floor look-alikes (0.5 alike, as alike as REENTRY_MIN_SIM asks) join through one camera."""
@@ -122,23 +145,14 @@ def test_close_look_alike_followers_at_noise_zero_are_never_joined(s02: tuple[Pa
     tracklets, vehicles, layout = scene(
         path, gt, 0.0, 0.5, BASE_COS, 256, 0, (-20, 20), 0.5, 3, 20, "followers"
     )
-    both = replace(
-        matching_options(load_config(None)),
-        linkage="average",
-        min_sim=0.5,
-        reentry_min_sim=0.5,
-        color_weight=0.0,
-        camera_norm=False,
-    )
+    both = simulator_options("average", 0.5)
     assert both.same_camera_floor > 0  # the default
     ids = match_tracklets(tracklets, layout, both, verbose=False).global_ids
     off = match_tracklets(tracklets, layout, replace(both, same_camera_floor=0.0), verbose=False).global_ids
     assert same_camera_joins(tracklets, vehicles, ids) == 0
     assert same_camera_joins(tracklets, vehicles, off) > 0
-    one = replace(both, bridged=False)
     idf1 = IdentityScorer(gt, tracklets)
-    stage_one = idf1(match_tracklets(tracklets, layout, one, verbose=False).global_ids)[0]
-    assert idf1(ids)[0] >= max(stage_one, idf1(original_labels(tracklets, layout, one))[0], idf1(off)[0])
+    assert idf1(ids)[0] >= max(single_stage_scores(idf1, tracklets, layout, both), idf1(off)[0])
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.5])
@@ -147,21 +161,12 @@ def test_noisy_fragments_of_one_vehicle_rejoin_with_the_cap(s02: tuple[Path, Box
     ``mean_feature`` at MIN_SIM 0.3: the setting where the original's any-pair rule was ahead."""
     path, gt = s02
     tracklets, vehicles, layout = scene(path, gt, 1.0, 0.5, BASE_COS, 256, 0, (-20, 20), rho, 3, 20)
-    both = replace(
-        matching_options(load_config(None)),
-        linkage="mean_feature",
-        min_sim=0.3,
-        reentry_min_sim=0.5,
-        color_weight=0.0,
-        camera_norm=False,
-    )
+    both = simulator_options("mean_feature", 0.3)
     assert both.reentry_cap  # the default
     ids = match_tracklets(tracklets, layout, both, verbose=False).global_ids
     uncapped = match_tracklets(tracklets, layout, replace(both, reentry_cap=False), verbose=False).global_ids
     idf1 = IdentityScorer(gt, tracklets)
-    one = replace(both, bridged=False)
-    stage_one = idf1(match_tracklets(tracklets, layout, one, verbose=False).global_ids)[0]
-    assert idf1(ids)[0] >= max(stage_one, idf1(original_labels(tracklets, layout, one))[0])
+    assert idf1(ids)[0] >= single_stage_scores(idf1, tracklets, layout, both)
     assert idf1(ids)[0] > idf1(uncapped)[0] + 0.01
     if rho > 0:
         assert same_camera_joins(tracklets, vehicles, ids) == 0
