@@ -115,8 +115,9 @@ def _strong_members(
     rows = np.argsort(rank, kind="stable")
     owner = rank[rows]
     vectors = np.empty((len(rows), features.shape[1]), np.float32)
-    for k in range(0, len(rows), _CHUNK // 16):  # no float64 copy of every row
-        vectors[k : k + _CHUNK // 16] = features[rows[k : k + _CHUNK // 16]]
+    step = _CHUNK // 16
+    for k in range(0, len(rows), step):  # no float64 copy of every row
+        vectors[k : k + step] = features[rows[k : k + step]]
     r, c = _banded_pairs(vectors, first[owner], last[owner], reach, bound, owner)
     pairs = np.unique(owner[r] * len(first) + owner[c])
     return pairs // len(first), pairs % len(first)
