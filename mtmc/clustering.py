@@ -32,7 +32,9 @@ Clusters can only ever merge inside one connected component of a graph of trackl
 graph of compatible pairs -- and components do not influence each other, so each is solved
 alone: two-tracklet components directly, larger ones on dense matrices with Lance-Williams
 updates (one matrix product for their similarities, boolean compatibility matrices, row
-updates per merge), and the rare huge component on a sparse neighbour graph. Stage 2 screens
+updates per merge; components of one size are stacked and merged step by step together, so
+the thousands of 3- and 4-tracklet components of a long run cost a few array passes, not a
+Python loop each), and the rare huge component on a sparse neighbour graph. Stage 2 screens
 linked cluster pairs by their linkage over camera tracks (``mtmc.bridging``) and runs a lazy
 priority queue over the few that reach ``min_sim``. BLAS runs on one thread: the products are small and many.
 """
@@ -57,6 +59,7 @@ log = logging.getLogger(__name__)
 
 LINKAGES = ("average", "single", "complete", "mean_feature")
 DENSE_LIMIT = 3000  # largest component solved on dense k x k matrices
+_BATCH_CELLS = 1 << 18  # matrix cells per batch of equal-size components (m * k * k)
 
 
 def cluster(
@@ -123,69 +126,118 @@ def _stage_one(
     merge = pair_of_two[exact >= threshold]
     labels[j[merge]] = i[merge]
     big = np.flatnonzero(sizes > 2)
-    if len(big) == 0:
-        return labels
-    order = np.argsort(comp, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(sizes)])
-    edge_order = np.argsort(comp[i], kind="stable")
-    edge_comp = comp[i][edge_order]
-    for c in big:
-        members = order[bounds[c] : bounds[c + 1]]  # ascending tracklet indices
-        lo, hi = np.searchsorted(edge_comp, [c, c + 1])
-        rows = edge_order[lo:hi]
-        local_i, local_j = np.searchsorted(members, i[rows]), np.searchsorted(members, j[rows])
-        solve = _solve_dense if len(members) <= dense_limit else _solve_graph
-        if len(members) > dense_limit:
-            log.info("clustering a component of %d tracklets on its neighbour graph", len(members))
-        local = solve(features[members], local_i, local_j, sims[rows], linkage, threshold)
-        labels[members] = members[local]
+    if len(big):
+        _solve_components(features, i, j, sims, comp, big, linkage, threshold, dense_limit, labels)
     return labels
+
+
+def _solve_components(
+    features: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    sims: np.ndarray,
+    comp: np.ndarray,
+    big: np.ndarray,
+    linkage: str,
+    threshold: float,
+    dense_limit: int,
+    labels: np.ndarray,
+) -> None:
+    """Write into ``labels`` the clusters of the components ``big`` (pairs ``i, j`` inside them):
+    components of equal size in batches on dense matrices, the rare huge one on its graph."""
+    sizes = np.bincount(comp)
+    order = np.argsort(comp, kind="stable")  # members of each component, ascending
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    local = np.empty(len(comp), np.int64)  # each tracklet's index inside its component
+    local[order] = np.arange(len(comp)) - bounds[comp[order]]
+    edge_order = np.argsort(comp[i], kind="stable")
+    edge_bounds = np.searchsorted(comp[i][edge_order], np.arange(len(sizes) + 1))
+    li, lj = local[i], local[j]
+    for c in big[sizes[big] > dense_limit].tolist():
+        members = order[bounds[c] : bounds[c + 1]]
+        rows = edge_order[edge_bounds[c] : edge_bounds[c + 1]]
+        log.info("clustering a component of %d tracklets on its neighbour graph", len(members))
+        labels[members] = members[
+            _solve_graph(features[members], li[rows], lj[rows], sims[rows], linkage, threshold)
+        ]
+    for batch in _dense_batches(big[sizes[big] <= dense_limit], sizes):
+        members = order[bounds[batch][:, None] + np.arange(sizes[batch[0]])]  # (m, k)
+        rows = edge_order[_ranges(edge_bounds[batch], edge_bounds[batch + 1])]
+        slot = np.repeat(np.arange(len(batch)), np.diff(edge_bounds)[batch])
+        compat = np.zeros(members.shape + members.shape[1:], bool)
+        compat[slot, li[rows], lj[rows]] = compat[slot, lj[rows], li[rows]] = True
+        solved = _solve_dense(features[members], compat, linkage, threshold)
+        labels[members] = np.take_along_axis(members, solved, axis=1)
+
+
+def _dense_batches(components: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+    """Components grouped by size, each group cut so that its (m, k, k) matrices stay small:
+    thousands of 3- and 4-tracklet components are then solved in a few array passes, not one
+    Python loop each."""
+    batches = []
+    for k in np.unique(sizes[components]).tolist():
+        group = components[sizes[components] == k]
+        per_batch = max(1, _BATCH_CELLS // (k * k))
+        batches += [group[s : s + per_batch] for s in range(0, len(group), per_batch)]
+    return batches
+
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(lo[c], hi[c])`` over c, without a Python loop."""
+    lengths = hi - lo
+    offsets = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return offsets + np.arange(int(lengths.sum()))
 
 
 # --------------------------------------------------------------------------- dense solver
 
 
-def _solve_dense(
-    features: np.ndarray, i: np.ndarray, j: np.ndarray, _sims: np.ndarray, linkage: str, threshold: float
-) -> np.ndarray:
-    """Greedy merging on k x k matrices with Lance-Williams row updates; local labels out."""
-    k = len(features)
-    sim = features @ features.T
-    compat = np.zeros((k, k), bool)
-    compat[i, j] = compat[j, i] = True
+def _solve_dense(features: np.ndarray, compat: np.ndarray, linkage: str, threshold: float) -> np.ndarray:
+    """Greedy merging of m independent components of k tracklets at once: (m, k, D) features and
+    (m, k, k) compatibility in, (m, k) local labels out. Each component follows its own merge
+    sequence (Lance-Williams row updates); a merge step updates every component still merging."""
+    m, k = compat.shape[:2]
+    compat = compat.copy()
+    sim = features @ features.transpose(0, 2, 1)
     values = sim.copy()  # average/single/complete: linkage; mean_feature: dot product of feature sums
-    norm2 = np.ones(k)  # mean_feature: squared norm of each cluster's feature sum
-    size = np.ones(k)
-    labels = np.arange(k)
+    norm2 = np.ones((m, k))  # mean_feature: squared norm of each cluster's feature sum
+    size = np.ones((m, k))
+    labels = np.tile(np.arange(k), (m, 1))
     link = np.where(compat, np.round(sim, DECIMALS), -np.inf)
-    best_val = link.max(axis=1)
-    best_col = link.argmax(axis=1)
+    best_val = link.max(axis=2)
+    best_col = link.argmax(axis=2)
+    live = np.arange(m)  # components that may still merge
     while True:
-        a = int(np.argmax(best_val))
-        if best_val[a] < threshold:
+        a = np.argmax(best_val[live], axis=1)
+        merging = best_val[live, a] >= threshold
+        live, a = live[merging], a[merging]
+        if len(live) == 0:
             break
-        b = int(best_col[a])  # b > a: the row of the smaller key holds the smallest tied pair
+        c = live
+        b = best_col[c, a]  # b > a: the row of the smaller key holds the smallest tied pair
         if linkage == "mean_feature":
-            norm2[a] = norm2[a] + norm2[b] + 2 * values[a, b]
-        values[a] = lance_williams(linkage, values[a], values[b], size[a], size[b])
-        values[:, a] = values[a]
-        size[a] += size[b]
-        labels[labels == b] = a
-        compat[a] &= compat[b]
-        compat[b] = False
-        compat[:, b] = False
-        compat[:, a] = compat[a]
-        row = values[a] / np.sqrt(norm2[a] * norm2) if linkage == "mean_feature" else values[a]
-        row = np.where(compat[a], np.round(row, DECIMALS), -np.inf)
-        link[a], link[:, a] = row, row
-        link[b], link[:, b] = -np.inf, -np.inf
-        best_val[b] = -np.inf
-        stale = np.flatnonzero((best_col == a) | (best_col == b))
-        stale = stale[best_val[stale] > -np.inf]
-        better = (row > best_val) | ((row == best_val) & (a < best_col))
-        best_val[better], best_col[better] = row[better], a
-        for r in [a, *stale.tolist()]:
-            best_val[r], best_col[r] = link[r].max(), link[r].argmax()
+            norm2[c, a] = norm2[c, a] + norm2[c, b] + 2 * values[c, a, b]
+        merged = lance_williams(linkage, values[c, a], values[c, b], size[c, a][:, None], size[c, b][:, None])
+        values[c, a], values[c, :, a] = merged, merged
+        size[c, a] += size[c, b]
+        labels[c] = np.where(labels[c] == b[:, None], a[:, None], labels[c])
+        compat[c, a] &= compat[c, b]
+        compat[c, b], compat[c, :, b] = False, False
+        compat[c, :, a] = compat[c, a]
+        row = values[c, a] / np.sqrt(norm2[c, a][:, None] * norm2[c]) if linkage == "mean_feature" else merged
+        row = np.where(compat[c, a], np.round(row, DECIMALS), -np.inf)
+        link[c, a], link[c, :, a] = row, row
+        link[c, b], link[c, :, b] = -np.inf, -np.inf
+        best_val[c, b] = -np.inf
+        val, col = best_val[c], best_col[c]
+        stale = ((col == a[:, None]) | (col == b[:, None])) & (val > -np.inf)
+        better = (row > val) | ((row == val) & (a[:, None] < col))
+        val[better] = row[better]
+        col[better] = np.broadcast_to(a[:, None], col.shape)[better]
+        stale[np.arange(len(c)), a] = True
+        rows = link[c][stale]
+        val[stale], col[stale] = rows.max(axis=1), rows.argmax(axis=1)
+        best_val[c], best_col[c] = val, col
     return labels
 
 
