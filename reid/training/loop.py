@@ -143,12 +143,24 @@ def train(
 def batch_forward(
     net: ReidNet, crops: np.ndarray, settings: TrainSettings, rng: np.random.Generator
 ) -> Callable[[np.ndarray], tuple[torch.Tensor, torch.Tensor]]:
-    """rows -> (pooled feature, logits): through a feature bank if ``settings.bank``, else fresh views."""
+    """rows -> (pooled feature, logits): through a feature bank if ``settings.bank``, else fresh views.
+
+    The network and its inputs are channels-last: torch's CPU convolutions then run a step of the
+    trainable stages about 1.2x faster (one thread, 64 maps of 64 x 14 x 14 through 11 stages).
+    """
     if settings.bank <= 0:
-        return lambda rows: net(torch.from_numpy(training_batch(list(crops[rows]), settings.augment, rng)))
+        net.to(memory_format=torch.channels_last)
+        return lambda rows: net(
+            _channels_last(torch.from_numpy(training_batch(list(crops[rows]), settings.augment, rng)))
+        )
     bank = build_bank(net.trunk, crops, settings.bank, settings.augment, rng)
     net.train()  # build_bank put the trunk in eval mode, as ReidNet.train keeps it
-    return lambda rows: net.forward_maps(bank.batch(rows, rng, settings.map_erase))
+    net.to(memory_format=torch.channels_last)
+    return lambda rows: net.forward_maps(_channels_last(bank.batch(rows, rng, settings.map_erase)))
+
+
+def _channels_last(batch: torch.Tensor) -> torch.Tensor:
+    return batch.contiguous(memory_format=torch.channels_last)
 
 
 def embed(
