@@ -179,11 +179,13 @@ DETECTION_KEYS: tuple[Key, ...] = (
     ),
     Key(
         "MOT.REID_ONNX",
-        "vehicle_reid_mnv2_vn2cam.onnx",
+        "vehicle_reid_mnv2_aic_vn2cam.onnx",
         ck.is_str(),
         "ReID model for the onnxruntime and openvino backends; the default ships in models/, trained "
-        "for vehicles on openly licensed data (docs/models-reid-training.md); when unset, a vehicle "
-        "ReID model downloaded by mtmc-download-models wins over it (docs/reid.md).",
+        "for vehicles on vn2cam and AI City crops, so research use in practice; "
+        "vehicle_reid_mnv2_vn2cam.onnx (also shipped) is trained on openly licensed data only "
+        "(docs/models-reid-training.md); when unset, a vehicle ReID model downloaded by "
+        "mtmc-download-models wins over the default (docs/reid.md).",
         path="model",
     ),
     Key(

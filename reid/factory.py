@@ -13,7 +13,7 @@ from reid.embedder import IMAGENET_MEAN, IMAGENET_STD, ModelEmbedder
 
 def build_embedder(
     backend: str = "onnxruntime",
-    model: str = "vehicle_reid_mnv2_vn2cam.onnx",
+    model: str = "vehicle_reid_mnv2_aic_vn2cam.onnx",
     opts: str = "",
     checkpoint: str = "",
     input_size: Sequence[int] = (224, 224),

@@ -26,7 +26,7 @@ def downloads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-SHIPPED = "vehicle_reid_mnv2_vn2cam.onnx"  # the vehicle model trained on open data, in models/
+SHIPPED = "vehicle_reid_mnv2_aic_vn2cam.onnx"  # the default vehicle model, in models/
 
 
 def test_without_a_download_the_shipped_default_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,6 +37,8 @@ def test_without_a_download_the_shipped_default_is_used(monkeypatch: pytest.Monk
     assert cfg.MOT.REID_ONNX == SHIPPED
     assert list(cfg.MOT.REID_INPUT_SIZE) == [224, 224]
     assert "shipped default" in reid_choice(cfg.MOT)
+    # its weights are research-use (AI City crops): the log names the open variant
+    assert "research use" in reid_choice(cfg.MOT) and "vehicle_reid_mnv2_vn2cam.onnx" in reid_choice(cfg.MOT)
 
 
 def test_a_downloaded_model_wins_with_its_convention(downloads: Path) -> None:

@@ -55,7 +55,9 @@ def test_a_wrong_detector_input_size_is_rejected(tmp_path: Path, shared: Path) -
 
 def test_a_wrong_reid_input_size_is_rejected(tmp_path: Path, shared: Path) -> None:
     proc = dry_run(tmp_path, "MOT.REID_INPUT_SIZE", "[256, 128]")
-    assert_rejected(proc, "MOT.REID_INPUT_SIZE", "vehicle_reid_mnv2_vn2cam.onnx", "[224, 224]", "[256, 128]")
+    assert_rejected(
+        proc, "MOT.REID_INPUT_SIZE", "vehicle_reid_mnv2_aic_vn2cam.onnx", "[224, 224]", "[256, 128]"
+    )
 
 
 def test_a_detector_given_as_reid_model_is_rejected(tmp_path: Path, shared: Path) -> None:

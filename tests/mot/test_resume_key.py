@@ -15,7 +15,7 @@ def test_every_model_file_is_covered_with_openvino_weights(shared: Path) -> None
     cfg = load_config(EXAMPLES / "mot_intersection.yaml", ["MOT.DETECTOR", "vehicle-detection-0202"])
     names = [p.name for p in referenced_files(cfg.MOT)]
     assert names == [
-        "vehicle_reid_mnv2_vn2cam.onnx",
+        "vehicle_reid_mnv2_aic_vn2cam.onnx",
         "vehicle-detection-0202.bin",
         "vehicle-detection-0202.xml",
     ]

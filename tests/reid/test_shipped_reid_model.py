@@ -16,7 +16,7 @@ from reid.conventions import METADATA_KEY, InputConvention
 from reid.factory import build_embedder
 from tests.conftest import EXAMPLES, INTERSECTION
 
-SHIPPED = ("vehicle_reid_mnv2_vn2cam", "vehicle_reid_mnv2_aic_vn2cam")  # the default first
+SHIPPED = ("vehicle_reid_mnv2_aic_vn2cam", "vehicle_reid_mnv2_vn2cam")  # the default first
 
 
 def manifest_rows() -> dict[str, dict]:
