@@ -164,7 +164,6 @@ def open_camera(
         disable=None if progress else True,  # None: only on a terminal
     )
     loop = CameraLoop(detector, select, tracker, builder, embed, _chain(hooks), LoopStats(), schedule)
-    log.info("camera '%s': tracking %s (run %s)", name, mot.VIDEO, run_id)
     return CameraRun(
         cfg,
         camera,
@@ -296,6 +295,7 @@ def run_camera(
     mot = cfg.MOT
     tracklets, error = None, None
     try:
+        _log_start(run)
         tracklets = track_frames(
             run.frames,
             *run.loop.args(),
@@ -344,6 +344,8 @@ def run_cameras_batched(
     outputs: list[list[Tracklet]] | None = None
     error: BaseException | None = None
     try:
+        for run in runs:
+            _log_start(run)
         outputs = track_lockstep([run.frames for run in runs], [run.loop for run in runs], lookahead)
     except BaseException as err:
         error = err
@@ -353,6 +355,11 @@ def run_cameras_batched(
     for run, result in zip(runs, results, strict=True):
         _report(run, result)
     return results
+
+
+def _log_start(run: CameraRun) -> None:
+    """Logged inside the block whose ``finally`` saves: once a user sees it, a stop saves a result set."""
+    log.info("camera '%s': tracking %s (run %s)", run.name, run.cfg.MOT.VIDEO, run.run_id)
 
 
 def close_each(
