@@ -42,9 +42,6 @@ def _entry_of(model: Any) -> ModelEntry | None:
     return manifest_entry(model) or manifest_entry(Path(model).name)
 
 
-OPEN_VARIANT_HINT = f"set {MODEL_KEY} vehicle_reid_mnv2_vn2cam.onnx for the variant trained on open data only"
-
-
 def apply_reid_defaults(cfg: CfgNode, explicit: Iterable[str]) -> None:
     """Choose ``cfg.MOT.REID_ONNX`` (not frozen) by the rule above and fill its unset convention keys."""
     explicit = frozenset(explicit)
@@ -66,7 +63,10 @@ def apply_reid_defaults(cfg: CfgNode, explicit: Iterable[str]) -> None:
         reason = "the shipped default (no downloaded vehicle ReID model found)"
     entry = _entry_of(mot.REID_ONNX)
     if entry is not None and entry.licence.startswith("research"):
-        reason += f"; its weights are for {entry.licence.split('(')[0].strip()}: {OPEN_VARIANT_HINT}"
+        reason += (
+            f"; licence: {entry.licence}; set {MODEL_KEY} vehicle_reid_mnv2_vn2cam.onnx for the variant "
+            "trained on open data only"
+        )
     recommended = entry.recommended if entry is not None and entry.role == "reid" else {}
     for name in CONVENTION_KEYS:
         if name not in explicit:

@@ -127,7 +127,7 @@ def _stage_one(
     labels[j[merge]] = i[merge]
     big = np.flatnonzero(sizes > 2)
     if len(big):
-        _solve_components(features, i, j, sims, comp, big, linkage, threshold, dense_limit, labels)
+        _solve_components(features, i, j, sims, comp, sizes, big, linkage, threshold, dense_limit, labels)
     return labels
 
 
@@ -137,6 +137,7 @@ def _solve_components(
     j: np.ndarray,
     sims: np.ndarray,
     comp: np.ndarray,
+    sizes: np.ndarray,
     big: np.ndarray,
     linkage: str,
     threshold: float,
@@ -145,7 +146,6 @@ def _solve_components(
 ) -> None:
     """Write into ``labels`` the clusters of the components ``big`` (pairs ``i, j`` inside them):
     components of equal size in batches on dense matrices, the rare huge one on its graph."""
-    sizes = np.bincount(comp)
     order = np.argsort(comp, kind="stable")  # members of each component, ascending
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     local = np.empty(len(comp), np.int64)  # each tracklet's index inside its component
