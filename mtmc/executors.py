@@ -304,8 +304,14 @@ def _ray_camera(job: CameraJob, threads: int, level: int) -> tuple[float, bytes]
 
 
 def import_ray() -> Any:
-    """Ray, with its usage-statistics reporting off (nothing in this project phones home)."""
+    """Ray, with its usage-statistics reporting off (nothing in this project phones home).
+
+    A local instance started from here runs its workers at the caller's priority: Ray's default
+    niceness 15 let any other busy process starve the camera tasks, which are the job itself (Ray's
+    own job manager sets 0 for the same reason).
+    """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_worker_niceness", "0")
     from models.runtime import import_backend
 
     return import_backend("ray", "ray")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from mot.tracklet_file import load_tracklet_file
+from mtmc.executors import import_ray
 from mtmc.run_express_mtmc import main as run_express
 from tests.conftest import EXAMPLES, INTERSECTION
 from tools.make_crop_views import View, make_views
@@ -62,7 +63,8 @@ def assert_identical(a: dict[str, tuple], b: dict[str, tuple]) -> None:
 
 
 def test_sequential_processes_and_ray_give_identical_outputs(three_cameras: Path, tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
+    pytest.importorskip("ray")
+    ray = import_ray()  # what the executor imports: workers at normal priority
     assert express(three_cameras, tmp_path / "sequential", "EXPRESS.EXECUTOR", "sequential") == 0
     assert express(three_cameras, tmp_path / "processes", "EXPRESS.EXECUTOR", "processes") == 0
     ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, configure_logging=False)
