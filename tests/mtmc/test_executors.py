@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -62,6 +63,10 @@ def assert_identical(a: dict[str, tuple], b: dict[str, tuple]) -> None:
             np.testing.assert_array_equal(x.mean_feature, y.mean_feature)
 
 
+def niceness() -> int:
+    return os.nice(0)
+
+
 def test_sequential_processes_and_ray_give_identical_outputs(three_cameras: Path, tmp_path: Path) -> None:
     pytest.importorskip("ray")
     ray = import_ray()  # what the executor imports: workers at normal priority
@@ -69,6 +74,8 @@ def test_sequential_processes_and_ray_give_identical_outputs(three_cameras: Path
     assert express(three_cameras, tmp_path / "processes", "EXPRESS.EXECUTOR", "processes") == 0
     ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, configure_logging=False)
     try:
+        # the camera tasks run at this process's priority, not Ray's default niceness 15
+        assert ray.get(ray.remote(niceness).remote()) == niceness()
         assert express(three_cameras, tmp_path / "ray", "EXPRESS.EXECUTOR", "ray") == 0
     finally:
         ray.shutdown()
