@@ -60,9 +60,9 @@ def express_seconds(cameras: Path, n: int, executor: str, out: Path, backend: st
 
 def ray_overhead(tasks: int = 20) -> tuple[float, float]:
     """(seconds to start a local instance, seconds per trivial task round trip)."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
+    from mtmc.executors import import_ray  # as the executor starts it: no usage statistics, niceness 0
 
+    ray = import_ray()
     start = time.perf_counter()
     ray.init(include_dashboard=False, configure_logging=False, log_to_driver=False)
     started = time.perf_counter() - start
