@@ -26,24 +26,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MatchingOptions:
-    """How tracklets are compared and merged (``MTMC.*`` keys)."""
+    """How tracklets are compared and merged (``MTMC.*`` keys). The defaults are the config's
+    (``config/keys_runs.py``; a test keeps them equal), so a library call matches the CLI."""
 
     linkage: str = "average"
-    min_sim: float = 0.5
+    min_sim: float = 0.4
     center: bool = True
     pca_dim: int = 0
     color_weight: float = 0.3
     bridged: bool = True  # stage 2 (mtmc.clustering); off only to compare with stage 1 alone
-    camera_norm: bool = False  # centre on each camera's (shrunk) mean instead of the run's (reid.fusion)
-    camera_shrinkage: float = 0.0
-    color_camera_norm: bool = False  # centre the colour part per camera too (reid.fusion.color_rows)
-    reentry_gap: float = 0.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
-    reentry_min_sim: float = -1.0  # a same-camera join needs max(min_sim, this) similarity
-    continuity_gap: float = 0.0  # seconds; a cut track resuming this soon where it led (0: off)
+    camera_norm: bool = True  # centre on each camera's (shrunk) mean instead of the run's (reid.fusion)
+    camera_shrinkage: float = 1.0
+    color_camera_norm: bool = True  # centre the colour part per camera too (reid.fusion.color_rows)
+    reentry_gap: float = 6.0  # seconds a vehicle may vanish from a view and come back (0: layout only)
+    reentry_min_sim: float = 0.4  # a same-camera join needs max(min_sim, this) similarity
+    continuity_gap: float = 2.0  # seconds; a cut track resuming this soon where it led (0: off)
     continuity_reach: float = 1.0  # box sizes from the extrapolated spot (mtmc.reentry)
-    continuity_min_sim: float = -1.0  # similarity such a continuation needs
-    same_camera_floor: float = 0.0  # same-camera joins: fraction of the way up the run's levels (0: off)
-    reentry_cap: bool = False  # re-entry's appearance bar asks at most the run's same-vehicle level
+    continuity_min_sim: float = 0.0  # similarity such a continuation needs
+    same_camera_floor: float = 0.6  # same-camera joins: fraction of the way up the run's levels (0: off)
+    reentry_cap: bool = True  # re-entry's appearance bar asks at most the run's same-vehicle level
 
     def fusion(self) -> FusionOptions:
         """The descriptor settings among these options (what ``build_descriptors`` applies)."""

@@ -515,7 +515,7 @@ def test_a_layout_file_with_neighbour_lines_only_joins_a_three_camera_route(tmp_
         tracklets.append(
             Tracklet(1, camera, frames, boxes, np.ones(len(frames), np.float32), mean_feature=feature)
         )
-    options = MatchingOptions(center=False, color_weight=0.0)
+    options = MatchingOptions(center=False, camera_norm=False, color_weight=0.0)
     assert len(match_tracklets(tracklets, layout, options, verbose=False).multicam) == 1
-    stage_one = MatchingOptions(center=False, color_weight=0.0, bridged=False)
+    stage_one = MatchingOptions(center=False, camera_norm=False, color_weight=0.0, bridged=False)
     assert len(match_tracklets(tracklets, layout, stage_one, verbose=False).multicam) == 2

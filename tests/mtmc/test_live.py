@@ -66,7 +66,7 @@ def test_global_ids_survive_new_rounds_expiry_and_new_tracks() -> None:
         min_frames=3,
         max_inactive=3.0,
         min_sim=0.5,
-        options=MatchingOptions(center=False),
+        options=MatchingOptions(center=False, camera_norm=False),
         clock=now,
     )
     v1, v2, v3 = np.eye(8)[:3]

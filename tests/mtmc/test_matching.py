@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from config.defaults import get_cfg_defaults
 from config.layout import CameraLayout
 from evaluate.formats import BoxRows
 from evaluate.multicam import MULTI_CAMERA, evaluate_cameras
 from mot.tracklet import Tracklet
 from mtmc.descriptors import build_descriptors
+from mtmc.express import matching_options
 from mtmc.matching import MatchingOptions, match_tracklets
 from mtmc.multicam_tracklet import merge_attributes
 from mtmc.output import camera_results
@@ -23,6 +25,7 @@ LAYOUT = CameraLayout(
     np.full((3, 3), -2.0),
     np.full((3, 3), 20.0),
 )
+PLAIN = MatchingOptions(center=False, camera_norm=False, color_weight=0.0)  # hand-made features as given
 
 
 def tracklet(
@@ -48,7 +51,7 @@ def test_a_plate_read_at_one_camera_reaches_every_camera() -> None:
         tracklet(2, 3, 80, car + 0.05, color="red"),
         tracklet(1, 8, 40, other),  # another vehicle, same time as the car in camera 1
     ]
-    result = match_tracklets(tracklets, LAYOUT, MatchingOptions(center=False, color_weight=0.0))
+    result = match_tracklets(tracklets, LAYOUT, PLAIN)
     assert result.global_ids.tolist() == [1, 1, 1, 2]
     per_camera = camera_results(result, 3)
     for camera_tracklets, ids in per_camera:
@@ -77,7 +80,7 @@ def test_plate_votes_are_confidence_weighted_and_colours_length_weighted() -> No
 def test_global_ids_follow_first_appearance() -> None:
     a, b = np.eye(3)[0], np.eye(3)[1]
     tracklets = [tracklet(0, 1, 100, a), tracklet(0, 2, 10, b), tracklet(1, 3, 130, a)]
-    result = match_tracklets(tracklets, LAYOUT, MatchingOptions(center=False, color_weight=0.0))
+    result = match_tracklets(tracklets, LAYOUT, PLAIN)
     assert result.global_ids.tolist() == [2, 1, 2]
     assert [m.global_id for m in result.multicam] == [1, 2]
 
@@ -138,3 +141,9 @@ def test_drop_single_camera_vehicles() -> None:
     kept = evaluate_cameras(gts, preds, ["a", "b"], drop_single_cam=True)
     assert kept[MULTI_CAMERA]["GT_IDs"] == 1 and kept[MULTI_CAMERA]["Pred_IDs"] == 1
     assert evaluate_cameras(gts, preds, ["a", "b"])[MULTI_CAMERA]["GT_IDs"] == 2
+
+
+def test_library_defaults_are_the_configs() -> None:
+    """``match_tracklets(tracklets, layout)`` clusters as the CLI does with the default config:
+    a key added to one side and not the other, or a default moved on one side only, fails here."""
+    assert matching_options(get_cfg_defaults()) == MatchingOptions()
