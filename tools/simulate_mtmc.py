@@ -62,17 +62,11 @@ log = logging.getLogger("tools.simulate_mtmc")
 DEFAULT_GT = Path(__file__).resolve().parents[2] / "shared" / "data" / "aic_s02" / "ground_truth_S02.txt"
 DEFAULT_NOISE = (0.0, 0.5, 1.0)
 DEFAULT_CUTS = ("0:0:0", "0.2:1:0", "0.5:3:20")  # none; a fifth cut once; fragment-heavy with gaps
-REENTRY_GAP = 6.0  # seconds, as MTMC.REENTRY_GAP
-# As MTMC.REENTRY_MIN_SIM. The simulator asked 0.5 before the floor (SAME_CAMERA_FLOOR) kept its
-# look-alikes apart; with the floor, 0.4 scores higher on every seed with no more look-alike joins
-# (docs/clustering-and-tracker.md, "The re-entry bar, and six seeds").
-REENTRY_MIN_SIM = 0.4
-CONTINUITY_GAP = 2.0  # seconds, as MTMC.CONTINUITY_GAP
-CONTINUITY_REACH = 1.0  # box sizes, as MTMC.CONTINUITY_REACH
-CONTINUITY_MIN_SIM = 0.0  # as MTMC.CONTINUITY_MIN_SIM
-SAME_CAMERA_FLOOR = 0.6  # as MTMC.SAME_CAMERA_FLOOR
 LINKAGES = ("average", "single", "complete", "mean_feature")
-# the defaults less what synthetic features lack: colour histograms, and a camera cast to centre away
+# The config's defaults less what synthetic features lack: colour histograms, and a camera cast to
+# centre away. The same-camera rules are the config's; the re-entry bar too (0.4: the simulator asked
+# 0.5 before the floor kept its look-alikes apart, docs/clustering-and-tracker.md, "The re-entry bar,
+# and six seeds").
 SYNTHETIC = MatchingOptions(color_weight=0.0, camera_norm=False, color_camera_norm=False)
 
 
@@ -273,19 +267,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--linkage", nargs="+", default=list(LINKAGES), choices=LINKAGES)
     parser.add_argument("--min-sim", type=float, nargs="+", default=[0.3, 0.5])
-    parser.add_argument("--reentry-gap", type=float, default=REENTRY_GAP, help="MTMC.REENTRY_GAP seconds")
-    parser.add_argument("--reentry-min-sim", type=float, default=REENTRY_MIN_SIM, help="MTMC.REENTRY_MIN_SIM")
     parser.add_argument(
-        "--continuity-gap", type=float, default=CONTINUITY_GAP, help="MTMC.CONTINUITY_GAP seconds"
+        "--reentry-gap", type=float, default=SYNTHETIC.reentry_gap, help="MTMC.REENTRY_GAP seconds"
     )
     parser.add_argument(
-        "--continuity-reach", type=float, default=CONTINUITY_REACH, help="MTMC.CONTINUITY_REACH box sizes"
+        "--reentry-min-sim", type=float, default=SYNTHETIC.reentry_min_sim, help="MTMC.REENTRY_MIN_SIM"
     )
     parser.add_argument(
-        "--continuity-min-sim", type=float, default=CONTINUITY_MIN_SIM, help="MTMC.CONTINUITY_MIN_SIM"
+        "--continuity-gap", type=float, default=SYNTHETIC.continuity_gap, help="MTMC.CONTINUITY_GAP seconds"
     )
     parser.add_argument(
-        "--same-camera-floor", type=float, default=SAME_CAMERA_FLOOR, help="MTMC.SAME_CAMERA_FLOOR"
+        "--continuity-reach",
+        type=float,
+        default=SYNTHETIC.continuity_reach,
+        help="MTMC.CONTINUITY_REACH box sizes",
+    )
+    parser.add_argument(
+        "--continuity-min-sim",
+        type=float,
+        default=SYNTHETIC.continuity_min_sim,
+        help="MTMC.CONTINUITY_MIN_SIM",
+    )
+    parser.add_argument(
+        "--same-camera-floor", type=float, default=SYNTHETIC.same_camera_floor, help="MTMC.SAME_CAMERA_FLOOR"
     )
     parser.add_argument(
         "--no-reentry-cap", action="store_true", help="MTMC.REENTRY_CAP false (the simulator's default: true)"

@@ -56,12 +56,12 @@ def test_simulator_settings_that_were_below_the_original(
         seed=[0],
         window=list(sim.S02_WINDOW),
         no_center=False,
-        reentry_gap=sim.REENTRY_GAP,
-        reentry_min_sim=sim.REENTRY_MIN_SIM,
-        continuity_gap=sim.CONTINUITY_GAP,
-        continuity_reach=sim.CONTINUITY_REACH,
-        continuity_min_sim=sim.CONTINUITY_MIN_SIM,
-        same_camera_floor=sim.SAME_CAMERA_FLOOR,
+        reentry_gap=sim.SYNTHETIC.reentry_gap,
+        reentry_min_sim=sim.SYNTHETIC.reentry_min_sim,
+        continuity_gap=sim.SYNTHETIC.continuity_gap,
+        continuity_reach=sim.SYNTHETIC.continuity_reach,
+        continuity_min_sim=sim.SYNTHETIC.continuity_min_sim,
+        same_camera_floor=sim.SYNTHETIC.same_camera_floor,
         no_reentry_cap=False,
     )
     row = sim.compare(path, gt, sim.Setting(noise, 0.5, cuts, linkage, 0.3, lookalikes), args)
